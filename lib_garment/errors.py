@@ -1,0 +1,21 @@
+"""Errors users see: each carries the message to show and the CLI exit code it maps to."""
+
+from __future__ import annotations
+
+
+class GarmentError(Exception):
+    """An expected failure with a message meant for the user (never shown as a traceback)."""
+
+    exit_code = 1
+
+
+class BadInput(GarmentError):
+    """The request, a file or an argument is invalid; nothing was run."""
+
+    exit_code = 2
+
+
+class ModelUnavailable(GarmentError):
+    """A model file is missing, or would need a download while offline."""
+
+    exit_code = 3

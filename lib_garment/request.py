@@ -1,0 +1,119 @@
+"""The one request model every entry point builds: tab, always-on script, REST, batch runner and CLI.
+
+Written against pydantic's v1 API (``lib_garment.pydantic_compat``) so it validates identically on
+AUTOMATIC1111 (pydantic 1) and Forge (pydantic 2). Unknown fields are refused, never ignored: a typo in
+a REST call must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from lib_garment.errors import BadInput
+from lib_garment.pydantic_compat import BaseModel, Extra, Field, ValidationError, root_validator
+
+REQUEST_VERSION = 1
+
+Task = Literal["background", "model"]
+MapKind = Literal["canny", "mask_canny", "lines", "pose", "depth", "normal"]
+
+
+class _Strict(BaseModel):
+    class Config:
+        extra = Extra.forbid
+        validate_assignment = True
+
+
+class SegmentOptions(_Strict):
+    """Text-prompted segmentation (GroundingDINO → box selection → SAM → clean-up → trimap → matte)."""
+
+    phrases: str = Field("", description='What to keep, dot-separated: "white t-shirt" or "dress . belt".')
+    box_threshold: float = Field(0.35, ge=0.0, le=1.0)
+    text_threshold: float = Field(0.25, ge=0.0, le=1.0)
+    select: Literal["largest", "all", "topk"] = Field(
+        "largest", description="Per phrase: the largest box (the paper's rule), every instance, or the top k."
+    )
+    top_k: int = Field(1, ge=1, le=100)
+    min_area: int = Field(50, ge=0, description="Connected components smaller than this (px) are removed.")
+    trimap_size: int | None = Field(None, ge=1, le=512, description="Band width in px; None scales with size.")
+    matte: Literal["vitmatte", "classic", "none"] = "vitmatte"
+
+
+class ControlUnit(_Strict):
+    """One ControlNet unit fed with a control map the engine computes (or the caller supplies)."""
+
+    kind: MapKind
+    weight: float = Field(1.0, ge=0.0, le=2.0)
+    guidance_start: float = Field(0.0, ge=0.0, le=1.0)
+    guidance_end: float = Field(1.0, ge=0.0, le=1.0)
+    model: str | None = Field(None, description="ControlNet model title; None picks one by kind.")
+
+    @root_validator(skip_on_failure=True)
+    def _guidance_order(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805 - pydantic v1 API
+        if values["guidance_start"] > values["guidance_end"]:
+            raise ValueError("guidance_start must not exceed guidance_end")
+        return values
+
+
+class RestoreOptions(_Strict):
+    """Hand and face restoration pass after generation."""
+
+    enabled: bool = False
+    faces: bool = True
+    hands: bool = True
+    prompt: str = ""
+    negative_prompt: str = ""
+    denoising_strength: float = Field(0.4, ge=0.0, le=1.0)
+
+
+class OutputOptions(_Strict):
+    save_mask: bool = True
+    save_maps: bool = False
+
+
+class GarmentRequest(_Strict):
+    """Everything one Garment Studio job needs; defaults reproduce the paper's background task."""
+
+    version: Literal[1] = REQUEST_VERSION
+    task: Task = "background"
+    prompt: str = ""
+    negative_prompt: str = ""
+    segment: SegmentOptions = Field(default_factory=SegmentOptions)
+    control: list[ControlUnit] | None = Field(
+        None, description="ControlNet units; None uses the task's defaults from the paper's ablations."
+    )
+    restore: RestoreOptions = Field(default_factory=RestoreOptions)
+    preset: str | None = None
+    seed: int = Field(-1, ge=-1)
+    output: OutputOptions = Field(default_factory=OutputOptions)
+
+
+def parse_request(data: Any) -> GarmentRequest:
+    """Validate a plain dict (REST, UI state, JSON file) into a request; BadInput names every bad field."""
+    if isinstance(data, GarmentRequest):
+        return data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadInput(f"Garment Studio settings must be a JSON object, got {type(data).__name__}")
+    try:
+        return GarmentRequest.parse_obj(data)
+    except ValidationError as err:
+        raise BadInput(describe_validation_error(err)) from None
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """One line per problem, each naming the field by its dotted path."""
+    lines = []
+    for problem in err.errors():
+        path = ".".join(str(part) for part in problem["loc"] if part != "__root__") or "request"
+        message = problem["msg"]
+        if problem["type"] == "value_error.extra":
+            message = "unknown field (not part of the Garment Studio request)"
+        lines.append(f"{path}: {message}")
+    return "invalid Garment Studio request: " + "; ".join(lines)
+
+
+def request_json_schema() -> dict[str, Any]:
+    """JSON schema of the request, as served by the REST API."""
+    return GarmentRequest.schema()
