@@ -5,18 +5,17 @@ Depends on nothing else in lib_garment, so it still works when the rest could no
 
 from __future__ import annotations
 
-import html
 from functools import partial
 
 import gradio as gr
-from modules import script_callbacks
 
 TAB_TITLE = "Garment Studio"
 TAB_ID = "garment_studio"
 
 
 def build_error_tab(error: BaseException) -> gr.Blocks:
-    detail = html.escape(f"{type(error).__name__}: {error}")
+    # Shown inside a Markdown code span, which escapes HTML itself; only a backtick could break out of it.
+    detail = f"{type(error).__name__}: {error}".replace("`", "'")
     with gr.Blocks(analytics_enabled=False) as block:
         gr.Markdown(
             "## Garment Studio could not start\n\n"
@@ -32,4 +31,6 @@ def _tabs(error: BaseException) -> list[tuple[object, str, str]]:
 
 
 def register_error_tab(error: BaseException) -> None:
+    from modules import script_callbacks  # deferred: the builder above is also used outside the WebUI
+
     script_callbacks.on_ui_tabs(partial(_tabs, error))

@@ -52,9 +52,7 @@ def hf_runner(tiny_model_root: Path) -> Iterator[HFRunner]:
     runner.close()
 
 
-def _build_hf(
-    runner: HFRunner, target: str, required: tuple[str, ...], out_dir: Path
-) -> tuple[CallResult, float]:
+def _build_hf(runner: HFRunner, target: str, required: tuple[str, ...], out_dir: Path) -> tuple[CallResult, float]:
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

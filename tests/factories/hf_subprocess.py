@@ -86,9 +86,7 @@ class HFRunner:
 
     def __init__(self, log_path: Path, worker_packages: str | None = None, timeout_s: float = 600.0) -> None:
         self.log_path = Path(log_path)
-        self.worker_packages = worker_packages if worker_packages is not None else os.environ.get(
-            WORKER_PACKAGES_ENV
-        )
+        self.worker_packages = worker_packages if worker_packages is not None else os.environ.get(WORKER_PACKAGES_ENV)
         self.timeout_s = timeout_s
         self._proc: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
@@ -139,14 +137,17 @@ class HFRunner:
             text=True,
             encoding="utf-8",
         )
-        # A reader thread turns the pipe into a queue, so every wait can have a timeout.
-        threading.Thread(target=self._pump, args=(proc.stdout,), daemon=True).start()
+        # A reader thread turns the pipe into a queue, so every wait can have a timeout. Each process gets
+        # a fresh queue: a late end-of-stream from a killed worker must not answer the next one's call.
+        self._answers = queue.Queue()
+        threading.Thread(target=self._pump, args=(proc.stdout, self._answers), daemon=True).start()
         return proc
 
-    def _pump(self, stream: IO[str]) -> None:
+    @staticmethod
+    def _pump(stream: IO[str], answers: queue.Queue[str]) -> None:
         for line in stream:
-            self._answers.put(line)
-        self._answers.put("")  # end of stream: the worker exited
+            answers.put(line)
+        answers.put("")  # end of stream: the worker exited
 
     def _log_tail(self, chars: int = 4000) -> str:
         if self._log is not None:
@@ -161,8 +162,11 @@ class HFRunner:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = self._start()
             assert self._proc.stdin is not None
-            self._proc.stdin.write(json.dumps(request) + "\n")
-            self._proc.stdin.flush()
+            try:
+                self._proc.stdin.write(json.dumps(request) + "\n")
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                raise WorkerCallError(f"worker died before {request['target']}; log:\n{self._log_tail()}") from None
             try:
                 line = self._answers.get(timeout=self.timeout_s)
             except queue.Empty:
@@ -204,7 +208,7 @@ def serve(stdin: IO[str], answers: IO[str]) -> None:
             version, file = _transformers_identity()
             answer = {"ok": True, "value": value, "transformers_version": version, "transformers_file": file}
             text = json.dumps(answer)
-        except Exception:  # the caller gets the traceback; the worker stays up for the next call
+        except Exception:  # noqa: BLE001 - any failure goes back to the caller; the worker serves on
             text = json.dumps({"ok": False, "error": traceback.format_exc()})
         answers.write(text + "\n")
         answers.flush()

@@ -1,0 +1,1 @@
+"""Fake ``internal_controlnet`` of sd-webui-controlnet (host double)."""

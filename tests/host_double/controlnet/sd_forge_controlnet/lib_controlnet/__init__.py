@@ -1,0 +1,1 @@
+"""Fake ``lib_controlnet`` of Forge's built-in ControlNet (host double)."""

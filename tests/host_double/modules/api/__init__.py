@@ -1,0 +1,1 @@
+"""``modules.api``: the ``/sdapi/v1`` REST API of the fake WebUI."""

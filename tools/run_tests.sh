@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The project's test command (README "Tests"; CI runs it through .ci/run): builds or reuses one environment
+# per package set (a1111, forge), then runs ruff once and pytest in each set. Extra arguments go to pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+if ! command -v chromium >/dev/null 2>&1; then   # the browser tests drive Debian's chromium
+  echo "[tests] installing chromium (Debian package)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null
+fi
+
+eval "$(bash tools/setup_envs.sh)"
+export YOLO_CONFIG_DIR GARMENT_WORKER_PACKAGES
+# Any hub, telemetry or download attempt must fail loudly instead of fetching.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
+  YOLO_OFFLINE=true GRADIO_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 PYTHONDONTWRITEBYTECODE=1
+
+echo "=== ruff"
+"$GARMENT_A1111_VENV/bin/ruff" check .
+"$GARMENT_A1111_VENV/bin/ruff" format --check .
+
+REPORTS="$(mktemp -d)"
+status=0
+for set in a1111 forge; do
+  venv_var="GARMENT_${set^^}_VENV"
+  echo "=== pytest, package set $set"
+  "${!venv_var}/bin/python" -m pytest -p no:cacheprovider --junitxml="$REPORTS/$set.xml" "$@" || status=1
+done
+
+# One closing line over both sets, so a failure in the first set cannot hide behind a green second one.
+"$GARMENT_A1111_VENV/bin/python" - "$REPORTS"/*.xml <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for path in sys.argv[1:]:
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print(f"both sets: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+PY
+exit $status
