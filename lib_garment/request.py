@@ -48,7 +48,8 @@ class ControlUnit(_Strict):
     guidance_end: float = Field(1.0, ge=0.0, le=1.0)
     model: str | None = Field(None, description="ControlNet model title; None picks one by kind.")
 
-    @root_validator(skip_on_failure=True)
+    # allow_reuse: the WebUI may import this module again (Reload UI, a second extension copy)
+    @root_validator(skip_on_failure=True, allow_reuse=True)
     def _guidance_order(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805 - pydantic v1 API
         if values["guidance_start"] > values["guidance_end"]:
             raise ValueError("guidance_start must not exceed guidance_end")

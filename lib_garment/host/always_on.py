@@ -37,10 +37,10 @@ def split_args(args: tuple[Any, ...]) -> tuple[bool, Any]:
     """(enabled, settings) from the script's slots. A lone dict counts as enabled settings, as API users expect."""
     if not args:
         return False, None
-    first, settings = args[0], (args[1] if len(args) > 1 else None)
-    if isinstance(first, dict) and settings is None:
+    first = args[0]
+    if isinstance(first, dict):  # `[{...}]` over REST: the second slot then holds the UI default
         return True, first
-    return first is True, settings
+    return first is True, (args[1] if len(args) > 1 else None)
 
 
 class GarmentStudioScript(scripts.Script):

@@ -19,6 +19,7 @@ restores ``sys.path``, so tests stay isolated.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import importlib.util
 import io
@@ -48,10 +49,8 @@ def _module_paths(module: ModuleType) -> list[str]:
     file = getattr(module, "__file__", None)
     if file:
         paths.append(str(file))
-    try:
+    with contextlib.suppress(TypeError, KeyError):  # odd or orphaned namespace paths
         paths += [str(p) for p in getattr(module, "__path__", []) or []]
-    except Exception:
-        pass
     return paths
 
 
@@ -73,8 +72,15 @@ class WebUIDouble:
         self._modules_before: set[str] = set()
         self._sys_path_object: list[str] | None = None
         self._sys_path_copy: list[str] = []
-        for sub in ("models/Stable-diffusion", "models/ControlNet", "extensions", "extensions-builtin", "scripts",
-                    "outputs", "embeddings"):
+        for sub in (
+            "models/Stable-diffusion",
+            "models/ControlNet",
+            "extensions",
+            "extensions-builtin",
+            "scripts",
+            "outputs",
+            "embeddings",
+        ):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     # ----- life cycle ---------------------------------------------------------------------------------
@@ -98,8 +104,23 @@ class WebUIDouble:
                 self._install_package("modules_forge")
             boot = importlib.import_module("modules._double_boot")
             boot.configure(self.root, self.flavour, self.cmd_args, self.root / ".host_double")
-            for name in ("shared", "paths", "errors", "script_callbacks", "extensions", "scripts", "processing",
-                         "images", "devices", "call_queue", "ui_components", "api.api", "ui", "txt2img", "img2img"):
+            for name in (
+                "shared",
+                "paths",
+                "errors",
+                "script_callbacks",
+                "extensions",
+                "scripts",
+                "processing",
+                "images",
+                "devices",
+                "call_queue",
+                "ui_components",
+                "api.api",
+                "ui",
+                "txt2img",
+                "img2img",
+            ):
                 importlib.import_module(f"modules.{name}")
         except BaseException:
             self.close()
@@ -108,7 +129,9 @@ class WebUIDouble:
 
     def _install_package(self, name: str) -> None:
         path = _FAKE_PACKAGES[name]
-        spec = importlib.util.spec_from_file_location(name, path / "__init__.py", submodule_search_locations=[str(path)])
+        spec = importlib.util.spec_from_file_location(
+            name, path / "__init__.py", submodule_search_locations=[str(path)]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -118,13 +141,19 @@ class WebUIDouble:
             return
         root = str(self.root)
         fake_dirs = tuple(str(p) for p in _FAKE_PACKAGES.values())
-        for name in list(sys.modules):
-            if name in self._modules_before and not _is_fake_module_name(name):
-                continue
-            module = sys.modules.get(name)
-            inside = module is not None and any(p.startswith((root, *fake_dirs)) for p in _module_paths(module))
-            if _is_fake_module_name(name) or inside:
-                del sys.modules[name]
+        # Decide first, delete after: a namespace package's __path__ is recomputed through its parent.
+        doomed = [
+            name
+            for name, module in list(sys.modules.items())
+            if _is_fake_module_name(name)
+            or (
+                name not in self._modules_before
+                and module is not None
+                and any(p.startswith((root, *fake_dirs)) for p in _module_paths(module))
+            )
+        ]
+        for name in doomed:
+            sys.modules.pop(name, None)
         sys.modules.update(self._saved_modules)
         for key in [k for k in sys.path_importer_cache if str(k).startswith(root)]:
             del sys.path_importer_cache[key]
@@ -174,7 +203,9 @@ class WebUIDouble:
         """Every ``errors.report``/``display`` since start (``.message``, ``.exception``, ``.traceback``)."""
         return self.errors.reported
 
+    @property
     def error_messages(self) -> list[str]:
+        """The messages of :attr:`reported_errors`, e.g. ``"Error running process: <file>"``."""
         return [r.message for r in self.errors.reported]
 
     # ----- files --------------------------------------------------------------------------------------
@@ -194,19 +225,30 @@ class WebUIDouble:
         ext.mkdir(parents=True, exist_ok=True)
         return ext
 
-    def install_extension(self, source: Path, name: str | None = None, *, builtin: bool = False,
-                          link: bool = False) -> Path:
+    def install_extension(
+        self, source: Path, name: str | None = None, *, builtin: bool = False, link: bool = False
+    ) -> Path:
         """Copy (or symlink) an extension directory into the root, like ``git clone`` into ``extensions/``."""
         source = Path(source).resolve()
         target = self.extension_dir(name or source.name, builtin=builtin)
         if link:
             target.symlink_to(source, target_is_directory=True)
         else:
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".git", "*.pyc", "models"))
+            # Like a fresh clone: no VCS data or caches anywhere, no downloaded weights or outputs at the top.
+            caches = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".pytest_cache", ".ruff_cache")
+
+            def ignore(directory: str, names: list[str]) -> set[str]:
+                skipped = set(caches(directory, names))
+                if Path(directory) == source:
+                    skipped |= {"models", "outputs", ".worker_packages"} & set(names)
+                return skipped
+
+            shutil.copytree(source, target, ignore=ignore)
         return target
 
-    def install_controlnet(self, kind: str | None = None, *, models: Sequence[str] = DEFAULT_CN_MODELS,
-                           dir_name: str | None = None) -> Path:
+    def install_controlnet(
+        self, kind: str | None = None, *, models: Sequence[str] = DEFAULT_CN_MODELS, dir_name: str | None = None
+    ) -> Path:
         """Install a fake ControlNet: "mikubill" (sd-webui-controlnet 1.1.455, the A1111 default), "legacy"
         (≤ 1.1.447 dataclass unit) or "forge" (built-in ``lib_controlnet``, the Forge default). ``models`` are
         written as small files under ``models/ControlNet``."""
@@ -221,9 +263,13 @@ class WebUIDouble:
             target = self.extension_dir(dir_name or "sd-webui-controlnet")
             shutil.copytree(_CN_TEMPLATES / "sd-webui-controlnet", target, ignore=ignore)
             flavour = "legacy" if kind == "legacy" else "pydantic"
-            (target / "internal_controlnet" / "_flavour.py").write_text(f'UNIT_FLAVOUR = "{flavour}"\n', encoding="utf8")
+            (target / "internal_controlnet" / "_flavour.py").write_text(
+                f'UNIT_FLAVOUR = "{flavour}"\n', encoding="utf8"
+            )
         for name in models:
-            (self.root / "models" / "ControlNet" / f"{name}.safetensors").write_bytes(f"fake weights of {name}".encode())
+            (self.root / "models" / "ControlNet" / f"{name}.safetensors").write_bytes(
+                f"fake weights of {name}".encode()
+            )
         return target
 
     def controlnet_model_titles(self) -> list[str]:
@@ -287,6 +333,22 @@ class WebUIDouble:
         self.script_callbacks.app_started_callback(self.demo, self.app)
         return self.app
 
+    def run_ui_tabs(self) -> list:
+        """Call the ``on_ui_tabs`` callbacks alone; returns their ``(blocks, title, elem_id)`` tuples."""
+        if not self._scripts_loaded:
+            self.load_scripts()
+        return self.script_callbacks.ui_tabs_callback()
+
+    def run_app_started(self, app: Any = None, demo: Any = None) -> Any:
+        """Call the ``on_app_started`` callbacks alone with ``(demo, app)`` (a fresh FastAPI app by default)."""
+        from fastapi import FastAPI
+
+        if not self._scripts_loaded:
+            self.load_scripts()
+        app = app if app is not None else FastAPI()
+        self.script_callbacks.app_started_callback(demo, app)
+        return app
+
     def client(self, *, nowebui: bool = False, **kwargs: Any) -> Any:
         """A ``fastapi.testclient.TestClient`` on the launched app (launching first if needed)."""
         from fastapi.testclient import TestClient
@@ -317,14 +379,13 @@ class WebUIDouble:
         return None
 
     def _ensure_ui(self, tab: str) -> Any:
-        runner = self.runner(tab)
-        if len(runner.inputs) <= 1 and not runner.scripts:
+        if self.shared.demo is None:  # set by modules.ui.create_ui (also when the API built the UI)
             self.create_ui()
-            runner = self.runner(tab)
-        return runner
+        return self.runner(tab)
 
-    def ui_script_args(self, tab: str = "txt2img", values: Mapping[str, Sequence[Any]] | None = None,
-                       selected: str | None = None) -> tuple:
+    def ui_script_args(
+        self, tab: str = "txt2img", values: Mapping[str, Sequence[Any]] | None = None, selected: str | None = None
+    ) -> tuple:
         """The tuple the UI passes as ``p.script_args``: slot 0 the dropdown index (``selected`` title or 0),
         then every component's ``.value``; ``values`` overlays ``{title: [v0, v1, …]}`` positionally."""
         runner = self._ensure_ui(tab)
@@ -341,14 +402,26 @@ class WebUIDouble:
                 args[script.args_from + i] = value
         return tuple(args)
 
-    def txt2img(self, *, values: Mapping[str, Sequence[Any]] | None = None, selected: str | None = None,
-                script_args: tuple | None = None, **p_kwargs: Any) -> Any:
+    def txt2img(
+        self,
+        *,
+        values: Mapping[str, Sequence[Any]] | None = None,
+        selected: str | None = None,
+        script_args: tuple | None = None,
+        **p_kwargs: Any,
+    ) -> Any:
         """Press "Generate" on txt2img: ``p_kwargs`` are constructor fields (prompt, seed, width, …)."""
         args = script_args if script_args is not None else self.ui_script_args("txt2img", values, selected)
         return self.module("txt2img").txt2img(args, **p_kwargs)
 
-    def img2img(self, *, values: Mapping[str, Sequence[Any]] | None = None, selected: str | None = None,
-                script_args: tuple | None = None, **p_kwargs: Any) -> Any:
+    def img2img(
+        self,
+        *,
+        values: Mapping[str, Sequence[Any]] | None = None,
+        selected: str | None = None,
+        script_args: tuple | None = None,
+        **p_kwargs: Any,
+    ) -> Any:
         """Press "Generate" on img2img/inpaint: pass ``init_images=[…]``, ``mask=…`` and friends."""
         args = script_args if script_args is not None else self.ui_script_args("img2img", values, selected)
         return self.module("img2img").img2img(args, **p_kwargs)

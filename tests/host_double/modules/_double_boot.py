@@ -8,25 +8,38 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT: Path | None = None
-FLAVOUR: str = "a1111"
-CMD_ARGS: list[str] = []
-COMPONENTS_DIR: Path | None = None
+
+class _Boot:
+    root: Path | None = None
+    flavour: str = "a1111"
+    cmd_args: tuple[str, ...] = ()
+    components_dir: Path | None = None
 
 
 def configure(root: Path, flavour: str, cmd_args: list[str], components_dir: Path) -> None:
-    global ROOT, FLAVOUR, CMD_ARGS, COMPONENTS_DIR
-    ROOT = Path(root)
-    FLAVOUR = flavour
-    CMD_ARGS = list(cmd_args)
-    COMPONENTS_DIR = Path(components_dir)
+    _Boot.root = Path(root)
+    _Boot.flavour = flavour
+    _Boot.cmd_args = tuple(cmd_args)
+    _Boot.components_dir = Path(components_dir)
 
 
 def root() -> Path:
-    if ROOT is None:
+    if _Boot.root is None:
         raise RuntimeError("the fake `modules` package is only usable through tests.host_double.WebUIDouble")
-    return ROOT
+    return _Boot.root
+
+
+def flavour() -> str:
+    return _Boot.flavour
 
 
 def is_forge() -> bool:
-    return FLAVOUR == "forge"
+    return _Boot.flavour == "forge"
+
+
+def cmd_args() -> list[str]:
+    return list(_Boot.cmd_args)
+
+
+def components_dir() -> Path:
+    return _Boot.components_dir or root() / ".host_double"

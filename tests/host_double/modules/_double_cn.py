@@ -13,9 +13,8 @@ import os
 from typing import Any
 
 import numpy as np
-from PIL import Image
-
 from modules import images, masking, processing
+from PIL import Image
 
 
 @dataclasses.dataclass
@@ -61,7 +60,8 @@ def decode_image(value: Any) -> np.ndarray:
     if isinstance(value, Image.Image):
         return to_hwc3(np.asarray(value.convert("RGB")))
     if isinstance(value, str):
-        if os.path.exists(value):
+        # os.path.exists, not Path.exists: a long base64 string must read as "no such file", not raise.
+        if os.path.exists(value):  # noqa: PTH110
             return to_hwc3(np.asarray(Image.open(value).convert("RGB")))
         if value.startswith("data:image/"):
             value = value.split(";")[1].split(",")[1]
@@ -112,7 +112,10 @@ def conditioning_token(unit: AppliedUnit) -> str:
 
 def serialize(fields: dict[str, Any]) -> str:
     """Infotext value of a unit: "Module: x, Model: y, …"; empty when a value holds ',' or ':'."""
-    text = {" ".join(w.capitalize() for w in k.split("_")): (v.value if hasattr(v, "value") else str(v)) for k, v in fields.items()}
+    text = {
+        " ".join(w.capitalize() for w in k.split("_")): (v.value if hasattr(v, "value") else str(v))
+        for k, v in fields.items()
+    }
     if not all("," not in str(v) and ":" not in str(v) for v in text.values()):
         return ""
     return ", ".join(f"{k}: {v}" for k, v in text.items())

@@ -103,7 +103,7 @@ def wrap_gradio_call_no_job(func: Callable, extra_outputs: list | None = None, a
         t = time.perf_counter()
         try:
             res = list(func(*args, **kwargs))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (the WebUI turns any failure into an error output)
             errors.report(f"Error completing request\nArguments: {args} {kwargs}"[:131072], exc_info=True)
             if extra_outputs_array is None:
                 extra_outputs_array = [None, ""]
@@ -112,7 +112,8 @@ def wrap_gradio_call_no_job(func: Callable, extra_outputs: list | None = None, a
         if not add_stats:
             return tuple(res)
         elapsed = time.perf_counter() - t
-        res[-1] += f"<div class='performance'><p class='time'>Time taken: <wbr><span class='measurement'>{elapsed:.1f} sec.</span></p></div>"
+        timing = f"Time taken: <wbr><span class='measurement'>{elapsed:.1f} sec.</span>"
+        res[-1] += f"<div class='performance'><p class='time'>{timing}</p></div>"
         return tuple(res)
 
     return f

@@ -11,16 +11,13 @@ from typing import Any
 
 from modules import shared
 
-torch_gc_calls = 0
-
 
 class NansException(Exception):
     pass
 
 
 def torch_gc() -> None:
-    global torch_gc_calls
-    torch_gc_calls += 1
+    """Nothing to free: no tensors live on a device in the double."""
 
 
 def get_optimal_device_name() -> str:

@@ -85,7 +85,7 @@ def display_once(e: Exception, task: str) -> None:
 def run(code, task: str) -> None:
     try:
         code()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (report and carry on, like the WebUI)
         display(e, task)
 
 

@@ -1,5 +1,8 @@
 """``modules.extensions``: the installed extension list and ``active()`` (host-contract §1 "Discovery")."""
 
+# Paths stay os.path strings on purpose: the WebUI's own values and helpers are str-based.
+# ruff: noqa: PTH112, PTH113, PTH118, PTH122
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps, PngImagePlugin
@@ -14,8 +15,14 @@ def _resize(im: Image.Image, w: int, h: int) -> Image.Image:
     return im.resize((max(int(w), 1), max(int(h), 1)), resample=LANCZOS)
 
 
-def resize_image(resize_mode: int, im: Image.Image, width: int, height: int, upscaler_name: str | None = None,
-                 force_RGBA: bool = False) -> Image.Image:
+def resize_image(
+    resize_mode: int,
+    im: Image.Image,
+    width: int,
+    height: int,
+    upscaler_name: str | None = None,
+    force_RGBA: bool = False,
+) -> Image.Image:
     """0: stretch to the size; 1: scale to cover, centre-crop; anything else: scale to fit, centre, and fill
     the bars by stretching the edge rows/columns. Modes 1 and 2 return an RGB (or RGBA) image, as the WebUI's
     do, even for an "L" input."""
@@ -81,16 +88,29 @@ def _next_index(path: str) -> int:
     return max(numbers, default=-1) + 1
 
 
-def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, prompt: str | None = None,
-               extension: str = "png", info: str | None = None, short_filename: bool = False,
-               no_prompt: bool = False, grid: bool = False, pnginfo_section_name: str = "parameters",
-               p: Any = None, existing_info: dict | None = None, forced_filename: str | None = None,
-               suffix: str = "", save_to_dirs: bool | None = None) -> tuple[str, str | None]:
+def save_image(
+    image: Image.Image,
+    path: str,
+    basename: str,
+    seed: Any = None,
+    prompt: str | None = None,
+    extension: str = "png",
+    info: str | None = None,
+    short_filename: bool = False,
+    no_prompt: bool = False,
+    grid: bool = False,
+    pnginfo_section_name: str = "parameters",
+    p: Any = None,
+    existing_info: dict | None = None,
+    forced_filename: str | None = None,
+    suffix: str = "",
+    save_to_dirs: bool | None = None,
+) -> tuple[str, str | None]:
     """Save as ``NNNNN-<seed><suffix>.<ext>`` (or ``forced_filename``) with the infotext in the PNG chunk,
     running the before/after image-saved callbacks. Returns ``(fullfn, None)``."""
     from modules import script_callbacks
 
-    os.makedirs(path, exist_ok=True)
+    Path(path).mkdir(parents=True, exist_ok=True)
     if forced_filename is None:
         stem = f"{_next_index(path):05}"
         if basename:
@@ -100,7 +120,7 @@ def save_image(image: Image.Image, path: str, basename: str, seed: Any = None, p
         stem += suffix
     else:
         stem = forced_filename
-    fullfn = os.path.join(path, f"{stem}.{extension}")
+    fullfn = str(Path(path) / f"{stem}.{extension}")
 
     pnginfo = dict(existing_info or {})
     if info is not None:

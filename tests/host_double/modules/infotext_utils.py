@@ -21,7 +21,7 @@ def unquote(text: str) -> str:
         return text
     try:
         return json.loads(text)
-    except Exception:
+    except json.JSONDecodeError:
         return text
 
 
@@ -34,8 +34,8 @@ def parse_generation_parameters(x: str, skip_fields: list[str] | None = None) ->
         lines.append(last)
         last = ""
     prompt, negative, in_negative = [], [], False
-    for line in lines[:-1]:
-        line = line.strip()
+    for raw_line in lines[:-1]:
+        line = raw_line.strip()
         if line.startswith("Negative prompt:"):
             in_negative = True
             line = line[16:].strip()

@@ -43,8 +43,13 @@ def _grow(lo: int, hi: int, desired: float, limit: int) -> tuple[int, int]:
     return lo, min(hi, limit)
 
 
-def expand_crop_region(crop_region: tuple[int, int, int, int], processing_width: int, processing_height: int,
-                       image_width: int, image_height: int) -> tuple[int, int, int, int]:
+def expand_crop_region(
+    crop_region: tuple[int, int, int, int],
+    processing_width: int,
+    processing_height: int,
+    image_width: int,
+    image_height: int,
+) -> tuple[int, int, int, int]:
     """Grow the region on its short side so it has the processing size's aspect ratio, kept inside the image."""
     x1, y1, x2, y2 = crop_region
     ratio_crop = (x2 - x1) / (y2 - y1)
@@ -57,7 +62,7 @@ def expand_crop_region(crop_region: tuple[int, int, int, int], processing_width:
 
 
 def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
-    """"fill" masked content: the double paints the masked area with the mean colour of the rest (the WebUI
+    """ "fill" masked content: the double paints the masked area with the mean colour of the rest (the WebUI
     smears blurred surroundings in; only the idea, not the pixels, is kept)."""
     arr = np.asarray(image.convert("RGB")).astype(np.float32)
     m = np.asarray(mask.convert("L").resize(image.size)) > 127

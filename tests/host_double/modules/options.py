@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 
 class OptionInfo:
@@ -88,7 +88,7 @@ class Options:
     """Attribute access reads ``data`` first, then the registered default; unknown names raise
     ``AttributeError`` like the real store."""
 
-    typemap = {int: float}
+    typemap: ClassVar[dict] = {int: float}
 
     def __init__(self, data_labels: dict[str, OptionInfo], restricted_opts: set[str]) -> None:
         self.data_labels = data_labels
@@ -135,7 +135,7 @@ class Options:
         if run_callbacks and info is not None and info.onchange is not None:
             try:
                 info.onchange()
-            except Exception:
+            except Exception:  # noqa: BLE001  (a failing onchange undoes the change, as in the WebUI)
                 setattr(self, key, old)
                 return False
         return True
@@ -155,13 +155,12 @@ class Options:
             func()
 
     def save(self, filename: str) -> None:
-        with open(filename, "w", encoding="utf8") as file:
-            json.dump(self.data, file, indent=4, ensure_ascii=False, default=str)
+        Path(filename).write_text(json.dumps(self.data, indent=4, ensure_ascii=False, default=str), encoding="utf8")
 
     def load(self, filename: str) -> None:
-        if os.path.exists(filename):
-            with open(filename, encoding="utf8") as file:
-                self.data.update(json.load(file))
+        path = Path(filename)
+        if path.exists():
+            self.data.update(json.loads(path.read_text(encoding="utf8")))
 
     def dumpjson(self) -> str:
         return json.dumps(self.data, default=str)

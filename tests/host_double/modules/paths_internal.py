@@ -1,5 +1,8 @@
 """Paths of the fake WebUI: everything lives in the per-test WebUI root (host-contract §1 "Models")."""
 
+# Paths stay os.path strings on purpose: the WebUI's own values and helpers are str-based.
+# ruff: noqa: PTH118, PTH120
+
 from __future__ import annotations
 
 import os

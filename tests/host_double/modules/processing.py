@@ -19,23 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
-
 from modules import _double_boot, devices, errors, images, infotext_utils, masking, paths, scripts, sd_models, shared
 from modules.shared import opts, state
+from PIL import Image, ImageOps
 
-opt_C = 4
+opt_C = 4  # noqa: N816  (the WebUI's name)
 opt_f = 8
 
 
 # ----- helpers used by the WebUI and by extensions ------------------------------------------------------
-def create_binary_mask(image: Image.Image, round: bool = True) -> Image.Image:  # noqa: A002  (WebUI's name)
+def create_binary_mask(image: Image.Image, round: bool = True) -> Image.Image:
     """An RGBA image whose alpha is not fully opaque yields its alpha (thresholded at 128 when ``round``);
     anything else is simply converted to "L"."""
     if image.mode == "RGBA" and image.getextrema()[-1] != (255, 255):
@@ -120,7 +119,9 @@ def _blur_mask(mask: Image.Image, blur_x: int, blur_y: int) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
 
 
-def fake_color(p: StableDiffusionProcessing, seed: int, prompt: str, negative_prompt: str, salt: str = "") -> np.ndarray:
+def fake_color(
+    p: StableDiffusionProcessing, seed: int, prompt: str, negative_prompt: str, salt: str = ""
+) -> np.ndarray:
     """The RGB colour (floats in [0, 1]) the fake sampler paints for one image."""
     conditioning = [str(x) for x in getattr(p, "host_double_conditioning", [])]
     key = json.dumps([int(seed), str(prompt), str(negative_prompt), conditioning, salt])
@@ -130,9 +131,7 @@ def fake_color(p: StableDiffusionProcessing, seed: int, prompt: str, negative_pr
 
 def _fake_latents(seeds: list[int], width: int, height: int) -> np.ndarray:
     rng = np.random.default_rng([int(s) % (2**32) for s in seeds] or [0])
-    return rng.standard_normal((len(seeds), opt_C, max(height // opt_f, 1), max(width // opt_f, 1))).astype(
-        np.float32
-    )
+    return rng.standard_normal((len(seeds), opt_C, max(height // opt_f, 1), max(width // opt_f, 1))).astype(np.float32)
 
 
 # ----- processing objects -------------------------------------------------------------------------------
@@ -245,7 +244,7 @@ class StableDiffusionProcessing:
 
     # sd_model: the setter is a no-op and the getter always returns shared.sd_model (host-contract §3.5).
     @property
-    def sd_model(self) -> Any:
+    def sd_model(self) -> Any:  # noqa: F811  (replaces the field's default on purpose)
         return shared.sd_model
 
     @sd_model.setter
@@ -289,8 +288,15 @@ class StableDiffusionProcessing:
     def init(self, all_prompts: list, all_seeds: list, all_subseeds: list) -> None:
         pass
 
-    def sample(self, conditioning: Any, unconditional_conditioning: Any, seeds: list, subseeds: list,
-               subseed_strength: float, prompts: list) -> list[np.ndarray]:
+    def sample(
+        self,
+        conditioning: Any,
+        unconditional_conditioning: Any,
+        seeds: list,
+        subseeds: list,
+        subseed_strength: float,
+        prompts: list,
+    ) -> list[np.ndarray]:
         raise NotImplementedError()
 
     def close(self) -> None:
@@ -303,7 +309,12 @@ class StableDiffusionProcessing:
 
     def get_token_merging_ratio(self, for_hr: bool = False) -> float:
         if for_hr:
-            return self.token_merging_ratio_hr or opts.token_merging_ratio_hr or self.token_merging_ratio or opts.token_merging_ratio
+            return (
+                self.token_merging_ratio_hr
+                or opts.token_merging_ratio_hr
+                or self.token_merging_ratio
+                or opts.token_merging_ratio
+            )
         return self.token_merging_ratio or opts.token_merging_ratio
 
     def setup_prompts(self) -> None:
@@ -344,7 +355,7 @@ class StableDiffusionProcessing:
         return bool(
             opts.samples_save
             and not self.do_not_save_samples
-            and (opts.save_incomplete_images or not state.interrupted and not state.skipped)
+            and (opts.save_incomplete_images or (not state.interrupted and not state.skipped))
         )
 
 
@@ -410,14 +421,23 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.all_hr_prompts = self.batch_size * self.n_iter * [self.hr_prompt]
         self.all_hr_negative_prompts = self.batch_size * self.n_iter * [self.hr_negative_prompt]
 
-    def sample(self, conditioning: Any, unconditional_conditioning: Any, seeds: list, subseeds: list,
-               subseed_strength: float, prompts: list) -> list[np.ndarray]:
+    def sample(
+        self,
+        conditioning: Any,
+        unconditional_conditioning: Any,
+        seeds: list,
+        subseeds: list,
+        subseed_strength: float,
+        prompts: list,
+    ) -> list[np.ndarray]:
         x = _fake_latents(seeds, self.width, self.height)
         if self.scripts is not None:
-            self.scripts.process_before_every_sampling(p=self, x=x, noise=x, c=conditioning, uc=unconditional_conditioning)
+            self.scripts.process_before_every_sampling(
+                p=self, x=x, noise=x, c=conditioning, uc=unconditional_conditioning
+            )
         negatives = self.negative_prompts or [""] * len(seeds)
         samples = []
-        for seed, prompt, negative in zip(seeds, prompts, negatives):
+        for seed, prompt, negative in zip(seeds, prompts, negatives, strict=False):
             color = fake_color(self, seed, prompt, negative)
             samples.append(np.broadcast_to(color[:, None, None], (3, self.height, self.width)).copy())
         if not self.enable_hr:
@@ -432,7 +452,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             self.scripts.before_hr(self)
             self.scripts.process_before_every_sampling(p=self, x=noise, noise=noise, c=self.hr_c, uc=self.hr_uc)
         result = []
-        for seed, prompt, sample in zip(seeds, prompts, samples):
+        for seed, prompt, sample in zip(seeds, prompts, samples, strict=False):
             img = Image.fromarray((np.moveaxis(sample, 0, 2) * 255).astype(np.uint8))
             img = img.resize((self.hr_upscale_to_x, self.hr_upscale_to_y))
             arr = np.moveaxis(np.asarray(img, dtype=np.float32) / 255.0, 2, 0)
@@ -488,7 +508,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     # Declared after the `mask_blur` field on purpose: the property replaces the field's default, so the
     # constructor passes the property object itself, which the setter ignores (only ints are taken).
     @property
-    def mask_blur(self) -> int | None:
+    def mask_blur(self) -> int | None:  # noqa: F811  (see above)
         if self.mask_blur_x == self.mask_blur_y:
             return self.mask_blur_x
         return None
@@ -502,63 +522,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     def init(self, all_prompts: list, all_seeds: list, all_subseeds: list) -> None:
         self.extra_generation_params["Denoising strength"] = self.denoising_strength
         self.image_cfg_scale = None  # only "edit" (instruct-pix2pix) models use it
-        crop_region = None
-        image_mask = self.image_mask
-
-        if image_mask is not None:
-            image_mask = create_binary_mask(image_mask, round=self.mask_round)
-            if self.inpainting_mask_invert:
-                image_mask = ImageOps.invert(image_mask)
-                self.extra_generation_params["Mask mode"] = "Inpaint not masked"
-            if self.mask_blur_x > 0 or self.mask_blur_y > 0:
-                image_mask = _blur_mask(image_mask, self.mask_blur_x, self.mask_blur_y)
-                self.extra_generation_params["Mask blur"] = self.mask_blur
-
-            if self.inpaint_full_res:
-                self.mask_for_overlay = image_mask
-                mask = image_mask.convert("L")
-                crop_region = masking.get_crop_region_v2(mask, self.inpaint_full_res_padding)
-                if crop_region:
-                    crop_region = masking.expand_crop_region(crop_region, self.width, self.height, mask.width, mask.height)
-                    x1, y1, x2, y2 = crop_region
-                    image_mask = images.resize_image(2, mask.crop(crop_region), self.width, self.height)
-                    self.paste_to = (x1, y1, x2 - x1, y2 - y1)
-                    self.extra_generation_params["Inpaint area"] = "Only masked"
-                    self.extra_generation_params["Masked area padding"] = self.inpaint_full_res_padding
-                else:
-                    # A blank mask silently falls back to whole-image img2img (host-contract §3.5).
-                    crop_region = None
-                    image_mask = None
-                    self.mask_for_overlay = None
-                    self.inpaint_full_res = False
-                    self.comment('Unable to perform "Inpaint Only mask" because mask is blank, switch to img2img mode.')
-            else:
-                image_mask = images.resize_image(self.resize_mode, image_mask, self.width, self.height)
-                np_mask = np.clip(np.asarray(image_mask).astype(np.float32) * 2, 0, 255).astype(np.uint8)
-                self.mask_for_overlay = Image.fromarray(np_mask)
-            self.overlay_images = []
-
+        image_mask, crop_region = self._prepare_mask()
         latent_mask = self.latent_mask if self.latent_mask is not None else image_mask
-        imgs = []
-        for img in self.init_images:
-            image = images.flatten(img, opts.img2img_background_color)
-            if crop_region is None and self.resize_mode != 3:
-                image = images.resize_image(self.resize_mode, image, self.width, self.height)
-            if image_mask is not None:
-                if self.mask_for_overlay.size != (image.width, image.height):
-                    self.mask_for_overlay = images.resize_image(self.resize_mode, self.mask_for_overlay, image.width, image.height)
-                overlay = image.convert("RGBA")
-                overlay.putalpha(ImageOps.invert(self.mask_for_overlay.convert("L")))
-                self.overlay_images.append(overlay)
-            if crop_region is not None:
-                image = images.resize_image(2, image.crop(crop_region), self.width, self.height)
-            if crop_region is None and self.resize_mode == 3:
-                image = images.resize_image(0, image, self.width, self.height)  # the WebUI resizes the latent
-            if image_mask is not None and self.inpainting_fill != 1:
-                image = masking.fill(image, latent_mask)
-                if self.inpainting_fill == 0:
-                    self.extra_generation_params["Masked content"] = "fill"
-            imgs.append(np.moveaxis(np.asarray(image, dtype=np.float32) / 255.0, 2, 0))
+        imgs = [self._prepare_init_image(img, image_mask, latent_mask, crop_region) for img in self.init_images]
 
         if len(imgs) == 1:
             batch = np.repeat(imgs[0][None], self.batch_size, axis=0)
@@ -573,7 +539,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         self.init_latent = batch
 
         if image_mask is not None:
-            latmask = np.asarray(latent_mask.convert("RGB").resize((self.width, self.height)), dtype=np.float32)[:, :, 0] / 255.0
+            latmask = np.asarray(latent_mask.convert("RGB").resize((self.width, self.height)), dtype=np.float32)
+            latmask = latmask[:, :, 0] / 255.0
             if self.mask_round:
                 latmask = np.around(latmask)
             self.mask = 1.0 - latmask
@@ -583,8 +550,77 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             elif self.inpainting_fill == 3:
                 self.extra_generation_params["Masked content"] = "latent nothing"
 
-    def sample(self, conditioning: Any, unconditional_conditioning: Any, seeds: list, subseeds: list,
-               subseed_strength: float, prompts: list) -> list[np.ndarray]:
+    def _prepare_mask(self) -> tuple[Image.Image | None, tuple | None]:
+        """Binarise, invert, blur; in "Only masked" mode find the crop region and set ``paste_to``."""
+        if self.image_mask is None:
+            return None, None
+        image_mask = create_binary_mask(self.image_mask, round=self.mask_round)
+        if self.inpainting_mask_invert:
+            image_mask = ImageOps.invert(image_mask)
+            self.extra_generation_params["Mask mode"] = "Inpaint not masked"
+        if self.mask_blur_x > 0 or self.mask_blur_y > 0:
+            image_mask = _blur_mask(image_mask, self.mask_blur_x, self.mask_blur_y)
+            self.extra_generation_params["Mask blur"] = self.mask_blur
+        self.overlay_images = []
+
+        if not self.inpaint_full_res:
+            image_mask = images.resize_image(self.resize_mode, image_mask, self.width, self.height)
+            np_mask = np.clip(np.asarray(image_mask).astype(np.float32) * 2, 0, 255).astype(np.uint8)
+            self.mask_for_overlay = Image.fromarray(np_mask)
+            return image_mask, None
+
+        self.mask_for_overlay = image_mask
+        mask = image_mask.convert("L")
+        crop_region = masking.get_crop_region_v2(mask, self.inpaint_full_res_padding)
+        if not crop_region:
+            # A blank mask silently falls back to whole-image img2img (host-contract §3.5).
+            self.mask_for_overlay = None
+            self.inpaint_full_res = False
+            self.comment('Unable to perform "Inpaint Only mask" because mask is blank, switch to img2img mode.')
+            return None, None
+        crop_region = masking.expand_crop_region(crop_region, self.width, self.height, mask.width, mask.height)
+        x1, y1, x2, y2 = crop_region
+        self.paste_to = (x1, y1, x2 - x1, y2 - y1)
+        self.extra_generation_params["Inpaint area"] = "Only masked"
+        self.extra_generation_params["Masked area padding"] = self.inpaint_full_res_padding
+        return images.resize_image(2, mask.crop(crop_region), self.width, self.height), crop_region
+
+    def _prepare_init_image(
+        self, img: Image.Image, image_mask: Image.Image | None, latent_mask: Any, crop_region: tuple | None
+    ) -> np.ndarray:
+        """One init image at the generation size (cropped in "Only masked" mode), as (3, H, W) floats; also
+        records its overlay (the original with the masked area transparent)."""
+        image = images.flatten(img, opts.img2img_background_color)
+        if crop_region is None:
+            # resize_mode 3 resizes the latent in the WebUI; the double resizes the pixels instead.
+            image = images.resize_image(
+                0 if self.resize_mode == 3 else self.resize_mode, image, self.width, self.height
+            )
+        if image_mask is not None:
+            if self.mask_for_overlay.size != (image.width, image.height):
+                self.mask_for_overlay = images.resize_image(
+                    self.resize_mode, self.mask_for_overlay, image.width, image.height
+                )
+            overlay = image.convert("RGBA")
+            overlay.putalpha(ImageOps.invert(self.mask_for_overlay.convert("L")))
+            self.overlay_images.append(overlay)
+        if crop_region is not None:
+            image = images.resize_image(2, image.crop(crop_region), self.width, self.height)
+        if image_mask is not None and self.inpainting_fill != 1:
+            image = masking.fill(image, latent_mask)
+            if self.inpainting_fill == 0:
+                self.extra_generation_params["Masked content"] = "fill"
+        return np.moveaxis(np.asarray(image, dtype=np.float32) / 255.0, 2, 0)
+
+    def sample(
+        self,
+        conditioning: Any,
+        unconditional_conditioning: Any,
+        seeds: list,
+        subseeds: list,
+        subseed_strength: float,
+        prompts: list,
+    ) -> list[np.ndarray]:
         x = _fake_latents(seeds, self.width, self.height)
         if self.initial_noise_multiplier != 1.0:
             self.extra_generation_params["Noise multiplier"] = self.initial_noise_multiplier
@@ -596,7 +632,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         negatives = self.negative_prompts or [""] * len(seeds)
         d = float(self.denoising_strength)
         samples = []
-        for i, (seed, prompt, negative) in enumerate(zip(seeds, prompts, negatives)):
+        for i, (seed, prompt, negative) in enumerate(zip(seeds, prompts, negatives, strict=False)):
             init = self.init_latent[i % len(self.init_latent)]
             color = fake_color(self, seed, prompt, negative)
             samples.append(init * (1.0 - d) + color[:, None, None] * d)
@@ -614,11 +650,22 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
 
 # ----- results ------------------------------------------------------------------------------------------
 class Processed:
-    def __init__(self, p: StableDiffusionProcessing, images_list: list, seed: int = -1, info: str = "",
-                 subseed: int | None = None, all_prompts: list | None = None,
-                 all_negative_prompts: list | None = None, all_seeds: list | None = None,
-                 all_subseeds: list | None = None, index_of_first_image: int = 0,
-                 infotexts: list | None = None, comments: str = "", extra_images_list: list | None = None) -> None:
+    def __init__(
+        self,
+        p: StableDiffusionProcessing,
+        images_list: list,
+        seed: int = -1,
+        info: str = "",
+        subseed: int | None = None,
+        all_prompts: list | None = None,
+        all_negative_prompts: list | None = None,
+        all_seeds: list | None = None,
+        all_subseeds: list | None = None,
+        index_of_first_image: int = 0,
+        infotexts: list | None = None,
+        comments: str = "",
+        extra_images_list: list | None = None,
+    ) -> None:
         self.images = images_list
         if _double_boot.is_forge():
             self.extra_images = list(extra_images_list or [])
@@ -661,9 +708,15 @@ class Processed:
         self.s_min_uncond = p.s_min_uncond
         self.sampler_noise_scheduler_override = p.sampler_noise_scheduler_override
         self.prompt = self.prompt if not isinstance(self.prompt, list) else self.prompt[0]
-        self.negative_prompt = self.negative_prompt if not isinstance(self.negative_prompt, list) else self.negative_prompt[0]
+        self.negative_prompt = (
+            self.negative_prompt if not isinstance(self.negative_prompt, list) else self.negative_prompt[0]
+        )
         self.seed = int(self.seed if not isinstance(self.seed, list) else self.seed[0]) if self.seed is not None else -1
-        self.subseed = int(self.subseed if not isinstance(self.subseed, list) else self.subseed[0]) if self.subseed is not None else -1
+        self.subseed = (
+            int(self.subseed if not isinstance(self.subseed, list) else self.subseed[0])
+            if self.subseed is not None
+            else -1
+        )
         self.is_using_inpainting_conditioning = p.is_using_inpainting_conditioning
         self.all_prompts = all_prompts or p.all_prompts or [self.prompt]
         self.all_negative_prompts = all_negative_prompts or p.all_negative_prompts or [self.negative_prompt]
@@ -711,8 +764,15 @@ class Processed:
         return json.dumps(obj, default=lambda o: None)
 
     def infotext(self, p: StableDiffusionProcessing, index: int) -> str:
-        return create_infotext(p, self.all_prompts, self.all_seeds, self.all_subseeds, comments=[],
-                               position_in_batch=index % self.batch_size, iteration=index // self.batch_size)
+        return create_infotext(
+            p,
+            self.all_prompts,
+            self.all_seeds,
+            self.all_subseeds,
+            comments=[],
+            position_in_batch=index % self.batch_size,
+            iteration=index // self.batch_size,
+        )
 
     def get_token_merging_ratio(self, for_hr: bool = False) -> float:
         return self.token_merging_ratio_hr if for_hr else self.token_merging_ratio
@@ -720,19 +780,22 @@ class Processed:
 
 def process_extra_images(processed: Processed) -> None:
     """Forge: keep only images among ``extra_images`` (ndarrays are converted), for the API response."""
-    extra = []
-    for img in getattr(processed, "extra_images", []):
-        if isinstance(img, np.ndarray):
-            img = Image.fromarray(img)
-        if isinstance(img, Image.Image):
-            extra.append(img)
-    processed.extra_images = extra
+    converted = [Image.fromarray(x) if isinstance(x, np.ndarray) else x for x in getattr(processed, "extra_images", [])]
+    processed.extra_images = [x for x in converted if isinstance(x, Image.Image)]
 
 
-def create_infotext(p: StableDiffusionProcessing, all_prompts: list, all_seeds: list, all_subseeds: list,
-                    comments: Any = None, iteration: int = 0, position_in_batch: int = 0,
-                    use_main_prompt: bool = False, index: int | None = None,
-                    all_negative_prompts: list | None = None) -> str:
+def create_infotext(
+    p: StableDiffusionProcessing,
+    all_prompts: list,
+    all_seeds: list,
+    all_subseeds: list,
+    comments: Any = None,
+    iteration: int = 0,
+    position_in_batch: int = 0,
+    use_main_prompt: bool = False,
+    index: int | None = None,
+    all_negative_prompts: list | None = None,
+) -> str:
     """``prompt``, ``Negative prompt: …`` and one line of ``Key: value`` pairs, where keys from
     ``p.extra_generation_params`` follow the built-in ones. A value may be ``None`` (omitted), a list (indexed
     per image) or a callable ``f(**locals())``."""
@@ -758,9 +821,13 @@ def create_infotext(p: StableDiffusionProcessing, all_prompts: list, all_seeds: 
         "Size": f"{p.width}x{p.height}",
         "Model hash": p.sd_model_hash if opts.add_model_hash_to_info else None,
         "Model": p.sd_model_name if opts.add_model_name_to_info else None,
-        "Variation seed": None if p.subseed_strength == 0 else (p.all_subseeds[0] if use_main_prompt else all_subseeds[index]),
+        "Variation seed": None
+        if p.subseed_strength == 0
+        else (p.all_subseeds[0] if use_main_prompt else all_subseeds[index]),
         "Variation seed strength": None if p.subseed_strength == 0 else p.subseed_strength,
-        "Seed resize from": None if p.seed_resize_from_w <= 0 or p.seed_resize_from_h <= 0 else f"{p.seed_resize_from_w}x{p.seed_resize_from_h}",
+        "Seed resize from": None
+        if p.seed_resize_from_w <= 0 or p.seed_resize_from_h <= 0
+        else f"{p.seed_resize_from_w}x{p.seed_resize_from_h}",
         "Denoising strength": p.extra_generation_params.get("Denoising strength"),
         "Clip skip": None if clip_skip <= 1 else clip_skip,
         "Tiling": "True" if p.tiling else None,
@@ -768,16 +835,23 @@ def create_infotext(p: StableDiffusionProcessing, all_prompts: list, all_seeds: 
         "Version": program_version() if opts.add_version_to_infotext else None,
         "User": p.user if opts.add_user_name_to_info else None,
     }
-    callable_kwargs = {"p": p, "index": index, "all_prompts": all_prompts, "all_seeds": all_seeds,
-                       "all_subseeds": all_subseeds, "iteration": iteration,
-                       "position_in_batch": position_in_batch, "use_main_prompt": use_main_prompt}
+    callable_kwargs = {
+        "p": p,
+        "index": index,
+        "all_prompts": all_prompts,
+        "all_seeds": all_seeds,
+        "all_subseeds": all_subseeds,
+        "iteration": iteration,
+        "position_in_batch": position_in_batch,
+        "use_main_prompt": use_main_prompt,
+    }
     for key, value in generation_params.items():
         try:
             if isinstance(value, list):
                 generation_params[key] = value[index]
             elif callable(value):
                 generation_params[key] = value(**callable_kwargs)
-        except Exception:
+        except Exception:  # noqa: BLE001, PERF203  (a bad key is reported and left out, like the WebUI)
             errors.report(f'Error creating infotext for key "{key}"', exc_info=True)
             generation_params[key] = None
 
@@ -809,11 +883,80 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
 
 
 def _infotext_for(p: StableDiffusionProcessing, index: int = 0, use_main_prompt: bool = False) -> str:
-    return create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=use_main_prompt, index=index,
-                           all_negative_prompts=p.negative_prompts)
+    return create_infotext(
+        p,
+        p.prompts,
+        p.seeds,
+        p.subseeds,
+        use_main_prompt=use_main_prompt,
+        index=index,
+        all_negative_prompts=p.negative_prompts,
+    )
 
 
-def process_images_inner(p: StableDiffusionProcessing) -> Processed:
+def _finish_image(p: StableDiffusionProcessing, i: int, x_sample: Any, save_samples: bool) -> tuple[str, list]:
+    """One decoded sample → ``postprocess_image`` → mask overlay hooks → paste-back composite →
+    ``postprocess_image_after_composite`` → save → infotext. Returns the infotext and the output images."""
+    arr = np.clip(255.0 * np.moveaxis(np.asarray(x_sample, dtype=np.float32), 0, 2), 0, 255)
+    image = Image.fromarray(np.rint(arr).astype(np.uint8))
+
+    if p.scripts is not None:
+        pp = scripts.PostprocessImageArgs(image)
+        p.scripts.postprocess_image(p, pp)
+        image = pp.image
+
+    mask_for_overlay = getattr(p, "mask_for_overlay", None)
+    overlay_image = None
+    if opts.overlay_inpaint and getattr(p, "overlay_images", None) is not None and i < len(p.overlay_images):
+        overlay_image = p.overlay_images[i]
+    if p.scripts is not None:
+        ppmo = scripts.PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay_image)
+        p.scripts.postprocess_maskoverlay(p, ppmo)
+        mask_for_overlay, overlay_image = ppmo.mask_for_overlay, ppmo.overlay_image
+
+    image, original_denoised_image = apply_overlay(image, p.paste_to, overlay_image)
+
+    if p.scripts is not None:
+        pp = scripts.PostprocessImageArgs(image)
+        p.scripts.postprocess_image_after_composite(p, pp)
+        image = pp.image
+
+    text = _infotext_for(p, i)
+    if save_samples:
+        images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], opts.samples_format, info=text, p=p)
+    if opts.enable_pnginfo:
+        image.info["parameters"] = text
+    produced = [image]
+    if mask_for_overlay is not None and opts.return_mask:
+        produced.append(mask_for_overlay.convert("RGB"))
+    if mask_for_overlay is not None and opts.return_mask_composite:
+        mask = images.resize_image(2, mask_for_overlay, image.width, image.height).convert("L")
+        produced.append(Image.composite(original_denoised_image.convert("RGBA"), Image.new("RGBA", image.size), mask))
+    return text, produced
+
+
+def _add_grid(p: StableDiffusionProcessing, output_images: list, infotexts: list[str]) -> int:
+    """Grid first in the outputs when asked for and there are several images; the API sets
+    ``do_not_save_grid`` so it never gets one. Returns ``index_of_first_image``."""
+    unwanted_grid = len(output_images) < 2 and opts.grid_only_if_multiple
+    if not (opts.return_grid or opts.grid_save) or p.do_not_save_grid or unwanted_grid:
+        return 0
+    grid = images.image_grid(output_images, p.batch_size)
+    text = _infotext_for(p, use_main_prompt=True)
+    if opts.grid_save:
+        images.save_image(
+            grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], opts.grid_format, info=text, p=p, grid=True
+        )
+    if not opts.return_grid:
+        return 0
+    infotexts.insert(0, text)
+    if opts.enable_pnginfo:
+        grid.info["parameters"] = text
+    output_images.insert(0, grid)
+    return 1
+
+
+def process_images_inner(p: StableDiffusionProcessing) -> Processed:  # noqa: PLR0912  (reads like the WebUI's)
     if isinstance(p.prompt, list):
         assert len(p.prompt) > 0
     else:
@@ -853,10 +996,10 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         if state.interrupted or state.stopping_generation:
             break
 
-        p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
-        p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
-        p.seeds = p.all_seeds[n * p.batch_size:(n + 1) * p.batch_size]
-        p.subseeds = p.all_subseeds[n * p.batch_size:(n + 1) * p.batch_size]
+        p.prompts = p.all_prompts[n * p.batch_size : (n + 1) * p.batch_size]
+        p.negative_prompts = p.all_negative_prompts[n * p.batch_size : (n + 1) * p.batch_size]
+        p.seeds = p.all_seeds[n * p.batch_size : (n + 1) * p.batch_size]
+        p.subseeds = p.all_subseeds[n * p.batch_size : (n + 1) * p.batch_size]
 
         if p.scripts is not None:
             p.scripts.before_process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
@@ -866,7 +1009,11 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         p.parse_extra_network_prompts()
         if not p.disable_extra_networks and p.scripts is not None:
             p.scripts.after_extra_networks_activate(
-                p, batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds,
+                p,
+                batch_number=n,
+                prompts=p.prompts,
+                seeds=p.seeds,
+                subseeds=p.subseeds,
                 extra_network_data=p.extra_network_data,
             )
         if p.scripts is not None:
@@ -875,14 +1022,20 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
         # params.txt is written after process_batch so keys added there are in it (ADetailer reads it).
         if n == 0 and not shared.cmd_opts.no_prompt_history:
-            with open(os.path.join(paths.data_path, "params.txt"), "w", encoding="utf8") as file:
-                file.write(Processed(p, []).infotext(p, 0))
+            params_txt = Path(paths.data_path) / "params.txt"
+            params_txt.write_text(Processed(p, []).infotext(p, 0), encoding="utf8")
 
         if p.n_iter > 1:
             state.job = f"Batch {n + 1} out of {p.n_iter}"
 
-        samples = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
-                           subseed_strength=p.subseed_strength, prompts=p.prompts)
+        samples = p.sample(
+            conditioning=p.c,
+            unconditional_conditioning=p.uc,
+            seeds=p.seeds,
+            subseeds=p.subseeds,
+            subseed_strength=p.subseed_strength,
+            prompts=p.prompts,
+        )
         if p.scripts is not None:
             ps = scripts.PostSampleArgs(samples)
             p.scripts.post_sample(p, ps)
@@ -894,8 +1047,8 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
         if p.scripts is not None:
             p.scripts.postprocess_batch(p, x_samples, batch_number=n)
-            p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
-            p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+            p.prompts = p.all_prompts[n * p.batch_size : (n + 1) * p.batch_size]
+            p.negative_prompts = p.all_negative_prompts[n * p.batch_size : (n + 1) * p.batch_size]
             batch_params = scripts.PostprocessBatchListArgs(list(x_samples))
             p.scripts.postprocess_batch_list(p, batch_params, batch_number=n)
             x_samples = batch_params.images
@@ -903,67 +1056,16 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         save_samples = p.save_samples()
         for i, x_sample in enumerate(x_samples):
             p.batch_index = i
-            arr = np.clip(255.0 * np.moveaxis(np.asarray(x_sample, dtype=np.float32), 0, 2), 0, 255)
-            image = Image.fromarray(np.rint(arr).astype(np.uint8))
-
-            if p.scripts is not None:
-                pp = scripts.PostprocessImageArgs(image)
-                p.scripts.postprocess_image(p, pp)
-                image = pp.image
-
-            mask_for_overlay = getattr(p, "mask_for_overlay", None)
-            overlay_image = None
-            if opts.overlay_inpaint and getattr(p, "overlay_images", None) is not None and i < len(p.overlay_images):
-                overlay_image = p.overlay_images[i]
-            if p.scripts is not None:
-                ppmo = scripts.PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay_image)
-                p.scripts.postprocess_maskoverlay(p, ppmo)
-                mask_for_overlay, overlay_image = ppmo.mask_for_overlay, ppmo.overlay_image
-
-            image, original_denoised_image = apply_overlay(image, p.paste_to, overlay_image)
-
-            if p.scripts is not None:
-                pp = scripts.PostprocessImageArgs(image)
-                p.scripts.postprocess_image_after_composite(p, pp)
-                image = pp.image
-
-            if save_samples:
-                images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], opts.samples_format,
-                                  info=_infotext_for(p, i), p=p)
-            text = _infotext_for(p, i)
+            text, produced = _finish_image(p, i, x_sample, save_samples)
             infotexts.append(text)
-            if opts.enable_pnginfo:
-                image.info["parameters"] = text
-            output_images.append(image)
-
-            if mask_for_overlay is not None and opts.return_mask:
-                output_images.append(mask_for_overlay.convert("RGB"))
-            if mask_for_overlay is not None and opts.return_mask_composite:
-                composite = Image.composite(
-                    original_denoised_image.convert("RGBA"), Image.new("RGBA", image.size),
-                    images.resize_image(2, mask_for_overlay, image.width, image.height).convert("L"),
-                )
-                output_images.append(composite)
+            output_images += produced
         devices.torch_gc()
 
     if not infotexts:
         infotexts.append(Processed(p, []).infotext(p, 0))
     p.color_corrections = None
 
-    index_of_first_image = 0
-    unwanted_grid = len(output_images) < 2 and opts.grid_only_if_multiple
-    if (opts.return_grid or opts.grid_save) and not p.do_not_save_grid and not unwanted_grid:
-        grid = images.image_grid(output_images, p.batch_size)
-        if opts.return_grid:
-            text = _infotext_for(p, use_main_prompt=True)
-            infotexts.insert(0, text)
-            if opts.enable_pnginfo:
-                grid.info["parameters"] = text
-            output_images.insert(0, grid)
-            index_of_first_image = 1
-        if opts.grid_save:
-            images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], opts.grid_format,
-                              info=_infotext_for(p, use_main_prompt=True), p=p, grid=True)
+    index_of_first_image = _add_grid(p, output_images, infotexts)
 
     devices.torch_gc()
     res = Processed(

@@ -4,6 +4,9 @@ Every invoker catches a failing callback, reports it through ``errors.report`` a
 one, like the WebUI. ``clear_callbacks`` runs at the start of every ``scripts.load_scripts()``.
 """
 
+# Every callback runs in its own catch-all: failures are reported and the next callback runs.
+# ruff: noqa: BLE001, PERF203, PTH119
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,8 +71,9 @@ def _caller_filename(depth: int) -> str:
     return frame.f_code.co_filename
 
 
-def add_callback(callbacks: list, fun: Callable, *, name: str | None = None, category: str = "unknown",
-                 filename: str | None = None) -> None:
+def add_callback(
+    callbacks: list, fun: Callable, *, name: str | None = None, category: str = "unknown", filename: str | None = None
+) -> None:
     filename = filename or _caller_filename(2)
     unique = f"{os.path.basename(filename)}/{name or getattr(fun, '__name__', 'callback')}"
     callbacks.append(ScriptCallback(filename, fun, unique))

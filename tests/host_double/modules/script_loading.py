@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-import os
+from pathlib import Path
 from types import ModuleType
 
 loaded_scripts: dict[str, ModuleType] = {}
 
 
 def load_module(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(os.path.basename(path), path)
+    spec = importlib.util.spec_from_file_location(Path(path).name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     loaded_scripts[path] = module

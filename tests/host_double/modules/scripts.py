@@ -11,6 +11,10 @@ Faithful points the tests pin:
   through ``errors.report`` and continues.
 """
 
+# Like the WebUI: str paths, one catch-all per script and hook (errors are reported, never raised),
+# and module-level runners/basedir that load_scripts rebinds.
+# ruff: noqa: BLE001, PERF203, PLW0603, PTH112, PTH113, PTH118, PTH119, PTH122
+
 from __future__ import annotations
 
 import inspect
@@ -50,8 +54,16 @@ class PostSampleArgs:
 
 
 class MaskBlendArgs:
-    def __init__(self, current_latent: Any, nmask: Any, init_latent: Any, mask: Any, blended_latent: Any,
-                 denoiser: Any = None, sigma: Any = None) -> None:
+    def __init__(
+        self,
+        current_latent: Any,
+        nmask: Any,
+        init_latent: Any,
+        mask: Any,
+        blended_latent: Any,
+        denoiser: Any = None,
+        sigma: Any = None,
+    ) -> None:
         self.current_latent = current_latent
         self.nmask = nmask
         self.init_latent = init_latent
@@ -223,9 +235,11 @@ def list_scripts(scriptdirname: str, extension: str, *, include_extensions: bool
 
 def _register_scripts_from_module(module: Any, scriptfile: ScriptFile) -> None:
     # Every Script subclass in the module's namespace counts, imported ones (even Script itself) included.
-    for value in module.__dict__.values():
-        if inspect.isclass(value) and issubclass(value, Script):
-            scripts_data.append(ScriptClassData(value, scriptfile.path, scriptfile.basedir, module))
+    scripts_data.extend(
+        ScriptClassData(value, scriptfile.path, scriptfile.basedir, module)
+        for value in module.__dict__.values()
+        if inspect.isclass(value) and issubclass(value, Script)
+    )
 
 
 def load_scripts() -> None:
@@ -261,8 +275,9 @@ def load_scripts() -> None:
     scripts_img2img = ScriptRunner()
 
 
-def wrap_call(func: Callable, filename: str | None, funcname: str, *args: Any, default: Any = None,
-              **kwargs: Any) -> Any:
+def wrap_call(
+    func: Callable, filename: str | None, funcname: str, *args: Any, default: Any = None, **kwargs: Any
+) -> Any:
     try:
         return func(*args, **kwargs)
     except Exception:
@@ -395,7 +410,7 @@ class ScriptRunner:
         import gradio as gr
 
         all_titles = [wrap_call(s.title, s.filename, "title") or s.filename for s in self.scripts]
-        self.title_map = {title.lower(): script for title, script in zip(all_titles, self.scripts)}
+        self.title_map = {title.lower(): script for title, script in zip(all_titles, self.scripts, strict=False)}
         self.titles = [
             wrap_call(s.title, s.filename, "title") or f"{s.filename} [error]" for s in self.selectable_scripts
         ]
@@ -415,9 +430,7 @@ class ScriptRunner:
             return [gr.update(visible=selected == s) for s in self.selectable_scripts]
 
         if self.selectable_scripts:
-            dropdown.change(
-                fn=select_script, inputs=[dropdown], outputs=[s.group for s in self.selectable_scripts]
-            )
+            dropdown.change(fn=select_script, inputs=[dropdown], outputs=[s.group for s in self.selectable_scripts])
 
         self.apply_on_before_component_callbacks()
         return self.inputs
@@ -443,7 +456,7 @@ class ScriptRunner:
     def _run_hook(self, method_name: str, p: Any, call: Callable[[Script, tuple], Any]) -> None:
         for script in self.ordered_scripts(method_name):
             try:
-                call(script, p.script_args[script.args_from:script.args_to])
+                call(script, p.script_args[script.args_from : script.args_to])
             except Exception:
                 errors.report(f"Error running {method_name}: {script.filename}", exc_info=True)
 
@@ -452,7 +465,7 @@ class ScriptRunner:
             if not is_ui and script.setup_for_ui_only:
                 continue
             try:
-                script.setup(p, *p.script_args[script.args_from:script.args_to])
+                script.setup(p, *p.script_args[script.args_from : script.args_to])
             except Exception:
                 errors.report(f"Error running setup: {script.filename}", exc_info=True)
 
@@ -463,7 +476,9 @@ class ScriptRunner:
         self._run_hook("process", p, lambda s, a: s.process(p, *a))
 
     def process_before_every_sampling(self, p: Any, **kwargs: Any) -> None:
-        self._run_hook("process_before_every_sampling", p, lambda s, a: s.process_before_every_sampling(p, *a, **kwargs))
+        self._run_hook(
+            "process_before_every_sampling", p, lambda s, a: s.process_before_every_sampling(p, *a, **kwargs)
+        )
 
     def before_process_batch(self, p: Any, **kwargs: Any) -> None:
         self._run_hook("before_process_batch", p, lambda s, a: s.before_process_batch(p, *a, **kwargs))
@@ -538,7 +553,7 @@ class ScriptRunner:
         script = self.selectable_scripts[script_index - 1]
         if script is None:
             return None
-        processed = script.run(p, *args[script.args_from:script.args_to])
+        processed = script.run(p, *args[script.args_from : script.args_to])
         shared.total_tqdm.clear()
         return processed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from modules import shared
@@ -20,8 +21,7 @@ def _register_fake_checkpoint() -> None:
 
 def model_hash(filename: str) -> str:
     """Eight hex digits derived from the file's bytes (the WebUI samples the file; the double hashes it all)."""
-    with open(filename, "rb") as file:
-        return hashlib.sha256(file.read()).hexdigest()[:8]
+    return hashlib.sha256(Path(filename).read_bytes()).hexdigest()[:8]
 
 
 def get_closet_checkpoint_match(search_string: str) -> Any:  # sic: the WebUI's spelling

@@ -1,10 +1,13 @@
 """``modules.shared``: ``opts``, ``cmd_opts``, ``state``, ``sd_model``, ``total_tqdm`` (host-contract §10)."""
 
+# Paths stay os.path strings on purpose: the WebUI's own values and helpers are str-based.
+# ruff: noqa: PTH118, PTH122
+
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from modules import options, shared_cmd_options, shared_options, shared_state, shared_total_tqdm
 from modules.paths_internal import (  # noqa: F401  (re-exported like the real module)
@@ -68,7 +71,9 @@ class FakeSdModel:
 
     def __init__(self) -> None:
         self.sd_checkpoint_info = _CheckpointInfo(
-            os.path.join(models_path, "Stable-diffusion", "fake-sd15.safetensors"), "fake-sd15.safetensors", "0123456789"
+            os.path.join(models_path, "Stable-diffusion", "fake-sd15.safetensors"),
+            "fake-sd15.safetensors",
+            "0123456789",
         )
         self.sd_model_hash = self.sd_checkpoint_info.shorthash
         self.sd_model_checkpoint = self.sd_checkpoint_info.filename
@@ -80,7 +85,7 @@ sd_model: Any = FakeSdModel()
 class _PromptStyles:
     """No styles are defined, so applying styles returns the prompt unchanged."""
 
-    styles: dict = {}
+    styles: ClassVar[dict] = {}
 
     def apply_styles_to_prompt(self, prompt: str, styles: list[str]) -> str:
         return prompt

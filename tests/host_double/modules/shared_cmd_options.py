@@ -4,6 +4,10 @@ Like the WebUI, every active extension's ``preload(parser)`` runs before the fin
 add their own flags (host-contract §1 "preload.py").
 """
 
+# Paths stay os.path strings on purpose: the WebUI's own values and helpers are str-based.
+# A failing preload is reported, not raised.
+# ruff: noqa: BLE001, PTH112, PTH113, PTH118
+
 from __future__ import annotations
 
 import argparse
@@ -67,6 +71,6 @@ def _run_preloads(p: argparse.ArgumentParser) -> None:
 
 parser = _build_parser()
 _run_preloads(parser)
-cmd_opts = parser.parse_args(_double_boot.CMD_ARGS)
+cmd_opts = parser.parse_args(_double_boot.cmd_args())
 if cmd_opts.models_dir is None:
     cmd_opts.models_dir = paths_internal.models_path

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 from modules import _double_boot, paths_internal
 from modules.options import OptionInfo
 
 
 def _out(*parts: str) -> str:
-    return os.path.join(paths_internal.default_output_dir, *parts)
+    return str(Path(paths_internal.default_output_dir).joinpath(*parts))
 
 
 def builtin_options() -> dict[str, OptionInfo]:

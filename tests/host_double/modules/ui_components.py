@@ -13,7 +13,7 @@ from modules import _double_boot
 def _load_components():
     # Load a copy from the WebUI root so gradio 4's .pyi side files land there, not in the repository.
     source = Path(__file__).with_name("_gradio_components.py")
-    target_dir = _double_boot.COMPONENTS_DIR
+    target_dir = _double_boot.components_dir()
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / "ui_components_impl.py"
     shutil.copyfile(source, target)

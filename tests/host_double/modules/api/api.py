@@ -22,12 +22,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from PIL import Image, PngImagePlugin
-
 from modules import _double_boot, errors, images, processing, scripts, sd_samplers, shared
 from modules.api import models
 from modules.processing import StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img, process_images
 from modules.shared import opts
+from PIL import Image, PngImagePlugin
 
 
 def script_name_to_index(name: str, scripts_list: list) -> int:
@@ -104,7 +103,7 @@ def api_middleware(app: FastAPI) -> None:
     async def exception_handling(request: Request, call_next: Any) -> Any:
         try:
             return await call_next(request)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (every error becomes a JSON response, as in the WebUI)
             return handle_exception(e)
 
 
@@ -119,13 +118,19 @@ class Api:
         self.app = app
         self.queue_lock = queue_lock
         api_middleware(app)
-        self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"], response_model=models.TextToImageResponse)
-        self.add_api_route("/sdapi/v1/img2img", self.img2imgapi, methods=["POST"], response_model=models.ImageToImageResponse)
+        self.add_api_route(
+            "/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"], response_model=models.TextToImageResponse
+        )
+        self.add_api_route(
+            "/sdapi/v1/img2img", self.img2imgapi, methods=["POST"], response_model=models.ImageToImageResponse
+        )
         self.add_api_route("/sdapi/v1/options", self.get_config, methods=["GET"])
         self.add_api_route("/sdapi/v1/options", self.set_config, methods=["POST"])
         self.add_api_route("/sdapi/v1/samplers", self.get_samplers, methods=["GET"])
         self.add_api_route("/sdapi/v1/sd-models", self.get_sd_models, methods=["GET"])
-        self.add_api_route("/sdapi/v1/scripts", self.get_scripts_list, methods=["GET"], response_model=models.ScriptsList)
+        self.add_api_route(
+            "/sdapi/v1/scripts", self.get_scripts_list, methods=["GET"], response_model=models.ScriptsList
+        )
         self.add_api_route("/sdapi/v1/script-info", self.get_script_info, methods=["GET"])
 
         if not scripts.scripts_txt2img.scripts or not scripts.scripts_img2img.scripts:
@@ -145,8 +150,9 @@ class Api:
     def auth(self, credentials: HTTPBasicCredentials = Depends(HTTPBasic())) -> bool:  # noqa: B008
         if self.credentials.get(credentials.username) == credentials.password:
             return True
-        raise HTTPException(status_code=401, detail="Incorrect username or password",
-                            headers={"WWW-Authenticate": "Basic"})
+        raise HTTPException(
+            status_code=401, detail="Incorrect username or password", headers={"WWW-Authenticate": "Basic"}
+        )
 
     # ----- script arguments ---------------------------------------------------------------------------
     def get_selectable_script(self, script_name: str | None, script_runner: Any) -> tuple[Any, Any]:
@@ -176,14 +182,20 @@ class Api:
             for script in script_runner.scripts:
                 if script.ui(script.is_img2img):
                     values = [elem.value for elem in script.ui(script.is_img2img)]
-                    script_args[script.args_from:script.args_to] = values
+                    script_args[script.args_from : script.args_to] = values
         return script_args
 
-    def init_script_args(self, request: Any, default_script_args: list, selectable_script: Any,
-                         selectable_idx: int | None, script_runner: Any) -> list:
+    def init_script_args(
+        self,
+        request: Any,
+        default_script_args: list,
+        selectable_script: Any,
+        selectable_idx: int | None,
+        script_runner: Any,
+    ) -> list:
         script_args = default_script_args.copy()  # shallow: default objects are shared between requests
         if selectable_script:
-            script_args[selectable_script.args_from:selectable_script.args_to] = request.script_args
+            script_args[selectable_script.args_from : selectable_script.args_to] = request.script_args
             script_args[0] = selectable_idx + 1
         if request.alwayson_scripts:
             for name, payload in request.alwayson_scripts.items():
@@ -191,7 +203,9 @@ class Api:
                 if script is None:
                     raise HTTPException(status_code=422, detail=f"always on script {name} not found")
                 if script.alwayson is False:
-                    raise HTTPException(status_code=422, detail="Cannot have a selectable script in the always on scripts params")
+                    raise HTTPException(
+                        status_code=422, detail="Cannot have a selectable script in the always on scripts params"
+                    )
                 if "args" in payload:
                     args = payload["args"]
                     for idx in range(min(script.args_to - script.args_from, len(args))):
@@ -268,8 +282,9 @@ class Api:
         if not img2imgreq.include_init_images:
             params["init_images"] = None
             params["mask"] = None
-        return models.ImageToImageResponse(images=self._images_out(processed, send_images), parameters=params,
-                                           info=processed.js())
+        return models.ImageToImageResponse(
+            images=self._images_out(processed, send_images), parameters=params, info=processed.js()
+        )
 
     # ----- listings -----------------------------------------------------------------------------------
     def get_scripts_list(self) -> Any:
@@ -296,5 +311,13 @@ class Api:
 
     def get_sd_models(self) -> list[dict]:
         info = shared.sd_model.sd_checkpoint_info
-        return [{"title": info.title, "model_name": info.model_name, "hash": info.hash, "sha256": info.sha256,
-                 "filename": info.filename, "config": None}]
+        return [
+            {
+                "title": info.title,
+                "model_name": info.model_name,
+                "hash": info.hash,
+                "sha256": info.sha256,
+                "filename": info.filename,
+                "config": None,
+            }
+        ]

@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from pydantic import BaseModel, Field, create_model
-
 from modules.processing import StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
+from pydantic import BaseModel, Field, create_model
 
 API_NOT_ALLOWED = {
     "self",

@@ -17,13 +17,16 @@ try:
 except ImportError:  # pydantic 1 without the v1 namespace
     from pydantic import BaseModel, Field, root_validator, validator
 
+from modules import _double_cn
+
 from internal_controlnet import registry
 from internal_controlnet.enums import RESIZE_MODE_ALIASES, ControlMode, HiResFixOption, InputMode, ResizeMode
-from modules import _double_cn
 
 logger = logging.getLogger("ControlNet")
 
 
+# allow_reuse: the double imports this module afresh for every test, and pydantic v1 otherwise refuses to
+# register a validator whose qualified name it has seen before.
 class ControlNetUnit(BaseModel):
     class Config:
         arbitrary_types_allowed = True
@@ -65,13 +68,15 @@ class ControlNetUnit(BaseModel):
     batch_image_files: list = Field(default_factory=list)
     batch_keyframe_idx: Any | None = None
 
-    @validator("module", always=True, pre=True)
+    @validator("module", always=True, pre=True, allow_reuse=True)
+    @classmethod
     def check_module(cls, value: str) -> str:
         if registry.get_preprocessor(value) is None:
             raise ValueError(f"module({value}) not found in supported modules.")
         return value
 
-    @validator("resize_mode", always=True, pre=True)
+    @validator("resize_mode", always=True, pre=True, allow_reuse=True)
+    @classmethod
     def check_resize_mode(cls, value: Any) -> ResizeMode:
         if isinstance(value, str):
             return ResizeMode(RESIZE_MODE_ALIASES.get(value, value))
@@ -79,7 +84,8 @@ class ControlNetUnit(BaseModel):
         assert isinstance(value, ResizeMode), f"resize_mode must be a string or ResizeMode, not {value!r}"
         return value
 
-    @root_validator(skip_on_failure=True)
+    @root_validator(skip_on_failure=True, allow_reuse=True)
+    @classmethod
     def bound_check_params(cls, values: dict) -> dict:
         """Out-of-range processor_res/threshold_a/threshold_b of an enabled unit fall back to the
         preprocessor's defaults."""
@@ -88,16 +94,22 @@ class ControlNetUnit(BaseModel):
         preprocessor = registry.get_preprocessor(values.get("module"))
         if preprocessor is None:
             return values
-        for field, slider in (("processor_res", preprocessor.slider_resolution), ("threshold_a", preprocessor.slider_1),
-                              ("threshold_b", preprocessor.slider_2)):
+        for field, slider in (
+            ("processor_res", preprocessor.slider_resolution),
+            ("threshold_a", preprocessor.slider_1),
+            ("threshold_b", preprocessor.slider_2),
+        ):
             value = values.get(field)
             if value < slider.minimum or value > slider.maximum:
                 values[field] = slider.value
                 if value != -1:
-                    logger.info(f"[{values.get('module')}.{field}] Invalid value({value}), using default value {slider.value}.")
+                    logger.info(
+                        f"[{values.get('module')}.{field}] Invalid value({value}), using default value {slider.value}."
+                    )
         return values
 
-    @root_validator(skip_on_failure=True)
+    @root_validator(skip_on_failure=True, allow_reuse=True)
+    @classmethod
     def guidance_check(cls, values: dict) -> dict:
         if values["guidance_start"] > values["guidance_end"]:
             raise ValueError(f"guidance_start({values['guidance_start']}) > guidance_end({values['guidance_end']})")
@@ -128,8 +140,19 @@ class ControlNetUnit(BaseModel):
 
     @staticmethod
     def infotext_fields() -> tuple[str, ...]:
-        return ("module", "model", "weight", "resize_mode", "processor_res", "threshold_a", "threshold_b",
-                "guidance_start", "guidance_end", "pixel_perfect", "control_mode")
+        return (
+            "module",
+            "model",
+            "weight",
+            "resize_mode",
+            "processor_res",
+            "threshold_a",
+            "threshold_b",
+            "guidance_start",
+            "guidance_end",
+            "pixel_perfect",
+            "control_mode",
+        )
 
     def serialize(self) -> str:
         text = _double_cn.serialize({f: getattr(self, f) for f in self.infotext_fields()})

@@ -11,12 +11,12 @@ from copy import copy
 from typing import Any
 
 import numpy as np
+from modules import _double_cn, shared
+from modules.api import api
 
 from internal_controlnet import registry
 from internal_controlnet._flavour import UNIT_FLAVOUR
 from internal_controlnet.enums import RESIZE_MODE_ALIASES, BatchOption, ControlMode, HiResFixOption, ResizeMode
-from modules import _double_cn, shared
-from modules.api import api
 
 if UNIT_FLAVOUR == "legacy":
     from internal_controlnet.legacy import ControlNetUnit
@@ -119,7 +119,7 @@ def get_all_units_from(script_args: Any) -> list[ControlNetUnit]:
 def get_all_units(script_runner: Any, script_args: Any) -> list[ControlNetUnit]:
     cn_script = find_cn_script(script_runner)
     if cn_script:
-        return get_all_units_from(script_args[cn_script.args_from:cn_script.args_to])
+        return get_all_units_from(script_args[cn_script.args_from : cn_script.args_to])
     return []
 
 
@@ -162,7 +162,7 @@ def update_cn_script(script_runner: Any, script_args: tuple | list, cn_units: li
     for script in script_runner.alwayson_scripts:
         if script is cn_script:
             shift = len(cn_units) - (cn_script.args_to - cn_script.args_from)
-            updated[script.args_from:script.args_to] = cn_units
+            updated[script.args_from : script.args_to] = cn_units
             script.args_to = script.args_from + len(cn_units)
         else:
             script.args_from += shift
@@ -174,8 +174,9 @@ def update_cn_script_in_processing(p: Any, cn_units: list[ControlNetUnit], **_kw
     p.script_args = update_cn_script(p.scripts, p.script_args_value, cn_units)
 
 
-def update_cn_script_in_place(script_runner: Any, script_args: list, cn_units: list[ControlNetUnit],
-                              **_kwargs: Any) -> None:
+def update_cn_script_in_place(
+    script_runner: Any, script_args: list, cn_units: list[ControlNetUnit], **_kwargs: Any
+) -> None:
     """Deprecated upstream; asserts on a tuple."""
     assert isinstance(script_args, list), type(script_args)
     script_args[:] = update_cn_script(script_runner, script_args, cn_units)
@@ -196,8 +197,12 @@ def get_modules_detail(alias_names: bool = False) -> dict[str, Any]:
     detail = {}
     for p in registry.preprocessors():
         sliders = [
-            {"name": "Resolution", "value": p.slider_resolution.value, "min": p.slider_resolution.minimum,
-             "max": p.slider_resolution.maximum},
+            {
+                "name": "Resolution",
+                "value": p.slider_resolution.value,
+                "min": p.slider_resolution.minimum,
+                "max": p.slider_resolution.maximum,
+            },
         ]
         detail[p.label if alias_names else p.name] = {"model_free": p.model_free, "sliders": sliders}
     return detail

@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from internal_controlnet.enums import ControlMode, HiResFixOption, ResizeMode
 from modules import _double_cn
+
+from internal_controlnet.enums import ControlMode, HiResFixOption, ResizeMode
 
 
 @dataclasses.dataclass
@@ -34,8 +35,10 @@ class ControlNetUnit:
     @classmethod
     def from_dict(cls, values: dict) -> ControlNetUnit:
         """Old keys are mapped, unknown keys dropped, a separate ``mask`` is folded into ``image``."""
-        values = {{"guidance": "guidance_end", "lowvram": "low_vram", "input_image": "image"}.get(k, k): v
-                  for k, v in values.items()}
+        values = {
+            {"guidance": "guidance_end", "lowvram": "low_vram", "input_image": "image"}.get(k, k): v
+            for k, v in values.items()
+        }
         mask = values.pop("mask", None)
         if mask is not None and values.get("image") is not None and not isinstance(values["image"], dict):
             values["image"] = {"image": values["image"], "mask": mask}
@@ -44,8 +47,19 @@ class ControlNetUnit:
 
     @staticmethod
     def infotext_fields() -> tuple[str, ...]:
-        return ("module", "model", "weight", "resize_mode", "processor_res", "threshold_a", "threshold_b",
-                "guidance_start", "guidance_end", "pixel_perfect", "control_mode")
+        return (
+            "module",
+            "model",
+            "weight",
+            "resize_mode",
+            "processor_res",
+            "threshold_a",
+            "threshold_b",
+            "guidance_start",
+            "guidance_end",
+            "pixel_perfect",
+            "control_mode",
+        )
 
     def serialize(self) -> str:
         return _double_cn.serialize({f: getattr(self, f) for f in self.infotext_fields()})

@@ -6,6 +6,9 @@ accepted (host-contract §5 "Module names"). Models are the files in ``models/Co
 the lowercased stem, then the shortest stem containing the search text.
 """
 
+# Paths stay os.path strings on purpose: the WebUI's own values and helpers are str-based.
+# ruff: noqa: PTH100, PTH112, PTH118, PTH119, PTH120, PTH122
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,13 +28,17 @@ class Slider:
     maximum: float
 
 
+_RESOLUTION = Slider(512, 64, 2048)
+_THRESHOLD = Slider(0.5, 0.0, 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Preprocessor:
     name: str
     label: str
-    slider_resolution: Slider = Slider(512, 64, 2048)
-    slider_1: Slider = Slider(0.5, 0.0, 1.0)
-    slider_2: Slider = Slider(0.5, 0.0, 1.0)
+    slider_resolution: Slider = _RESOLUTION
+    slider_1: Slider = _THRESHOLD
+    slider_2: Slider = _THRESHOLD
     model_free: bool = False
 
 

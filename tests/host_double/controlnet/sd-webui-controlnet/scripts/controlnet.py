@@ -19,10 +19,9 @@ import gradio as gr
 import numpy as np
 from fastapi import Body, FastAPI
 from fastapi.exceptions import HTTPException
-from PIL import Image
-
 from internal_controlnet import external_code, registry
 from modules import _double_cn, processing, script_callbacks, scripts, shared
+from PIL import Image
 
 ControlNetUnit = external_code.ControlNetUnit
 
@@ -60,9 +59,11 @@ class Script(scripts.Script):
     def ui(self, is_img2img: bool) -> tuple:
         count = shared.opts.data.get("control_net_unit_count", 3)
         controls = []
-        with gr.Group(elem_id=("img2img" if is_img2img else "txt2img") + "_controlnet"), gr.Accordion("ControlNet v1.1.455", open=False):
-            for _ in range(count):
-                controls.append(gr.State(ControlNetUnit(enabled=False)))
+        with (
+            gr.Group(elem_id=("img2img" if is_img2img else "txt2img") + "_controlnet"),
+            gr.Accordion("ControlNet v1.1.455", open=False),
+        ):
+            controls = [gr.State(ControlNetUnit(enabled=False)) for _ in range(count)]
         return tuple(controls)
 
     def process(self, p: Any, *args: Any) -> None:
@@ -85,13 +86,23 @@ class Script(scripts.Script):
                 p, detected, resize_mode.int_value(), crop_to_mask=getattr(unit, "inpaint_crop_input_image", True)
             )
             applied = _double_cn.AppliedUnit(
-                index=i, module=unit.module, model=model, weight=float(unit.weight), resize_mode=resize_mode.value,
-                guidance_start=float(unit.guidance_start), guidance_end=float(unit.guidance_end),
+                index=i,
+                module=unit.module,
+                model=model,
+                weight=float(unit.weight),
+                resize_mode=resize_mode.value,
+                guidance_start=float(unit.guidance_start),
+                guidance_end=float(unit.guidance_end),
                 control_mode=getattr(unit.control_mode, "value", str(unit.control_mode)),
-                pixel_perfect=bool(unit.pixel_perfect), processor_res=unit.processor_res,
-                threshold_a=unit.threshold_a, threshold_b=unit.threshold_b,
-                save_detected_map=bool(unit.save_detected_map), control_map=control_map,
-                source_shape=tuple(source.shape), cropped_to_mask=cropped, mask=mask,
+                pixel_perfect=bool(unit.pixel_perfect),
+                processor_res=unit.processor_res,
+                threshold_a=unit.threshold_a,
+                threshold_b=unit.threshold_b,
+                save_detected_map=bool(unit.save_detected_map),
+                control_map=control_map,
+                source_shape=tuple(source.shape),
+                cropped_to_mask=cropped,
+                mask=mask,
             )
             self.applied_units.append(applied)
             p.host_double_conditioning.append(_double_cn.conditioning_token(applied))
@@ -103,20 +114,41 @@ class Script(scripts.Script):
             for unit in self.applied_units:
                 if unit.save_detected_map:
                     processed.images.append(Image.fromarray(unit.control_map))
-        self.applied_units = []
 
 
 def on_ui_settings() -> None:
     section = ("control_net", "ControlNet")
     add = shared.opts.add_option
-    add("control_net_unit_count", shared.OptionInfo(3, "Multi-ControlNet: ControlNet unit number", gr.Slider,
-                                                    {"minimum": 1, "maximum": 10, "step": 1}, section=section).needs_reload_ui())
+    add(
+        "control_net_unit_count",
+        shared.OptionInfo(
+            3,
+            "Multi-ControlNet: ControlNet unit number",
+            gr.Slider,
+            {"minimum": 1, "maximum": 10, "step": 1},
+            section=section,
+        ).needs_reload_ui(),
+    )
     add("control_net_model_cache_size", shared.OptionInfo(2, "Model cache size", section=section))
-    add("control_net_no_detectmap", shared.OptionInfo(False, "Do not append detectmap to output", gr.Checkbox, section=section))
-    add("control_net_allow_script_control", shared.OptionInfo(False, "Allow other script to control this extension", gr.Checkbox, section=section))
-    add("control_net_sync_field_args", shared.OptionInfo(True, "Paste ControlNet parameters in infotext", gr.Checkbox, section=section))
+    add(
+        "control_net_no_detectmap",
+        shared.OptionInfo(False, "Do not append detectmap to output", gr.Checkbox, section=section),
+    )
+    add(
+        "control_net_allow_script_control",
+        shared.OptionInfo(False, "Allow other script to control this extension", gr.Checkbox, section=section),
+    )
+    add(
+        "control_net_sync_field_args",
+        shared.OptionInfo(True, "Paste ControlNet parameters in infotext", gr.Checkbox, section=section),
+    )
     add("control_net_models_path", shared.OptionInfo("", "Extra path to scan for ControlNet models", section=section))
-    add("controlnet_ignore_noninpaint_mask", shared.OptionInfo(False, "Ignore mask on ControlNet input image if control type is not inpaint", gr.Checkbox, section=section))
+    add(
+        "controlnet_ignore_noninpaint_mask",
+        shared.OptionInfo(
+            False, "Ignore mask on ControlNet input image if control type is not inpaint", gr.Checkbox, section=section
+        ),
+    )
 
 
 def _encode(arr: np.ndarray) -> str:
@@ -136,8 +168,10 @@ def controlnet_api(_demo: Any, app: FastAPI) -> None:
 
     @app.get("/controlnet/module_list")
     async def module_list(alias_names: bool = False) -> dict:
-        return {"module_list": external_code.get_modules(alias_names),
-                "module_detail": external_code.get_modules_detail(alias_names)}
+        return {
+            "module_list": external_code.get_modules(alias_names),
+            "module_detail": external_code.get_modules_detail(alias_names),
+        }
 
     @app.get("/controlnet/settings")
     async def settings() -> dict:
@@ -157,7 +191,9 @@ def controlnet_api(_demo: Any, app: FastAPI) -> None:
             raise HTTPException(status_code=422, detail="Module not available")
         if not controlnet_input_images:
             raise HTTPException(status_code=422, detail="No image selected")
-        results = [_double_cn.detect(preprocessor.name, _double_cn.decode_image(b64)) for b64 in controlnet_input_images]
+        results = [
+            _double_cn.detect(preprocessor.name, _double_cn.decode_image(b64)) for b64 in controlnet_input_images
+        ]
         return {"images": [_encode(r) for r in results], "info": "Success"}
 
 

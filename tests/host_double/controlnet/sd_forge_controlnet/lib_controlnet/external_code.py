@@ -11,10 +11,10 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
-
-from lib_controlnet.enums import HiResFixOption, InputMode
 from modules import shared
 from modules.api import api
+
+from lib_controlnet.enums import HiResFixOption, InputMode
 
 
 def get_api_version() -> int:
@@ -114,8 +114,20 @@ class ControlNetUnit:
 
     @staticmethod
     def infotext_fields() -> tuple[str, ...]:
-        return ("module", "model", "weight", "resize_mode", "processor_res", "threshold_a", "threshold_b",
-                "guidance_start", "guidance_end", "pixel_perfect", "control_mode", "hr_option")
+        return (
+            "module",
+            "model",
+            "weight",
+            "resize_mode",
+            "processor_res",
+            "threshold_a",
+            "threshold_b",
+            "guidance_start",
+            "guidance_end",
+            "pixel_perfect",
+            "control_mode",
+            "hr_option",
+        )
 
     @staticmethod
     def from_dict(d: dict) -> ControlNetUnit:

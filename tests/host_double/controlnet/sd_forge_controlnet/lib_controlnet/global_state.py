@@ -4,6 +4,10 @@ Preprocessor names are Forge's spellings (a subset): "None" with a capital N, "n
 "invert (from white bg & black line)", … (host-contract §5b).
 """
 
+# Paths stay os.path strings on purpose: the WebUI's own values and helpers are str-based.
+# The module-level lists are rebound like Forge's.
+# ruff: noqa: PLW0603, PTH112, PTH118, PTH122
+
 from __future__ import annotations
 
 import os

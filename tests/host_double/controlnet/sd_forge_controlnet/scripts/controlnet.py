@@ -21,10 +21,9 @@ from fastapi import Body, FastAPI
 from fastapi.exceptions import HTTPException
 from lib_controlnet import external_code, global_state
 from lib_controlnet.external_code import ControlNetUnit
-from PIL import Image
-
 from modules import _double_cn, processing, script_callbacks, scripts, shared
 from modules.ui_components import InputAccordion
+from PIL import Image
 
 
 def _input_image(unit: ControlNetUnit, p: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -58,7 +57,10 @@ class ControlNetForForgeOfficial(scripts.Script):
         count = shared.opts.data.get("control_net_unit_count", 3)
         default_unit = ControlNetUnit(enabled=False, module="None", model="None")
         controls = []
-        with gr.Group(elem_id=("img2img" if is_img2img else "txt2img") + "_controlnet"), gr.Accordion("ControlNet Integrated", open=False):
+        with (
+            gr.Group(elem_id=("img2img" if is_img2img else "txt2img") + "_controlnet"),
+            gr.Accordion("ControlNet Integrated", open=False),
+        ):
             for i in range(count):
                 with InputAccordion(value=False, label=f"ControlNet Unit {i}"):
                     controls.append(gr.State(default_unit))
@@ -73,8 +75,10 @@ class ControlNetForForgeOfficial(scripts.Script):
         self.applied_units = []
         enabled = self.get_enabled_units(args)
         p.extra_generation_params.update(
-            {f"ControlNet {i}": _double_cn.serialize({f: getattr(u, f) for f in u.infotext_fields()})
-             for i, u in enumerate(enabled)}
+            {
+                f"ControlNet {i}": _double_cn.serialize({f: getattr(u, f) for f in u.infotext_fields()})
+                for i, u in enumerate(enabled)
+            }
         )
         for i, unit in enumerate(enabled):
             if global_state.get_preprocessor(unit.module) is None:
@@ -88,12 +92,23 @@ class ControlNetForForgeOfficial(scripts.Script):
             control_map, cropped = _double_cn.fit_to_generation(p, detected, resize_mode.int_value(), crop_to_mask=True)
             control_mode = external_code.control_mode_from_value(unit.control_mode)
             applied = _double_cn.AppliedUnit(
-                index=i, module=unit.module, model=unit.model, weight=float(unit.weight), resize_mode=resize_mode.value,
-                guidance_start=float(unit.guidance_start), guidance_end=float(unit.guidance_end),
-                control_mode=control_mode.value, pixel_perfect=bool(unit.pixel_perfect),
-                processor_res=unit.processor_res, threshold_a=unit.threshold_a, threshold_b=unit.threshold_b,
-                save_detected_map=bool(unit.save_detected_map), control_map=control_map,
-                source_shape=tuple(source.shape), cropped_to_mask=cropped, mask=mask,
+                index=i,
+                module=unit.module,
+                model=unit.model,
+                weight=float(unit.weight),
+                resize_mode=resize_mode.value,
+                guidance_start=float(unit.guidance_start),
+                guidance_end=float(unit.guidance_end),
+                control_mode=control_mode.value,
+                pixel_perfect=bool(unit.pixel_perfect),
+                processor_res=unit.processor_res,
+                threshold_a=unit.threshold_a,
+                threshold_b=unit.threshold_b,
+                save_detected_map=bool(unit.save_detected_map),
+                control_map=control_map,
+                source_shape=tuple(source.shape),
+                cropped_to_mask=cropped,
+                mask=mask,
             )
             self.applied_units.append(applied)
             p.host_double_conditioning.append(_double_cn.conditioning_token(applied))
@@ -102,19 +117,33 @@ class ControlNetForForgeOfficial(scripts.Script):
         p.host_double_cn_applied = list(self.applied_units)
         self.history.append(list(self.applied_units))
 
-    def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
-        self.applied_units = []
-
 
 def on_ui_settings() -> None:
     section = ("control_net", "ControlNet")
     add = shared.opts.add_option
-    add("control_net_unit_count", shared.OptionInfo(3, "Multi-ControlNet: ControlNet unit number (requires restart)",
-                                                    gr.Slider, {"minimum": 1, "maximum": 10, "step": 1}, section=section))
+    add(
+        "control_net_unit_count",
+        shared.OptionInfo(
+            3,
+            "Multi-ControlNet: ControlNet unit number (requires restart)",
+            gr.Slider,
+            {"minimum": 1, "maximum": 10, "step": 1},
+            section=section,
+        ),
+    )
     add("control_net_model_cache_size", shared.OptionInfo(5, "Model cache size (requires restart)", section=section))
-    add("control_net_no_detectmap", shared.OptionInfo(False, "Do not append detectmap to output", gr.Checkbox, section=section))
-    add("control_net_allow_script_control", shared.OptionInfo(False, "Allow other script to control this extension", gr.Checkbox, section=section))
-    add("control_net_sync_field_args", shared.OptionInfo(True, "Paste ControlNet parameters in infotext", gr.Checkbox, section=section))
+    add(
+        "control_net_no_detectmap",
+        shared.OptionInfo(False, "Do not append detectmap to output", gr.Checkbox, section=section),
+    )
+    add(
+        "control_net_allow_script_control",
+        shared.OptionInfo(False, "Allow other script to control this extension", gr.Checkbox, section=section),
+    )
+    add(
+        "control_net_sync_field_args",
+        shared.OptionInfo(True, "Paste ControlNet parameters in infotext", gr.Checkbox, section=section),
+    )
 
 
 def _encode(arr: np.ndarray) -> str:
@@ -147,7 +176,9 @@ def controlnet_api(_demo: Any, app: FastAPI) -> None:
             raise HTTPException(status_code=422, detail="Module not available")
         if not controlnet_input_images:
             raise HTTPException(status_code=422, detail="No image selected")
-        results = [_double_cn.detect(controlnet_module, _double_cn.decode_image(b64)) for b64 in controlnet_input_images]
+        results = [
+            _double_cn.detect(controlnet_module, _double_cn.decode_image(b64)) for b64 in controlnet_input_images
+        ]
         return {"images": [_encode(r) for r in results], "info": "Success"}
 
 

@@ -1,0 +1,124 @@
+"""The extension as the WebUI loads it, in the host double (AUTOMATIC1111 1.10.1 and Forge flavours).
+
+host-contract.md §1 (loading), §3.1–3.2 (always-on slots, REST placement), §4 (tabs); the same checks ran
+against the real WebUI and Forge (see the issue notes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXT_NAME = "garment-studio"
+TXT2IMG = {"prompt": "a shirt", "steps": 2, "width": 64, "height": 64, "seed": 1}
+
+
+@pytest.fixture
+def fresh_engine_modules() -> Iterator[None]:
+    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
+    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
+    for key in saved:
+        del sys.modules[key]
+    yield
+    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
+        del sys.modules[key]
+    sys.modules.update(saved)
+
+
+@pytest.fixture
+def host(any_webui, fresh_engine_modules):
+    any_webui.install_extension(ROOT, EXT_NAME)
+    any_webui.load_scripts()
+    return any_webui
+
+
+def post_txt2img(client, args: list) -> dict:
+    response = client.post("/sdapi/v1/txt2img", json={**TXT2IMG, "alwayson_scripts": {"garment studio": {"args": args}}})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def infotext(body: dict) -> str:
+    return json.loads(body["info"])["infotexts"][0]
+
+
+def test_always_on_section_in_both_tabs_with_two_slots(host) -> None:
+    for tab in ("txt2img", "img2img"):
+        host.create_ui()
+        script = host.find_script("Garment Studio", tab)
+        assert script is not None, f"not registered on {tab}"
+        assert script in host.runner(tab).alwayson_scripts
+        assert script.args_to - script.args_from == 2  # one enable flag + one settings dict
+    assert Path(script.filename).name == "garment_studio.py"
+
+
+def test_rest_lists_the_script_for_txt2img_and_img2img(host) -> None:
+    scripts = host.client().get("/sdapi/v1/scripts").json()
+    assert "garment studio" in scripts["txt2img"]
+    assert "garment studio" in scripts["img2img"]
+
+
+def test_disabled_call_succeeds_and_leaves_no_trace(host) -> None:
+    body = post_txt2img(host.client(), [False, {}])
+    assert len(body["images"]) == 1
+    assert "Garment Studio" not in infotext(body)
+    assert host.error_messages == []
+
+
+def test_enabled_call_validates_settings_and_records_them(host) -> None:
+    body = post_txt2img(host.client(), [True, {"task": "model"}])
+    assert "Garment Studio: task=model" in infotext(body)
+
+
+def test_a_lone_settings_dict_counts_as_enabled(host) -> None:
+    body = post_txt2img(host.client(), [{"task": "model"}])
+    assert "Garment Studio: task=model" in infotext(body)
+
+
+def test_bad_settings_are_named_in_the_infotext_not_swallowed_as_a_traceback(host, capsys) -> None:
+    body = post_txt2img(host.client(), [True, {"taks": "model"}])
+    text = infotext(body)
+    assert "Garment Studio error" in text
+    assert "taks: unknown field" in text
+    assert host.error_messages == []  # handled by us, not an exception the host had to swallow
+    assert "[Garment Studio] invalid Garment Studio request: taks" in capsys.readouterr().err
+
+
+def test_extra_rest_arguments_are_truncated_to_the_two_slots(host) -> None:
+    body = post_txt2img(host.client(), [True, {"task": "model"}, "ignored", 42])
+    assert "Garment Studio: task=model" in infotext(body)
+
+
+def test_ui_generate_path_passes_the_same_arguments(host) -> None:
+    processed = host.txt2img(values={"Garment Studio": [True, {"task": "model"}]}, **TXT2IMG)
+    assert "Garment Studio: task=model" in processed.infotexts[0]
+
+
+def test_ui_defaults_leave_generation_untouched(host) -> None:
+    processed = host.txt2img(**TXT2IMG)
+    assert "Garment Studio" not in processed.infotexts[0]
+
+
+def test_the_tab_is_registered(host) -> None:
+    tabs = host.run_ui_tabs()
+    ours = [t for t in tabs if t[1] == "Garment Studio"]
+    assert len(ours) == 1
+    blocks, _, elem_id = ours[0]
+    assert elem_id == "garment_studio"
+    assert type(blocks).__name__ == "Blocks"
+
+
+def test_a_broken_dependency_shows_an_error_tab_instead_of_vanishing(any_webui, fresh_engine_modules, capsys):
+    ext = any_webui.install_extension(ROOT, EXT_NAME)
+    (ext / "lib_garment" / "request.py").write_text("raise ImportError(\"No module named 'cv2'\")\n")
+    any_webui.load_scripts()
+    assert any_webui.error_messages == []  # nothing raised at load time
+    assert any_webui.find_script("Garment Studio") is None
+    tabs = [t for t in any_webui.run_ui_tabs() if t[1] == "Garment Studio"]
+    assert len(tabs) == 1
+    assert "No module named 'cv2'" in capsys.readouterr().err
