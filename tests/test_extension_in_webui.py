@@ -38,7 +38,9 @@ def host(any_webui, fresh_engine_modules):
 
 
 def post_txt2img(client, args: list) -> dict:
-    response = client.post("/sdapi/v1/txt2img", json={**TXT2IMG, "alwayson_scripts": {"garment studio": {"args": args}}})
+    response = client.post(
+        "/sdapi/v1/txt2img", json={**TXT2IMG, "alwayson_scripts": {"garment studio": {"args": args}}}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -17,12 +17,12 @@ export YOLO_CONFIG_DIR GARMENT_WORKER_PACKAGES
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
   YOLO_OFFLINE=true GRADIO_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 PYTHONDONTWRITEBYTECODE=1
 
+status=0
 echo "=== ruff"
-"$GARMENT_A1111_VENV/bin/ruff" check .
-"$GARMENT_A1111_VENV/bin/ruff" format --check .
+"$GARMENT_A1111_VENV/bin/ruff" check . || status=1
+"$GARMENT_A1111_VENV/bin/ruff" format --check . || status=1
 
 REPORTS="$(mktemp -d)"
-status=0
 for set in a1111 forge; do
   venv_var="GARMENT_${set^^}_VENV"
   echo "=== pytest, package set $set"
