@@ -1,0 +1,173 @@
+"""``maps``: compute ControlNet control maps for one image and write them as PNG (and pose JSON) into a folder."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lib_garment.errors import BadInput, ModelUnavailable
+
+if TYPE_CHECKING:
+    from lib_garment.maps.compute import MapSettings
+
+# lib_garment.maps.compute.MAP_KINDS, repeated so that parsing arguments needs no OpenCV.
+MAP_NAMES = ("canny", "mask_canny", "lines", "pose", "depth", "normal")
+DEPTH_MODELS = ("depth-anything-v2-small", "depth-fm")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "maps",
+        help="write control maps (canny, mask_canny, lines, pose, depth, normal) for an image",
+        description="Write control maps for IMAGE into DIR: canny.png, mask_canny.png, lines.png, pose.png + "
+        "pose.json, depth.png, normal.png. Every map has the image's full size.",
+    )
+    parser.add_argument("image", metavar="IMAGE", help="the photo")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the maps (created if missing)")
+    parser.add_argument("--mask", metavar="MASK.png", help="product mask or cut-out (same size): for mask_canny")
+    parser.add_argument(
+        "--only",
+        type=_names,
+        metavar="NAMES",
+        help=f"comma-separated maps to write (default: all; mask_canny when --mask is given): {','.join(MAP_NAMES)}",
+    )
+    parser.add_argument("--keypoints", metavar="POSE.json", help="OpenPose JSON to draw the pose map from")
+    parser.add_argument("--depth", metavar="DEPTH.png", help="a depth map (near = bright, or colour-mapped)")
+    parser.add_argument(
+        "--canny", type=_numbers(2, "LOW,HIGH"), metavar="LOW,HIGH", help="Canny thresholds (default 100,200)"
+    )
+    parser.add_argument(
+        "--lines",
+        type=_numbers(3, "VOTES,MIN_LENGTH,MAX_GAP"),
+        metavar="VOTES,MIN_LENGTH,MAX_GAP",
+        help="Hough line thresholds in votes and pixels (default 50 and 24,4 px scaled from 512 px)",
+    )
+    parser.add_argument(
+        "--pose-threshold", type=float, metavar="CONF", help="keypoint confidence threshold (default 0.5)"
+    )
+    parser.add_argument(
+        "--normal-background",
+        metavar="mask|DEPTH",
+        help="cut the normal map's background: by the mask, or where the depth map is darker than DEPTH (0..1)",
+    )
+    parser.add_argument("--depth-model", choices=DEPTH_MODELS, default=DEPTH_MODELS[0], help="depth model")
+    parser.add_argument("--models-dir", help="the WebUI's models folder (default: found from the WebUI)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="where models run (default: cuda if available)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Deferred: importing OpenCV here keeps every other command (doctor above all) working without it.
+    from lib_garment.maps import images
+    from lib_garment.maps.compute import MapSources, check_sources, compute_maps
+    from lib_garment.maps.depth import depth_from_pixels
+    from lib_garment.maps.pose_format import pose_to_json, read_pose_json
+
+    settings = _settings(args)
+    image = images.read_image(args.image)
+    size = images.image_size(image)
+    mask = images.read_mask(args.mask) if args.mask else None
+    if mask is not None and images.image_size(mask) != size:
+        raise BadInput(f"mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}")
+    pose = read_pose_json(args.keypoints, size) if args.keypoints else None
+    depth = depth_from_pixels(images.read_depth_pixels(args.depth), f"depth map {args.depth}") if args.depth else None
+    kinds = args.only or tuple(k for k in MAP_NAMES if k != "mask_canny" or mask is not None)
+    if mask is None and ("mask_canny" in kinds or ("normal" in kinds and settings.normal_uses_mask)):
+        what = "mask_canny" if "mask_canny" in kinds else "--normal-background mask"
+        raise BadInput(f"{what} needs --mask MASK.png")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out} exists and is not a folder")
+    sources = MapSources(image, mask, pose, depth)
+    try:
+        check_sources(kinds, sources, settings)
+    except ModelUnavailable as err:
+        raise ModelUnavailable(_model_message(kinds, args)) from err
+
+    result = compute_maps(sources, kinds, settings)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [images.write_png(out / f"{kind}.png", array) for kind, array in result.maps.items()]
+    if result.pose is not None:
+        written.append(images.write_json(out / "pose.json", pose_to_json(result.pose, settings.pose.threshold)))
+    for path in written:
+        print(path)
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> MapSettings:
+    from lib_garment.maps.compute import MapSettings
+    from lib_garment.maps.edges import CannyParams
+    from lib_garment.maps.lines import LineParams
+    from lib_garment.maps.normal import NormalParams
+    from lib_garment.maps.pose_format import PoseParams
+
+    canny = CannyParams(*args.canny) if args.canny else CannyParams()
+    lines = LineParams(canny=canny)
+    if args.lines:
+        votes, min_length, max_gap = args.lines
+        if votes != int(votes):
+            raise BadInput(f"--lines votes must be a whole number, got {votes}")
+        lines = LineParams(votes=int(votes), min_length=min_length, max_gap=max_gap, canny=canny)
+    pose = PoseParams() if args.pose_threshold is None else PoseParams(args.pose_threshold)
+    normal, by_mask = NormalParams(), False
+    if args.normal_background == "mask":
+        by_mask = True
+    elif args.normal_background is not None:
+        normal = NormalParams(background_depth=_number(args.normal_background, "--normal-background"))
+    return MapSettings(canny=canny, lines=lines, pose=pose, normal=normal, normal_uses_mask=by_mask)
+
+
+def _model_message(kinds: tuple[str, ...], args: argparse.Namespace) -> str:
+    """Which maps need a model this version does not have yet, and how to supply them instead."""
+    parts = []
+    if "pose" in kinds and not args.keypoints:
+        parts.append(
+            "pose needs keypoints: detection with a model (YOLOv8-pose) is not available in this version yet; "
+            "draw the pose from OpenPose JSON with --keypoints POSE.json (ControlNet's pose editor saves one)"
+        )
+    if {"depth", "normal"} & set(kinds) and not args.depth:
+        parts.append(
+            f"depth and normal need a depth map: estimation with a model ({args.depth_model}) is not available "
+            "in this version yet; give one with --depth DEPTH.png (near = bright, or colour-mapped)"
+        )
+    unavailable = {"pose"} if not args.keypoints else set()
+    unavailable |= {"depth", "normal"} if not args.depth else set()
+    rest = [k for k in kinds if k not in unavailable]
+    hint = f" (or leave them out: --only {','.join(rest)})" if rest else ""
+    return "; ".join(parts) + hint
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MAP_NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown map {', '.join(unknown)} (choose from {', '.join(MAP_NAMES)})")
+    if not names:
+        raise argparse.ArgumentTypeError("no map named")
+    return tuple(dict.fromkeys(names))
+
+
+def _numbers(count: int, form: str) -> Callable[[str], tuple[float, ...]]:
+    def parse(text: str) -> tuple[float, ...]:
+        parts = text.split(",")
+        if len(parts) != count:
+            raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}")
+        try:
+            return tuple(_number(part, form) for part in parts)
+        except BadInput as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    return parse
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadInput(f"{what}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise BadInput(f"{what}: {text.strip()!r} is not a finite number")
+    return value

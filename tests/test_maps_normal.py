@@ -1,0 +1,95 @@
+"""Normals from depth: flat faces the camera, a plane gives one colour, the sign convention, cut-outs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib_garment.errors import BadInput
+from lib_garment.maps.normal import NormalParams, normal_from_depth
+
+FACING = (128, 128, 255)
+
+
+def expected_colour(nx: float, ny: float) -> tuple[int, int, int]:
+    n = np.array([nx, ny, 1.0]) / np.linalg.norm([nx, ny, 1.0])
+    return tuple(int(v) for v in np.rint(n * 127.5 + 127.5))
+
+
+@pytest.mark.parametrize("depth", [np.full((20, 30), 100, np.uint8), np.full((20, 30), 0.3, np.float32)])
+def test_flat_depth_faces_the_camera_everywhere(depth: np.ndarray) -> None:
+    normal = normal_from_depth(depth)
+    assert normal.shape == (20, 30, 3)
+    assert normal.dtype == np.uint8
+    assert (normal.reshape(-1, 3) == FACING).all()
+
+
+def test_a_linear_ramp_gives_one_constant_normal() -> None:
+    depth = np.tile((np.arange(64) * 3).astype(np.uint8), (48, 1))  # +3 levels per pixel to the right
+    normal = normal_from_depth(depth, NormalParams(depth_scale=0.5))
+    assert (normal.reshape(-1, 3) == normal[0, 0]).all()  # frame included
+    # Slope: 3/255 of the range per pixel; the range is 0.5 x 48 px deep.
+    slope = 3 / 255 * 0.5 * 48
+    assert tuple(normal[0, 0]) == expected_colour(slope, 0)
+
+
+def test_a_vertical_ramp_tilts_green_only() -> None:
+    depth = np.tile((np.arange(40) * 5).astype(np.uint8)[:, None], (1, 50))
+    normal = normal_from_depth(depth)
+    assert (normal.reshape(-1, 3) == normal[0, 0]).all()
+    assert tuple(normal[0, 0]) == expected_colour(0, 5 / 255 * 0.5 * 40)
+
+
+def test_sign_convention_red_left_green_up() -> None:
+    """Nearer to the right means the surface faces left (red up); nearer below is a floor facing up (green up)."""
+    x_ramp = np.tile(np.arange(32, dtype=np.float32) / 32, (32, 1))
+    assert normal_from_depth(x_ramp)[16, 16, 0] > 128
+    assert normal_from_depth(x_ramp[:, ::-1].copy())[16, 16, 0] < 128
+    assert normal_from_depth(x_ramp.T.copy())[16, 16, 1] > 128
+
+
+def test_normals_do_not_depend_on_resolution() -> None:
+    def scene(size: int) -> np.ndarray:
+        return np.tile(np.arange(size, dtype=np.float32) / size, (size, 1))
+
+    np.testing.assert_array_equal(normal_from_depth(scene(64))[0, 0], normal_from_depth(scene(128))[0, 0])
+
+
+def test_background_is_cut_by_depth_threshold() -> None:
+    depth = np.tile((np.arange(64) * 4).astype(np.uint8), (16, 1))
+    normal = normal_from_depth(depth, NormalParams(background_depth=0.5))
+    background = depth < 0.5 * 255
+    assert (normal[background] == FACING).all()
+    assert (normal[~background][:, 0] > 128).all()
+
+
+def test_background_is_cut_by_mask() -> None:
+    depth = np.tile((np.arange(64) * 4).astype(np.uint8), (16, 1))
+    mask = np.zeros((16, 64), bool)
+    mask[4:12, 10:50] = True
+    normal = normal_from_depth(depth, mask=mask)
+    assert (normal[~mask] == FACING).all()
+    assert (normal[mask][:, 0] > 128).all()
+    with pytest.raises(BadInput, match="mask is"):
+        normal_from_depth(depth, mask=mask[:, :10])
+
+
+def test_smoothing_keeps_flat_flat_and_evens_out_steps() -> None:
+    assert (normal_from_depth(np.full((20, 30), 7, np.uint8), NormalParams(smooth=3)).reshape(-1, 3) == FACING).all()
+    steps = np.tile((np.arange(64) // 4).astype(np.uint8), (32, 1))  # 8-bit depth: one level every 4 px
+    rough = normal_from_depth(steps, NormalParams(depth_scale=8, smooth=0))[16, 8:-8, 0]
+    smooth = normal_from_depth(steps, NormalParams(depth_scale=8, smooth=64))[16, 8:-8, 0]  # sigma 4 px
+    assert np.ptp(rough) > 3 * np.ptp(smooth)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"depth_scale": 0}, "depth scale"),
+        ({"background_depth": 1.5}, "background depth"),
+        ({"smooth": -1}, "smoothing"),
+    ],
+)
+def test_bad_normal_parameters_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        NormalParams(**kwargs)
