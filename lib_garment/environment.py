@@ -17,7 +17,7 @@ from lib_garment import __version__
 from lib_garment.deps import REQUIREMENTS, WORKER_PACKAGES, normalize
 from lib_garment.install_plan import install_spec, plan_install, worker_needed
 from lib_garment.installer import installed_distributions, pins_file, read_pins
-from lib_garment.models.registry import MODELS, locate, search_folders
+from lib_garment.models.registry import MODELS, hf_hub_cache, install_path, locate, search_folders
 from lib_garment.paths import find_webui_root, models_root, worker_packages_dir
 
 # Packages worth reporting: the WebUI's critical pins and everything the engine imports.
@@ -65,6 +65,7 @@ class ModelFile:
     default: bool
     path: Path | None
     searched: list[Path]
+    target: Path  # where Garment Studio puts it (a file, or a Hugging Face style folder)
 
 
 @dataclass
@@ -164,6 +165,7 @@ def collect(models_dir: str | Path | None = None, webui_dir: str | Path | None =
     worker = installed_distributions([str(folder)]) if folder.is_dir() else {}
     plan = plan_install(installed, pins, worker_installed=worker)
     root = models_root(models_dir, webui_root)
+    hub = hf_hub_cache()  # Hugging Face style models already in its cache are reused, not downloaded again
     packages = {name: installed.get(normalize(name)) for name in REPORTED_PACKAGES}
     return EnvironmentReport(
         version=__version__,
@@ -180,7 +182,17 @@ def collect(models_dir: str | Path | None = None, webui_dir: str | Path | None =
         runtimes=runtime_modes(installed, worker),
         worker_folder=folder,
         worker_packages={k: v for k, v in worker.items() if k in _worker_names()},
-        models=[ModelFile(s.name, s.family, s.default, locate(s, root), search_folders(s, root)) for s in MODELS],
+        models=[
+            ModelFile(
+                s.name,
+                s.family,
+                s.default,
+                locate(s, root, hub_cache=hub),
+                search_folders(s, root),
+                install_path(s, root),
+            )
+            for s in MODELS
+        ],
         device=detect_device(),
         problems=_problems(packages),
     )

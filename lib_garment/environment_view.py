@@ -32,6 +32,7 @@ def to_dict(report: EnvironmentReport) -> dict[str, Any]:
                 "default": m.default,
                 "path": str(m.path) if m.path else None,
                 "searched": [str(p) for p in m.searched],
+                "target": str(m.target),
             }
             for m in report.models
         ],
@@ -41,7 +42,7 @@ def to_dict(report: EnvironmentReport) -> dict[str, Any]:
 def _model_lines(report: EnvironmentReport) -> list[str]:
     lines = []
     for m in report.models:
-        where = str(m.path) if m.path else f"not found (put it in {m.searched[0]})"
+        where = str(m.path) if m.path else f"not found (put it at {m.target})"
         tag = " [default]" if m.default else ""
         lines.append(f"{m.name}{tag} ({m.family}): {where}")
     return lines

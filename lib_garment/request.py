@@ -35,7 +35,9 @@ class SegmentOptions(_Strict):
     )
     top_k: int = Field(1, ge=1, le=100)
     min_area: int = Field(50, ge=0, description="Connected components smaller than this (px) are removed.")
-    trimap_size: int | None = Field(None, ge=1, le=512, description="Band width in px; None scales with size.")
+    trimap_size: int | None = Field(
+        None, ge=1, le=512, description="Half-width k of the unknown band in px (k in, k out); None scales with size."
+    )
     matte: Literal["vitmatte", "classic", "none"] = "vitmatte"
 
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from lib_garment.errors import BadInput
+from lib_garment.imageio import read_depth_pixels
 from lib_garment.maps.depth import (
     COLOUR_MAPS,
     DepthParams,
@@ -18,7 +19,6 @@ from lib_garment.maps.depth import (
     fit_depth,
     normalize_depth,
 )
-from lib_garment.maps.images import read_depth_pixels
 
 RAMP = np.arange(100, dtype=np.float32).reshape(10, 10)  # 0..99
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lib_garment import imageio as images
 from lib_garment.errors import BadInput
-from lib_garment.maps import images
 
 
 def test_photos_are_read_upright(tmp_path: Path) -> None:

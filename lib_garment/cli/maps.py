@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Deferred: importing OpenCV here keeps every other command (doctor above all) working without it.
-    from lib_garment.maps import images
+    from lib_garment import imageio as images
     from lib_garment.maps.compute import MapSources, check_sources, compute_maps
     from lib_garment.maps.depth import depth_from_pixels
     from lib_garment.maps.pose_format import pose_to_json, read_pose_json
