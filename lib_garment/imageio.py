@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import struct
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def open_image(path: str | Path, what: str = "image", limits: ImageLimits = DEFA
         # that, or whatever the host set) still stops a header that claims even more.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            picture = Image.open(path, formats=_openers())
+            picture = _pillow_open()(path, formats=_openers())
         with picture:
             check_pixel_count(*picture.size, f"{what} {path}", limits)  # header only: nothing decoded yet
             picture.load()
@@ -111,6 +112,20 @@ def open_image(path: str | Path, what: str = "image", limits: ImageLimits = DEFA
         raise BadInput(f"cannot read {what} {path}: not a {_FORMAT_NAMES} image, or the file is damaged") from err
     except _READ_ERRORS as err:
         raise BadInput(f"cannot read {what} {path}: {err}") from err
+
+
+def _pillow_open() -> Callable[..., Image.Image]:
+    """Pillow's own ``Image.open``, even after ultralytics replaced it.
+
+    ultralytics (imported by us or by ADetailer in the same WebUI process) swaps ``PIL.Image.open`` for a wrapper
+    that, when a file fails to open, pip-installs pi-heif into the running environment and retries. A damaged
+    upload must give a clear BadInput, never a package install, so the original function is used.
+    """
+    opener = Image.open
+    if getattr(opener, "__module__", "") == "ultralytics.utils.patches":
+        patches = sys.modules.get("ultralytics.utils.patches")
+        opener = getattr(patches, "_image_open", opener)
+    return opener
 
 
 def read_image(path: str | Path, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarray:

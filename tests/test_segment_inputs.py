@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import struct
+import sys
+import types
 import warnings
 import zlib
 from pathlib import Path
@@ -178,3 +180,29 @@ def test_coarse_masks_from_files_and_other_modes(tmp_path: Path) -> None:
     np.testing.assert_array_equal(coarse_mask_from_image(palette), pixels > 0)
     with pytest.raises(BadInput, match="mask not found"):
         read_coarse_mask(tmp_path / "absent.png")
+
+
+def test_a_damaged_file_never_reaches_ultralytics_pillow_patch(tmp_path: Path, monkeypatch) -> None:
+    """ultralytics replaces PIL.Image.open with a wrapper that pip-installs pi-heif on failure; we bypass it."""
+    loaded = sys.modules.get("ultralytics.utils.patches")
+    pillow_open = getattr(loaded, "_image_open", None) or Image.open  # the unpatched function
+    calls = []
+
+    def patched_open(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise AssertionError("the ultralytics wrapper must not be called")
+
+    patched_open.__module__ = "ultralytics.utils.patches"
+    fake_patches = types.ModuleType("ultralytics.utils.patches")
+    fake_patches._image_open = pillow_open
+    monkeypatch.setitem(sys.modules, "ultralytics.utils.patches", fake_patches)
+    monkeypatch.setattr(Image, "open", patched_open)
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(BadInput, match="cannot read image"):
+        imageio.read_image(damaged)
+    good = tmp_path / "good.png"
+    np_image = np.zeros((3, 4, 3), np.uint8)
+    imageio.write_png(good, np_image)
+    assert imageio.read_image(good).shape == (3, 4, 3)
+    assert calls == []
