@@ -15,10 +15,13 @@ from packaging.version import InvalidVersion, Version
 
 from lib_garment import __version__
 from lib_garment.deps import REQUIREMENTS, WORKER_PACKAGES, normalize
+from lib_garment.errors import ModelUnavailable
 from lib_garment.install_plan import install_spec, plan_install, worker_needed
 from lib_garment.installer import installed_distributions, pins_file, read_pins
 from lib_garment.models.registry import MODELS, hf_hub_cache, install_path, locate, search_folders
 from lib_garment.paths import find_webui_root, models_root, worker_packages_dir
+from lib_garment.runtime.base import IN_PROCESS, WORKER
+from lib_garment.runtime.selection import choose_runtime, current_policy
 
 # Packages worth reporting: the WebUI's critical pins and everything the engine imports.
 REPORTED_PACKAGES = (
@@ -107,30 +110,29 @@ def detect_host(webui_root: Path | None) -> str:
     return f"{name} {version}"
 
 
-def _older(version: str | None, minimum: str) -> bool:
-    try:
-        return version is None or Version(version) < Version(minimum)
-    except InvalidVersion:
-        return True
+def runtime_modes(installed: dict[str, str], worker: dict[str, str], worker_folder: Path) -> dict[str, str]:
+    """How each model family would run: in the WebUI's process, in the model worker, or not at all.
 
-
-def runtime_modes(installed: dict[str, str], worker: dict[str, str]) -> dict[str, str]:
-    """How each model family would run: in the WebUI's process, in the model worker, or not at all."""
-    worker_transformers = worker.get("transformers")
+    Asks the runtime's own decision (``choose_runtime``) so the report cannot drift from what a job does.
+    """
     modes: dict[str, str] = {}
     for family, minimum in TRANSFORMERS_MINIMUM.items():
-        if not _older(installed.get("transformers"), minimum):
-            modes[family] = "in-process"
-        elif not _older(worker_transformers, minimum):
-            modes[family] = f"model worker (transformers {worker_transformers})"
-        else:
-            modes[family] = (
-                f"unavailable: needs transformers>={minimum}; the worker folder is not installed yet "
-                "(restart the WebUI so install.py can add it)"
+        try:
+            choice = choose_runtime(
+                f"transformers>={minimum}",
+                host=installed.get,
+                worker=lambda name: worker.get(name) or installed.get(name),
+                worker_folder=worker_folder,
+                policy=current_policy(),
             )
+        except (ModelUnavailable, ValueError) as err:
+            modes[family] = f"unavailable: {err}"
+            continue
+        via = worker.get("transformers") if choice.mode == WORKER else installed.get("transformers")
+        modes[family] = f"{choice.mode} (transformers {via})"
     for family, module in PACKAGE_FAMILIES.items():
         found = importlib.util.find_spec(module) is not None
-        modes[family] = "in-process" if found else f"unavailable: python package '{module}' is not installed"
+        modes[family] = IN_PROCESS if found else f"unavailable: python package '{module}' is not installed"
     return modes
 
 
@@ -179,7 +181,7 @@ def collect(models_dir: str | Path | None = None, webui_dir: str | Path | None =
         pins_source=pins_file(webui_root) or "assumed AUTOMATIC1111 1.10.1 (no WebUI found around this folder)",
         conflicts=pin_conflicts(installed, pins, pins_are_real=pins_file(webui_root) is not None)
         + [a.message for a in plan.conflicts],
-        runtimes=runtime_modes(installed, worker),
+        runtimes=runtime_modes(installed, worker, folder),
         worker_folder=folder,
         worker_packages={k: v for k, v in worker.items() if k in _worker_names()},
         models=[
