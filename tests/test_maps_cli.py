@@ -94,19 +94,24 @@ def test_every_map_from_supplied_keypoints_and_depth(
     assert normal[H // 2, W // 2, 0] > 128
 
 
-def test_pose_or_depth_without_a_model_exit_3_and_say_what_to_supply(
-    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_pose_or_depth_without_their_model_exit_3_and_say_what_to_supply(
+    inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = tmp_path / "out"
-    assert run(inputs["image"], "--out", out) == 3
+    # Pose and depth come from models now (tests/test_maps_models_cli.py); without them on disk and offline,
+    # the command still names what to supply instead.
+    monkeypatch.setenv("GARMENT_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    out, models = tmp_path / "out", tmp_path / "models"
+    assert run(inputs["image"], "--out", out, "--models-dir", models) == 3
     message = capsys.readouterr().err
-    assert "not available in this version yet" in message
+    assert "downloads are off" in message
     for hint in ("--keypoints POSE.json", "--depth DEPTH.png", "--only canny,lines"):
         assert hint in message
     assert not out.exists()
-    assert run(inputs["image"], "--out", out, "--only", "pose") == 3
-    assert "YOLOv8-pose" in capsys.readouterr().err
-    assert run(inputs["image"], "--out", out, "--only", "normal", "--keypoints", inputs["keypoints"]) == 3
+    assert run(inputs["image"], "--out", out, "--models-dir", models, "--only", "pose") == 3
+    assert "yolov8n-pose" in capsys.readouterr().err
+    only_normal = ("--only", "normal", "--keypoints", inputs["keypoints"])
+    assert run(inputs["image"], "--out", out, "--models-dir", models, *only_normal) == 3
     assert "--depth DEPTH.png" in capsys.readouterr().err
     assert not out.exists()
 

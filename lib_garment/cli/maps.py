@@ -11,11 +11,14 @@ from typing import TYPE_CHECKING
 from lib_garment.errors import BadInput, ModelUnavailable
 
 if TYPE_CHECKING:
-    from lib_garment.maps.compute import MapSettings
+    from lib_garment.maps.compute import DepthEstimator, MapSettings, MapSources, PoseEstimator
+    from lib_garment.models.progress import TqdmProgress
 
 # lib_garment.maps.compute.MAP_KINDS, repeated so that parsing arguments needs no OpenCV.
 MAP_NAMES = ("canny", "mask_canny", "lines", "pose", "depth", "normal")
+# lib_garment.maps.depth_models.DEPTH_MODEL_NAMES and pose_model.POSE_MODEL_NAMES, for the same reason.
 DEPTH_MODELS = ("depth-anything-v2-small", "depth-fm")
+POSE_MODELS = ("yolov8n-pose", "yolov8s-pose")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,16 +56,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="mask|DEPTH",
         help="cut the normal map's background: by the mask, or where the depth map is darker than DEPTH (0..1)",
     )
-    parser.add_argument("--depth-model", choices=DEPTH_MODELS, default=DEPTH_MODELS[0], help="depth model")
+    parser.add_argument(
+        "--pose-model",
+        default=POSE_MODELS[0],
+        metavar="NAME|FILE.pt",
+        help=f"pose model for the pose map without --keypoints: {' or '.join(POSE_MODELS)} (default "
+        f"{POSE_MODELS[0]}), or an ultralytics pose .pt of your own (needs --trust-unverified)",
+    )
+    parser.add_argument(
+        "--person-threshold",
+        type=float,
+        metavar="CONF",
+        help="least person confidence for the pose model (default 0.25)",
+    )
+    parser.add_argument(
+        "--depth-model",
+        default=DEPTH_MODELS[0],
+        metavar="NAME|DIR",
+        help=f"depth model without --depth: {' or '.join(DEPTH_MODELS)} (default {DEPTH_MODELS[0]}), or a "
+        "Depth Anything folder in transformers format",
+    )
     parser.add_argument("--models-dir", help="the WebUI's models folder (default: found from the WebUI)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="where models run (default: cuda if available)")
+    parser.add_argument(
+        "--trust-unverified",
+        action="store_true",
+        default=None,
+        help="load model files whose SHA-256 is not known (a .pt of your own); they are pickles and can run "
+        "code, so only for files you trust (same as GARMENT_TRUST_UNVERIFIED=1)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     # Deferred: importing OpenCV here keeps every other command (doctor above all) working without it.
     from lib_garment import imageio as images
-    from lib_garment.maps.compute import MapSources, check_sources, compute_maps
+    from lib_garment.maps.compute import MapSources, compute_maps
     from lib_garment.maps.depth import depth_from_pixels
     from lib_garment.maps.pose_format import pose_to_json, read_pose_json
 
@@ -82,12 +111,11 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} exists and is not a folder")
     sources = MapSources(image, mask, pose, depth)
+    pose_estimator, depth_estimator, progress = _estimators(kinds, sources, args)
     try:
-        check_sources(kinds, sources, settings)
-    except ModelUnavailable as err:
-        raise ModelUnavailable(_model_message(kinds, args)) from err
-
-    result = compute_maps(sources, kinds, settings)
+        result = compute_maps(sources, kinds, settings, pose_estimator=pose_estimator, depth_estimator=depth_estimator)
+    finally:
+        progress.close()
     out.mkdir(parents=True, exist_ok=True)
     written = [images.write_png(out / f"{kind}.png", array) for kind, array in result.maps.items()]
     if result.pose is not None:
@@ -95,6 +123,52 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def _estimators(
+    kinds: tuple[str, ...], sources: MapSources, args: argparse.Namespace
+) -> tuple[PoseEstimator | None, DepthEstimator | None, TqdmProgress]:
+    """The models the requested maps need and the inputs do not replace, found (or downloaded) and verified
+    before any work. When one cannot be had, ModelUnavailable names every missing one, what to put where,
+    and how to do without."""
+    from lib_garment.maps.depth_models import depth_estimator
+    from lib_garment.maps.pose_model import PoseModelParams, pose_estimator
+    from lib_garment.models.progress import TqdmProgress
+    from lib_garment.paths import models_root
+
+    needs_pose = "pose" in kinds and sources.pose is None
+    needs_depth = bool({"depth", "normal"} & set(kinds)) and sources.depth is None
+    root = models_root(args.models_dir)
+    progress = TqdmProgress(min_bytes=1 << 20)  # bars for weights, not for config files
+    common = {"device": args.device, "progress": progress, "trust_unverified": args.trust_unverified}
+    pose_model = depth_model = None
+    problems: list[str] = []
+    if needs_pose:
+        params = PoseModelParams() if args.person_threshold is None else PoseModelParams(conf=args.person_threshold)
+        try:
+            pose_model = pose_estimator(args.pose_model, root, params=params, **common)
+        except ModelUnavailable as err:
+            problems.append(
+                f"the pose map needs the pose model: {err}\n"
+                "Or draw it from OpenPose JSON with --keypoints POSE.json (ControlNet's pose editor saves one)"
+            )
+    if needs_depth:
+        try:
+            depth_model = depth_estimator(args.depth_model, root, **common)
+        except ModelUnavailable as err:
+            problems.append(
+                f"the depth and normal maps need the depth model: {err}\n"
+                "Or give a depth map with --depth DEPTH.png (near = bright, or colour-mapped)"
+            )
+    if problems:
+        progress.close()
+        unavailable = ({"pose"} if needs_pose and pose_model is None else set()) | (
+            {"depth", "normal"} if needs_depth and depth_model is None else set()
+        )
+        rest = [k for k in kinds if k not in unavailable]
+        hint = f"\nOr leave them out: --only {','.join(rest)}" if rest else ""
+        raise ModelUnavailable("\n".join(problems) + hint)
+    return pose_model, depth_model, progress
 
 
 def _settings(args: argparse.Namespace) -> MapSettings:
@@ -118,26 +192,6 @@ def _settings(args: argparse.Namespace) -> MapSettings:
     elif args.normal_background is not None:
         normal = NormalParams(background_depth=_number(args.normal_background, "--normal-background"))
     return MapSettings(canny=canny, lines=lines, pose=pose, normal=normal, normal_uses_mask=by_mask)
-
-
-def _model_message(kinds: tuple[str, ...], args: argparse.Namespace) -> str:
-    """Which maps need a model this version does not have yet, and how to supply them instead."""
-    parts = []
-    if "pose" in kinds and not args.keypoints:
-        parts.append(
-            "pose needs keypoints: detection with a model (YOLOv8-pose) is not available in this version yet; "
-            "draw the pose from OpenPose JSON with --keypoints POSE.json (ControlNet's pose editor saves one)"
-        )
-    if {"depth", "normal"} & set(kinds) and not args.depth:
-        parts.append(
-            f"depth and normal need a depth map: estimation with a model ({args.depth_model}) is not available "
-            "in this version yet; give one with --depth DEPTH.png (near = bright, or colour-mapped)"
-        )
-    unavailable = {"pose"} if not args.keypoints else set()
-    unavailable |= {"depth", "normal"} if not args.depth else set()
-    rest = [k for k in kinds if k not in unavailable]
-    hint = f" (or leave them out: --only {','.join(rest)})" if rest else ""
-    return "; ".join(parts) + hint
 
 
 def _names(text: str) -> tuple[str, ...]:

@@ -2,7 +2,10 @@
 
 Pose and depth come from what the caller supplies (keypoints, a depth map) or from an estimator, the plug-in
 point for models: a pose estimator returns COCO-17 keypoints, a depth estimator a :class:`RawDepth`. Without
-either, the map cannot be made and :class:`ModelUnavailable` says how to supply it.
+either, the map cannot be made and :class:`ModelUnavailable` says how to supply it. The model-backed
+estimators are :func:`lib_garment.maps.pose_model.pose_estimator` (YOLOv8-pose) and
+:func:`lib_garment.maps.depth_models.depth_estimator` (Depth Anything V2 Small); each call of an estimator is
+cached under its ``name`` and the image's content, so a job runs each model once per image.
 """
 
 from __future__ import annotations
@@ -140,14 +143,15 @@ def check_sources(
         raise BadInput(f"{what} needs a mask")
     if "pose" in kinds and sources.pose is None and pose_estimator is None:
         raise ModelUnavailable(
-            "the pose map needs keypoints, and pose detection with a model (YOLOv8-pose) is not available in "
-            "this version yet; supply the pose as OpenPose JSON (e.g. saved from ControlNet's pose editor)"
+            "the pose map needs keypoints or a pose model: pass a pose estimator (YOLOv8-pose, see "
+            "lib_garment.maps.pose_model.pose_estimator) or supply the pose as OpenPose JSON (e.g. saved from "
+            "ControlNet's pose editor)"
         )
     if {"depth", "normal"} & set(kinds) and sources.depth is None and depth_estimator is None:
         raise ModelUnavailable(
-            "the depth and normal maps need a depth map, and depth estimation with a model (Depth Anything, "
-            "depth-fm) is not available in this version yet; supply a depth image (near = bright, or "
-            "colour-mapped)"
+            "the depth and normal maps need a depth map or a depth model: pass a depth estimator (Depth Anything "
+            "V2 Small, see lib_garment.maps.depth_models.depth_estimator) or supply a depth image (near = bright, "
+            "or colour-mapped)"
         )
 
 

@@ -1,0 +1,207 @@
+"""Depth models for the depth and normal maps: Depth Anything V2 Small (transformers), and the depth-fm slot.
+
+Depth Anything runs through the model runtime: ``DepthAnythingForDepthEstimation`` is in transformers 4.38
+and later, so on AUTOMATIC1111 1.10.1 (transformers 4.30.2) it runs in the model worker, on Forge
+(4.46.1) in the WebUI's process. It returns relative disparity (near = high), resized to the photo's own
+size on the model's device; :mod:`lib_garment.maps.depth` then clips percentiles, normalises and derives
+normals from it.
+
+Only the Small variant is licensed for commercial use (Apache-2.0); Base and Large are CC-BY-NC-4.0, so they
+are never a default, but a user may point at any Depth Anything folder of their own.
+
+depth-fm (CompVis DepthFM) needs parts this version does not ship; see :data:`DEPTH_FM_MISSING`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.maps.depth import RawDepth
+from lib_garment.maps.devices import check_device, resolve_device
+from lib_garment.models.progress import ProgressCallback
+from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+
+DEPTH_REQUIREMENT = "transformers>=4.38"  # DepthAnythingForDepthEstimation appeared in 4.38
+DEPTH_ANYTHING = "depth-anything-v2-small"
+DEPTH_FM = "depth-fm"
+DEPTH_MODEL_NAMES = (DEPTH_ANYTHING, DEPTH_FM)
+DEFAULT_DEPTH_MODEL = DEPTH_ANYTHING
+REGISTRY_NAMES = {DEPTH_ANYTHING: "Depth-Anything-V2-Small-hf"}
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+
+DEPTH_FM_MESSAGE = "depth-fm is not available in this version; use depth-anything-v2-small or --depth FILE"
+# What an honest depth-fm backend would need, none of which this version has (see the module doc):
+DEPTH_FM_MISSING = (
+    "diffusers (AutoencoderKL: DepthFM encodes the photo and decodes the depth with Stable Diffusion's VAE); it "
+    "is in neither the WebUI's packages nor the model worker's folder",
+    "the Stable Diffusion VAE weights (DepthFM loads runwayml/stable-diffusion-v1-5 'vae' from the Hugging Face "
+    "hub; that repository is gone, a pinned mirror and its SHA-256 would have to be registered)",
+    "DepthFM's own UNet (the LDM openaimodel UNet with the image latent concatenated to the input and an empty "
+    "text embedding for cross-attention), which would have to be written for this project",
+    "depthfm-v1.ckpt itself: a pickle (noising_step, empty_text_embedding, ldm_hparams, state_dict) with no "
+    "published SHA-256, so it could only be loaded as an unverified file",
+)
+
+
+# -- the engine function (runs in whichever process the runtime chose) ------------------------------------------
+
+
+def load_depth_anything(model_dir: str, device: str) -> tuple[Any, Any]:
+    """The image processor and ``DepthAnythingForDepthEstimation`` from a local folder, in eval mode on ``device``.
+
+    The caller has verified the folder. When it holds safetensors, only those are read (never a pickle that
+    sits beside them).
+    """
+    from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
+
+    folder = Path(model_dir)
+    safetensors = any(folder.glob("*.safetensors"))
+    processor = AutoImageProcessor.from_pretrained(model_dir, local_files_only=True)
+    model = DepthAnythingForDepthEstimation.from_pretrained(
+        model_dir, local_files_only=True, use_safetensors=True if safetensors else None
+    )
+    return processor, model.eval().to(device)
+
+
+def estimate_depth_anything(image: np.ndarray, model_dir: str, device: str | None = None) -> RawDepth:
+    """Depth Anything's depth for ``image`` ((H, W, 3) uint8 RGB) as an (H, W) float32 :class:`RawDepth`.
+
+    Relative models give disparity (near = high); a metric one (``depth_estimation_type: metric``) gives
+    metres, far = high. The prediction is resized to the photo's size bicubically, as transformers'
+    post-processing does, on the model's device.
+    """
+    import torch
+
+    device = resolve_device(device)
+    processor, model = cached_model(
+        ("depth-anything", model_dir, device), lambda: load_depth_anything(model_dir, device), device=device
+    )
+    height, width = image.shape[:2]
+    pixels = processor(images=image, return_tensors="pt")["pixel_values"].to(device)
+    with torch.inference_mode():
+        predicted = model(pixel_values=pixels).predicted_depth  # (1, h, w) at the processor's size
+        depth = torch.nn.functional.interpolate(
+            predicted[:, None].float(), size=(height, width), mode="bicubic", align_corners=False
+        )[0, 0]
+    values = depth.cpu().numpy().astype(np.float32, copy=False)
+    metric = getattr(model.config, "depth_estimation_type", "relative") == "metric"
+    return RawDepth(values, near_is_high=not metric)
+
+
+# -- the estimator (what compute_maps calls) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DepthAnythingEstimator:
+    """A :class:`~lib_garment.maps.compute.DepthEstimator` backed by a verified Depth Anything folder.
+
+    ``runtime``: where it runs (None: ``get_runtime(DEPTH_REQUIREMENT)`` at the first call: in-process where
+    the WebUI's transformers is new enough, else the model worker).
+    """
+
+    model_dir: Path
+    device: str | None = None
+    runtime: ModelRuntime | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", check_device(self.device))
+
+    @cached_property
+    def name(self) -> str:
+        """Names the folder and its weights (size, modification time): a cache key part."""
+        folder = Path(self.model_dir).resolve()
+        weights = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", *PICKLE_SUFFIXES))
+        stamp = ",".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in weights)
+        return f"depth-anything:{folder}:{stamp}"
+
+    def __call__(self, image: np.ndarray) -> RawDepth:
+        runtime = self.runtime if self.runtime is not None else get_runtime(DEPTH_REQUIREMENT)
+        return runtime.call(
+            "lib_garment.maps.depth_models:estimate_depth_anything", image, str(self.model_dir), self.device
+        )
+
+
+# -- finding the model ------------------------------------------------------------------------------------------
+
+
+def check_depth_anything_folder(folder: Path, *, trust_unverified: bool | None = None) -> Path:
+    """A folder the user names: a Depth Anything model (its config says so) with weights that may be loaded.
+
+    safetensors cannot run code and are used without a hash; a folder with only pickle weights
+    (``pytorch_model.bin``) needs trusted unverified files, like any pickle of unknown origin.
+    """
+    from lib_garment.models.store import verify_file
+
+    config = folder / "config.json"
+    if not config.is_file():
+        raise BadInput(f"depth model folder {folder} has no config.json")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as err:
+        raise BadInput(f"{config} is not a readable model config: {err}") from err
+    if model_type != "depth_anything":
+        raise BadInput(f"{folder} holds a {model_type!r} model, not Depth Anything (model_type depth_anything)")
+    if not (folder / "preprocessor_config.json").is_file():
+        raise BadInput(f"depth model folder {folder} has no preprocessor_config.json")
+    safetensors = sorted(folder.glob("*.safetensors"))
+    pickles = sorted(p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+    if not safetensors:
+        if not pickles:
+            raise BadInput(f"depth model folder {folder} has no weights (model.safetensors)")
+        for path in pickles:
+            verify_file(path, None, trust=trust_unverified)  # refused unless unverified files are trusted
+    return folder
+
+
+def resolve_depth_model(
+    model: str,
+    models_root: Path,
+    *,
+    offline: bool | None = None,
+    progress: ProgressCallback | None = None,
+    trust_unverified: bool | None = None,
+) -> Path:
+    """The verified model folder for a depth model name (downloaded when missing and allowed) or a folder."""
+    from lib_garment.models import registry
+    from lib_garment.models.store import ensure_model
+
+    if model == DEPTH_FM:
+        raise ModelUnavailable(DEPTH_FM_MESSAGE)
+    registry_name = REGISTRY_NAMES.get(model, model if model in REGISTRY_NAMES.values() else None)
+    if registry_name is not None:
+        # Looked up at call time, so a test can stand a registry of its own in for the real one.
+        spec = registry.get_spec(registry_name, registry.MODELS)
+        return ensure_model(spec, models_root, offline=offline, progress=progress, trust_unverified=trust_unverified)
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        return check_depth_anything_folder(folder, trust_unverified=trust_unverified)
+    if folder.exists():
+        raise BadInput(f"depth model {model} is a file; give the model's folder (config.json, model.safetensors)")
+    if "/" in model or "\\" in model:
+        raise BadInput(f"depth model folder {model} does not exist")
+    raise BadInput(f"unknown depth model {model!r}; use {' or '.join(DEPTH_MODEL_NAMES)}, or a model folder")
+
+
+def depth_estimator(
+    model: str = DEFAULT_DEPTH_MODEL,
+    models_root: Path | None = None,
+    *,
+    device: str | None = None,
+    offline: bool | None = None,
+    progress: ProgressCallback | None = None,
+    trust_unverified: bool | None = None,
+    runtime: ModelRuntime | None = None,
+) -> DepthAnythingEstimator:
+    """A ready depth estimator: the model found (or downloaded) and verified now, loaded on first use."""
+    from lib_garment.paths import models_root as default_models_root
+
+    root = Path(models_root) if models_root is not None else default_models_root()
+    folder = resolve_depth_model(model, root, offline=offline, progress=progress, trust_unverified=trust_unverified)
+    return DepthAnythingEstimator(folder, device, runtime)
