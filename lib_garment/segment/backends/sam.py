@@ -1,0 +1,192 @@
+"""SAM: boxes → masks with segment-anything (``vit_b``/``vit_l``/``vit_h``, any file name) or MobileSAM.
+
+The image encoder is SAM's whole cost (about 20 s for ``vit_b`` at 1024 px on a CPU, against about 1 s per box
+for the mask decoder). Its embedding is computed **once per image** and kept with the resident model, keyed by
+a digest of the image's pixels: every box of every phrase is decoded from it, in one batched decoder pass,
+and a later call with the same image (another phrase set, a retry) does not encode again. Each call reports
+whether it encoded, so callers count encodings (:attr:`CallStats.encodings`).
+
+With ``multimask`` (the default) SAM proposes three masks per box; the one with the best predicted IoU is kept.
+
+Checkpoints load only as :class:`~lib_garment.segment.backends.weights.TrustedFile` (the registry's hash, or
+an explicit trust), and their architecture comes from their tensor shapes (:mod:`.sam_arch`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lib_garment.errors import ModelUnavailable
+from lib_garment.maps.devices import resolve_device
+from lib_garment.runtime import ModelRuntime
+from lib_garment.segment.backends.base import RuntimeBackend, Timer
+from lib_garment.segment.backends.sam_arch import SamArch, infer_arch
+from lib_garment.segment.backends.weights import TrustedFile, load_torch_state
+
+_MODULE = "lib_garment.segment.backends.sam"
+SEGMENT = f"{_MODULE}:segment_boxes"
+LOAD = f"{_MODULE}:load"
+BOX_CHUNK = 16  # boxes per decoder pass: three full-size mask logits per box stay within a few hundred MB
+
+
+def image_key(image: np.ndarray) -> str:
+    """A digest of the pixels and their shape: the same image gives the same key in any process."""
+    pixels = np.ascontiguousarray(image)
+    digest = hashlib.blake2b(pixels.data, digest_size=16)
+    digest.update(repr((pixels.shape, pixels.dtype.str)).encode())
+    return digest.hexdigest()
+
+
+# -- engine side ---------------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _SamState:
+    """A resident SAM: its predictor (which holds the current image's embedding) and that image's key."""
+
+    predictor: Any
+    arch: SamArch
+    image_key: str | None = None
+
+    @property
+    def model(self) -> Any:
+        return self.predictor.model  # what the runtime cache moves on offload
+
+
+def _build(weights: TrustedFile, device: str) -> _SamState:
+    state = load_torch_state(weights)
+    where = str(weights.path)
+    arch = infer_arch(state, where)
+    if arch.family == "mobile_sam":
+        try:
+            from mobile_sam import SamPredictor, sam_model_registry
+        except ImportError as err:
+            raise ModelUnavailable(
+                f"{where} is a MobileSAM checkpoint, which needs the mobile_sam package (MobileSAM); it is not "
+                f"installed ({err}). Restart the WebUI so Garment Studio's install.py installs it."
+            ) from err
+        model = sam_model_registry["vit_t"]()
+    elif arch.family == "sam_hq":
+        raise ModelUnavailable(
+            f"{where} is a SAM-HQ checkpoint, which Garment Studio does not support yet: use a segment-anything "
+            "checkpoint (sam_vit_b, sam_vit_l, sam_vit_h) or MobileSAM"
+        )
+    else:
+        try:
+            from segment_anything import SamPredictor
+            from segment_anything.build_sam import _build_sam
+        except ImportError as err:
+            raise ModelUnavailable(
+                f"SAM needs the segment-anything package, which is not installed ({err}). Restart the WebUI so "
+                "Garment Studio's install.py installs it."
+            ) from err
+        model = _build_sam(**arch.build_kwargs())  # the builder behind vit_b/l/h, with the inferred sizes
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ModelUnavailable(f"{where} does not fit a SAM {arch.name}: {first}") from err
+    model.to(device).eval()
+    return _SamState(SamPredictor(model), arch)
+
+
+def _state(weights: TrustedFile, device: str, timer: Timer) -> _SamState:
+    return timer.resident(("sam", str(weights.path), device), lambda: _build(weights, device))
+
+
+def _describe(weights: TrustedFile, state: _SamState, device: str) -> dict[str, Any]:
+    return {
+        "model": "MobileSAM" if state.arch.family == "mobile_sam" else "segment-anything",
+        "checkpoint": str(weights.path),
+        "checkpoint_basis": weights.basis,
+        **state.arch.to_json(),
+        "resolved_device": device,
+    }
+
+
+def load(weights: TrustedFile, device: str | None = None) -> dict[str, Any]:
+    """Load the model (if it is not resident) without running it."""
+    timer = Timer()
+    device = resolve_device(device)
+    state = _state(weights, device, timer)
+    return {"timings": timer.timings(), "model": _describe(weights, state, device)}
+
+
+def segment_boxes(
+    weights: TrustedFile, image: np.ndarray, boxes: np.ndarray, device: str | None = None, multimask: bool = True
+) -> dict[str, Any]:
+    """One mask per box: ``masks`` (N, h, w) bool at the image's size, ``iou`` (N,) SAM's predicted IoU of
+    each, ``encoded`` whether this call computed the image embedding."""
+    import torch
+
+    timer = Timer()
+    device = resolve_device(device)
+    state = _state(weights, device, timer)
+    predictor = state.predictor
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    height, width = image.shape[:2]
+    masks = np.zeros((len(boxes), height, width), dtype=bool)
+    ious = np.zeros(len(boxes), dtype=np.float32)
+    encoded = False
+    if len(boxes):
+        key = image_key(image)
+        if state.image_key != key:
+            state.image_key = None  # a failure half-way must not leave a stale key behind
+            with timer.model(device):
+                predictor.set_image(np.ascontiguousarray(image), image_format="RGB")
+            state.image_key, encoded = key, True
+        prompts = torch.as_tensor(boxes, dtype=torch.float32, device=predictor.device)
+        prompts = predictor.transform.apply_boxes_torch(prompts, predictor.original_size)
+        for start in range(0, len(boxes), BOX_CHUNK):
+            with timer.model(device), torch.no_grad():
+                proposals, scores, _ = predictor.predict_torch(
+                    None, None, boxes=prompts[start : start + BOX_CHUNK], multimask_output=multimask
+                )
+            best = scores.argmax(dim=1)
+            rows = torch.arange(len(best), device=best.device)
+            masks[start : start + len(best)] = proposals[rows, best].cpu().numpy()
+            ious[start : start + len(best)] = scores[rows, best].float().cpu().numpy()
+    return {
+        "masks": masks,
+        "iou": ious,
+        "encoded": encoded,
+        "timings": timer.timings(),
+        "model": _describe(weights, state, device),
+    }
+
+
+# -- caller side ---------------------------------------------------------------------------------------------
+
+
+class SamSegmenter(RuntimeBackend):
+    """The pipeline's BoxSegmenter with SAM, called through ``runtime``. ``stats.encodings`` counts image
+    embeddings computed; ``last_iou`` holds the latest call's predicted IoU per box."""
+
+    name = "sam"
+
+    def __init__(
+        self, weights: TrustedFile, runtime: ModelRuntime, device: str | None = None, multimask: bool = True
+    ) -> None:
+        super().__init__(runtime, device)
+        if not isinstance(weights, TrustedFile):
+            raise TypeError("SAM weights must be a TrustedFile (see lib_garment.segment.backends.weights)")
+        self.weights = weights
+        self.multimask = multimask
+        self.last_iou = np.zeros(0, dtype=np.float32)
+
+    def load(self) -> None:
+        self._call(LOAD, self.weights, device=self.device)
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        result = self._call(
+            SEGMENT, self.weights, image, np.asarray(boxes, dtype=np.float64), device=self.device,
+            multimask=self.multimask,
+        )  # fmt: skip
+        if result["encoded"]:
+            self.stats.encodings += 1
+        self.last_iou = np.asarray(result["iou"])
+        return np.asarray(result["masks"])
