@@ -72,6 +72,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         alternatives=("groundingdino", "rf-groundingdino", "groundingdino-mod"),
     ),
     Requirement(
+        name="segment-anything-hq",
+        accept="",
+        install="==0.3",
+        purpose="SAM-HQ, sharper mask edges for thin garment parts",
+    ),
+    Requirement(
         name="mobilesam-mirror",
         accept="",
         install="==1.0.0",

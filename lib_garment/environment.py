@@ -44,6 +44,7 @@ REPORTED_PACKAGES = (
     "segment-anything",
     "groundingdino-py",
     "mobilesam-mirror",
+    "segment-anything-hq",
     "mediapipe",
 )
 
@@ -57,6 +58,7 @@ PACKAGE_FAMILIES = {
     "GroundingDINO (groundingdino-py)": "groundingdino",
     "SAM (segment-anything)": "segment_anything",
     "MobileSAM": "mobile_sam",
+    "SAM-HQ": "segment_anything_hq",
     "YOLOv8 pose / face / hand": "ultralytics",
 }
 

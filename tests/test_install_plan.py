@@ -22,6 +22,7 @@ ALL_OURS = {
     "ultralytics": "8.4.118",
     "segment-anything": "1.0",
     "groundingdino-py": "0.4.0",
+    "segment-anything-hq": "0.3",
     "mobilesam-mirror": "1.0.0",
 }
 
@@ -36,7 +37,7 @@ def test_missing_packages_are_installed_one_action_each() -> None:
     installed = a1111_installed(**{"opencv-python": "4.11.0.86"})
     plan = plan_install(installed, A1111_1_10_1_PINS, worker_installed=WORKER_READY)
     names = [a.packages[0].split("=")[0].split("<")[0].split(">")[0] for a in plan.actions]
-    assert names == ["ultralytics", "segment-anything", "groundingdino-py", "mobilesam-mirror"]
+    assert names == ["ultralytics", "segment-anything", "groundingdino-py", "segment-anything-hq", "mobilesam-mirror"]
     assert all(a.kind == "install" for a in plan.actions)
     assert all(a.message.startswith("installing ") for a in plan.actions)
 
@@ -124,6 +125,7 @@ def test_names_are_compared_normalised() -> None:
         "Ultralytics": "8.4.118",
         "groundingdino_py": "0.4.0",
         "MobileSAM-Mirror": "1.0.0",
+        "Segment_Anything.HQ": "0.3",
         "transformers": "4.46.1",
     }
     assert plan_install(installed, {}).actions == []
