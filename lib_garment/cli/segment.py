@@ -19,7 +19,7 @@ from lib_garment.errors import BadInput
 
 # Repeated from lib_garment.segment.backends.assemble so that parsing arguments imports no model code.
 DETECTORS = ("groundingdino-py", "transformers")
-SAMS = ("vit_b", "vit_l", "vit_h", "mobile")
+SAMS = ("vit_b", "vit_l", "vit_h", "vit_h_hq", "mobile")
 OUTPUTS = ("mask.png", "trimap.png", "alpha.png", "overlay.png", "result.json")
 
 
@@ -54,7 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--text-threshold", type=float, metavar="S", help="GroundingDINO text score threshold (0.25)")
     parser.add_argument("--detector", choices=DETECTORS, default=DETECTORS[0], help="GroundingDINO implementation")
     parser.add_argument("--sam", choices=SAMS, default=SAMS[0], help="SAM model (default vit_b)")
-    parser.add_argument("--sam-checkpoint", metavar="FILE", help="your own SAM checkpoint (any name; size inferred)")
+    parser.add_argument(
+        "--sam-checkpoint",
+        metavar="FILE",
+        help="your own SAM, SAM-HQ or MobileSAM checkpoint (any name; kind and size inferred)",
+    )
     parser.add_argument(
         "--trust-unverified",
         action="store_true",

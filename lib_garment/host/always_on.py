@@ -2,6 +2,10 @@
 
 Positional arguments break API clients when a UI changes, so everything but the flag travels in one dict
 validated by the shared request model (design.md, "Arguments and API").
+
+``before_process`` runs for every generation, enabled or not, before ControlNet and the checkpoint load: it
+gives the GPU memory Garment Studio's resident models hold back to the WebUI (setting "Free Garment
+Studio's GPU memory before each generation"). With nothing loaded that is a check of an empty cache.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from modules import scripts
 
 from lib_garment.errors import BadInput
 from lib_garment.host.messages import warn
+from lib_garment.host.settings import current_settings
 from lib_garment.request import parse_request
+from lib_garment.runtime import offload_all
 
 TITLE = "Garment Studio"
 INFOTEXT_KEY = "Garment Studio"
@@ -61,6 +67,14 @@ class GarmentStudioScript(scripts.Script):
             # The default dict is shared between API requests by the host: it is read, never mutated.
             settings = gr.State({})
         return [enabled, settings]
+
+    def before_process(self, p: Any, *args: Any) -> None:
+        if not current_settings().offload_before_generation:
+            return
+        try:
+            offload_all()  # in-process models and, if it runs, the worker's: starts nothing
+        except Exception as err:  # noqa: BLE001 - a failed offload must not cost the user the generation
+            warn(f"could not move Garment Studio's models off the GPU: {type(err).__name__}: {err}")
 
     def process(self, p: Any, *args: Any) -> None:
         if getattr(p, INNER_MARK, False):

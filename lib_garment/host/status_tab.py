@@ -1,4 +1,5 @@
-"""The Garment Studio tab. For now it shows the environment report: versions, runtimes, models, device."""
+"""The Garment Studio tab. For now it shows the environment report (versions, runtimes, models, device) and a
+button that gives back every resource Garment Studio's models hold."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import gradio as gr
 
 from lib_garment.environment import collect
 from lib_garment.environment_view import render_markdown
+from lib_garment.runtime import close_all, unload_all
 
 
 def status_markdown(models_dir: str | None = None, webui_dir: str | None = None) -> str:
@@ -18,7 +20,18 @@ def status_markdown(models_dir: str | None = None, webui_dir: str | None = None)
         return f"### Garment Studio could not inspect this environment\n\n`{type(err).__name__}: {err}`"
 
 
-def build_tab(status: Callable[[], str]) -> gr.Blocks:
+def unload_models() -> str:
+    """Drop every resident model and stop the model worker; a sentence saying what happened."""
+    try:
+        dropped = unload_all()
+        close_all()  # the worker process too: its CUDA context alone holds a few hundred MB
+    except Exception as err:  # noqa: BLE001 - shown in the panel, never raised into gradio
+        return f"Could not unload Garment Studio's models: `{type(err).__name__}: {err}`"
+    noun = "model" if dropped == 1 else "models"
+    return f"Unloaded {dropped} Garment Studio {noun}; the model worker is stopped (it restarts when needed)."
+
+
+def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_models) -> gr.Blocks:
     with gr.Blocks(analytics_enabled=False) as block:
         gr.Markdown(
             "## Garment Studio\nProduct photos for marketplaces: keep the garment exactly, change the background "
@@ -26,6 +39,14 @@ def build_tab(status: Callable[[], str]) -> gr.Blocks:
             elem_id="garment_studio_intro",
         )
         panel = gr.Markdown(status(), elem_id="garment_studio_status")
-        refresh = gr.Button("Refresh status", elem_id="garment_studio_refresh")
+        with gr.Row():
+            refresh = gr.Button("Refresh status", elem_id="garment_studio_refresh")
+            unload_button = gr.Button("Unload Garment Studio models", elem_id="garment_studio_unload")
+        notice = gr.Markdown("", elem_id="garment_studio_unload_result")
         refresh.click(fn=status, inputs=[], outputs=[panel])
+
+        def unload_and_refresh() -> tuple[str, str]:
+            return unload(), status()
+
+        unload_button.click(fn=unload_and_refresh, inputs=[], outputs=[notice, panel])
     return block

@@ -322,7 +322,7 @@ MODELS: tuple[ModelSpec, ...] = (
         "segment_anything_hq.vit_h",
         "https://github.com/SysCV/sam-hq",
         reuse_folders=("sam",),
-        notes="needs the segment-anything-hq package, which Garment Studio does not install",
+        notes="built with the segment-anything-hq package (installed by install.py)",
     ),
     ModelSpec(
         "vitmatte-small-composition-1k",

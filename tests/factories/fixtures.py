@@ -33,6 +33,7 @@ from tests.factories.sam import (
     make_mobile_sam,
     make_sam_vit,
 )
+from tests.factories.sam_hq import TinySamHQ, make_sam_hq
 from tests.factories.yolo import FACE_NAMES, HAND_NAMES, TinyYolo, ensure_yolo_environment, make_yolo
 
 R = TypeVar("R")
@@ -175,3 +176,13 @@ def tiny_yolo_face(tiny_model_root: Path, yolo_environment: Path) -> TinyYolo:
 def tiny_yolo_hand(tiny_model_root: Path, yolo_environment: Path) -> TinyYolo:
     """ADetailer hand_yolov8n.pt-style detector: names {0: "hand"}."""
     return make_yolo(tiny_model_root / "yolo", task="detect", names=HAND_NAMES, filename="hand_yolov8n.pt")
+
+
+# -- SAM-HQ --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_sam_hq(tiny_model_root: Path) -> TinySamHQ:
+    """SAM-HQ state dict .pth (sam_hq_vit_h.pth format, tiny encoder); skips without segment-anything-hq."""
+    pytest.importorskip("segment_anything_hq")
+    return make_sam_hq(tiny_model_root / "sam_hq")

@@ -46,9 +46,9 @@ from lib_garment.segment.backends.weights import TrustedFile, registry_file, use
 from lib_garment.segment.pipeline import Segmentation, segment, settings_from_options
 
 DetectorKind = Literal["groundingdino-py", "transformers"]
-SamKind = Literal["vit_b", "vit_l", "vit_h", "mobile"]
+SamKind = Literal["vit_b", "vit_l", "vit_h", "vit_h_hq", "mobile"]
 DETECTOR_KINDS: tuple[DetectorKind, ...] = ("groundingdino-py", "transformers")
-SAM_KINDS: tuple[SamKind, ...] = ("vit_b", "vit_l", "vit_h", "mobile")
+SAM_KINDS: tuple[SamKind, ...] = ("vit_b", "vit_l", "vit_h", "vit_h_hq", "mobile")
 
 # Registry names (lib_garment.models.registry) of the files each choice loads.
 GROUNDINGDINO_PY_MODEL = "groundingdino_swint_ogc"
@@ -58,7 +58,13 @@ SAM_MODELS: dict[SamKind, str] = {
     "vit_b": "sam_vit_b",
     "vit_l": "sam_vit_l",
     "vit_h": "sam_vit_h",
+    "vit_h_hq": "sam_hq_vit_h",
     "mobile": "mobile_sam",
+}
+# The Python package (and its pip name) each SAM choice is built with; plain SAM is the fallback.
+SAM_PACKAGES: dict[str, tuple[str, str]] = {
+    "mobile": ("mobile_sam", "MobileSAM (mobilesam-mirror)"),
+    "vit_h_hq": ("segment_anything_hq", "SAM-HQ (segment-anything-hq)"),
 }
 VITMATTE_MODEL = "vitmatte-small-composition-1k"
 
@@ -219,9 +225,8 @@ def _detector_runtime(choice: ModelChoice) -> ModelRuntime:
 
 def _sam_runtime(choice: ModelChoice) -> ModelRuntime:
     if choice.sam_file is None:
-        package = "mobile_sam" if choice.sam == "mobile" else "segment_anything"
+        package, name = SAM_PACKAGES.get(choice.sam, ("segment_anything", "segment-anything"))
         if not _installed(package):
-            name = "MobileSAM (mobile_sam)" if choice.sam == "mobile" else "segment-anything"
             raise ModelUnavailable(
                 f"SAM {choice.sam} needs the {name} package, which is not installed: restart the WebUI so Garment "
                 "Studio's install.py installs it"

@@ -1,4 +1,4 @@
-"""SAM: boxes → masks with segment-anything (``vit_b``/``vit_l``/``vit_h``, any file name) or MobileSAM.
+"""SAM: boxes → masks with segment-anything (``vit_b``/``vit_l``/``vit_h``, any file name), SAM-HQ or MobileSAM.
 
 The image encoder is SAM's whole cost (about 20 s for ``vit_b`` at 1024 px on a CPU, against about 1 s per box
 for the mask decoder). Its embedding is computed **once per image** and kept with the resident model, keyed by
@@ -7,6 +7,11 @@ and a later call with the same image (another phrase set, a retry) does not enco
 whether it encoded, so callers count encodings (:attr:`CallStats.encodings`).
 
 With ``multimask`` (the default) SAM proposes three masks per box; the one with the best predicted IoU is kept.
+SAM-HQ (segment-anything-hq, official ``sam_hq_vit_*.pth`` files) makes that choice inside its decoder and
+returns one mask per box: the best-IoU SAM mask corrected by its HQ token's mask, or with ``hq_token_only``
+the HQ token's mask alone (the package's advice for one object per prompt). Its encoder also hands the
+decoder an early-layer feature map, which the predictor keeps beside the embedding: the once-per-image cache
+covers both.
 
 Checkpoints load only as :class:`~lib_garment.segment.backends.weights.TrustedFile` (the registry's hash, or
 an explicit trust), and their architecture comes from their tensor shapes (:mod:`.sam_arch`).
@@ -31,6 +36,7 @@ _MODULE = "lib_garment.segment.backends.sam"
 SEGMENT = f"{_MODULE}:segment_boxes"
 LOAD = f"{_MODULE}:load"
 BOX_CHUNK = 16  # boxes per decoder pass: three full-size mask logits per box stay within a few hundred MB
+_MODEL_NAMES = {"mobile_sam": "MobileSAM", "sam_hq": "SAM-HQ", "sam_hq_tiny": "Light HQ-SAM"}  # by family
 
 
 def image_key(image: np.ndarray) -> str:
@@ -70,11 +76,18 @@ def _build(weights: TrustedFile, device: str) -> _SamState:
                 f"installed ({err}). Restart the WebUI so Garment Studio's install.py installs it."
             ) from err
         model = sam_model_registry["vit_t"]()
-    elif arch.family == "sam_hq":
-        raise ModelUnavailable(
-            f"{where} is a SAM-HQ checkpoint, which Garment Studio does not support yet: use a segment-anything "
-            "checkpoint (sam_vit_b, sam_vit_l, sam_vit_h) or MobileSAM"
-        )
+    elif arch.hq:
+        try:
+            from segment_anything_hq import SamPredictor
+            from segment_anything_hq.build_sam import _build_sam, sam_model_registry
+        except ImportError as err:
+            raise ModelUnavailable(
+                f"{where} is a SAM-HQ checkpoint, which needs the segment-anything-hq package; it is not installed "
+                f"({err}). Restart the WebUI so Garment Studio's install.py installs it."
+            ) from err
+        # The package's own builders: the HQ decoder's feature fusion is sized by the encoder's width, so
+        # the inferred ViT sizes go to the same _build_sam that makes vit_b/l/h.
+        model = sam_model_registry["vit_tiny"]() if arch.tiny_vit else _build_sam(**arch.build_kwargs())
     else:
         try:
             from segment_anything import SamPredictor
@@ -89,7 +102,8 @@ def _build(weights: TrustedFile, device: str) -> _SamState:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ModelUnavailable(f"{where} does not fit a SAM {arch.name}: {first}") from err
+        kind = _MODEL_NAMES.get(arch.family, "SAM")
+        raise ModelUnavailable(f"{where} does not fit a {kind} {arch.name}: {first}") from err
     model.to(device).eval()
     return _SamState(SamPredictor(model), arch)
 
@@ -100,7 +114,7 @@ def _state(weights: TrustedFile, device: str, timer: Timer) -> _SamState:
 
 def _describe(weights: TrustedFile, state: _SamState, device: str) -> dict[str, Any]:
     return {
-        "model": "MobileSAM" if state.arch.family == "mobile_sam" else "segment-anything",
+        "model": _MODEL_NAMES.get(state.arch.family, "segment-anything"),
         "checkpoint": str(weights.path),
         "checkpoint_basis": weights.basis,
         **state.arch.to_json(),
@@ -117,10 +131,16 @@ def load(weights: TrustedFile, device: str | None = None) -> dict[str, Any]:
 
 
 def segment_boxes(
-    weights: TrustedFile, image: np.ndarray, boxes: np.ndarray, device: str | None = None, multimask: bool = True
+    weights: TrustedFile,
+    image: np.ndarray,
+    boxes: np.ndarray,
+    device: str | None = None,
+    multimask: bool = True,
+    hq_token_only: bool = False,
 ) -> dict[str, Any]:
     """One mask per box: ``masks`` (N, h, w) bool at the image's size, ``iou`` (N,) SAM's predicted IoU of
-    each, ``encoded`` whether this call computed the image embedding."""
+    each, ``encoded`` whether this call computed the image embedding. ``hq_token_only`` matters for SAM-HQ
+    only (see the module docstring)."""
     import torch
 
     timer = Timer()
@@ -132,6 +152,7 @@ def segment_boxes(
     masks = np.zeros((len(boxes), height, width), dtype=bool)
     ious = np.zeros(len(boxes), dtype=np.float32)
     encoded = False
+    extra = {"hq_token_only": hq_token_only} if state.arch.hq else {}  # plain SAM's predictor has no such knob
     if len(boxes):
         key = image_key(image)
         if state.image_key != key:
@@ -144,7 +165,7 @@ def segment_boxes(
         for start in range(0, len(boxes), BOX_CHUNK):
             with timer.model(device), torch.no_grad():
                 proposals, scores, _ = predictor.predict_torch(
-                    None, None, boxes=prompts[start : start + BOX_CHUNK], multimask_output=multimask
+                    None, None, boxes=prompts[start : start + BOX_CHUNK], multimask_output=multimask, **extra
                 )
             best = scores.argmax(dim=1)
             rows = torch.arange(len(best), device=best.device)
@@ -164,18 +185,25 @@ def segment_boxes(
 
 class SamSegmenter(RuntimeBackend):
     """The pipeline's BoxSegmenter with SAM, called through ``runtime``. ``stats.encodings`` counts image
-    embeddings computed; ``last_iou`` holds the latest call's predicted IoU per box."""
+    embeddings computed; ``last_iou`` holds the latest call's predicted IoU per box. ``hq_token_only``: see
+    the module docstring (SAM-HQ checkpoints only)."""
 
     name = "sam"
 
     def __init__(
-        self, weights: TrustedFile, runtime: ModelRuntime, device: str | None = None, multimask: bool = True
+        self,
+        weights: TrustedFile,
+        runtime: ModelRuntime,
+        device: str | None = None,
+        multimask: bool = True,
+        hq_token_only: bool = False,
     ) -> None:
         super().__init__(runtime, device)
         if not isinstance(weights, TrustedFile):
             raise TypeError("SAM weights must be a TrustedFile (see lib_garment.segment.backends.weights)")
         self.weights = weights
         self.multimask = multimask
+        self.hq_token_only = hq_token_only
         self.last_iou = np.zeros(0, dtype=np.float32)
 
     def load(self) -> None:
@@ -184,7 +212,7 @@ class SamSegmenter(RuntimeBackend):
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         result = self._call(
             SEGMENT, self.weights, image, np.asarray(boxes, dtype=np.float64), device=self.device,
-            multimask=self.multimask,
+            multimask=self.multimask, hq_token_only=self.hq_token_only,
         )  # fmt: skip
         if result["encoded"]:
             self.stats.encodings += 1

@@ -11,7 +11,9 @@ the state dict. Each number shows in the shapes:
   windows: their position table has 2·64 - 1 = 127 rows instead of 2·14 - 1 = 27.
 
 A MobileSAM checkpoint (TinyViT encoder, ``image_encoder.layers.*``) and a SAM-HQ checkpoint (extra
-``mask_decoder.hf_*`` tensors) are recognised by their keys. Numpy/torch shapes only: nothing is built here.
+``mask_decoder.hf_*`` tensors: the HQ output token and its feature fusion) are recognised by their keys. SAM-HQ
+keeps SAM's ViT encoder unchanged, so its size is read exactly as for SAM; Light HQ-SAM (``sam_hq_vit_tiny``)
+is MobileSAM's TinyViT with the HQ decoder. Numpy/torch shapes only: nothing is built here.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import Any, Literal
 
 from lib_garment.errors import ModelUnavailable
 
-Family = Literal["sam", "mobile_sam", "sam_hq"]
+# sam_hq_tiny: Light HQ-SAM, TinyViT encoder + HQ decoder (segment_anything_hq's "vit_tiny").
+Family = Literal["sam", "mobile_sam", "sam_hq", "sam_hq_tiny"]
 PATCH = 16  # segment-anything's fixed patch size
 IMAGE_SIZE = 1024  # and input side
 WINDOW = 14  # and attention window
@@ -41,10 +44,23 @@ class SamArch:
     global_attn_indexes: tuple[int, ...] = ()
 
     @property
+    def hq(self) -> bool:
+        """A SAM-HQ model (segment_anything_hq builds it)."""
+        return self.family in ("sam_hq", "sam_hq_tiny")
+
+    @property
+    def tiny_vit(self) -> bool:
+        """A TinyViT encoder with fixed sizes (nothing to infer)."""
+        return self.family in ("mobile_sam", "sam_hq_tiny")
+
+    @property
     def name(self) -> str:
-        """``vit_b``/``vit_l``/``vit_h`` for Meta's sizes, ``vit_t`` for MobileSAM, else a description."""
+        """``vit_b``/``vit_l``/``vit_h`` for Meta's sizes (SAM or SAM-HQ), ``vit_t`` for MobileSAM, ``vit_tiny``
+        for Light HQ-SAM, else a description."""
         if self.family == "mobile_sam":
             return "vit_t"
+        if self.family == "sam_hq_tiny":
+            return "vit_tiny"
         for name, arch in VIT_ARCHS.items():
             if (arch.embed_dim, arch.depth, arch.num_heads, arch.global_attn_indexes) == (
                 self.embed_dim,
@@ -65,7 +81,7 @@ class SamArch:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"family": self.family, "arch": self.name}
-        if self.family != "mobile_sam":
+        if not self.tiny_vit:
             data.update(
                 embed_dim=self.embed_dim,
                 depth=self.depth,
@@ -86,9 +102,10 @@ VIT_ARCHS: dict[str, SamArch] = {
 def infer_arch(state: Mapping[str, Any], where: str = "the checkpoint") -> SamArch:
     """The architecture of a SAM state dict (keys without a ``module.`` prefix); ModelUnavailable when the
     tensors are not a SAM image encoder this code can build."""
+    hq = any(k.startswith("mask_decoder.hf_") for k in state)
     if any(k.startswith("image_encoder.layers.") for k in state):
-        return SamArch("mobile_sam")
-    family: Family = "sam_hq" if any(k.startswith("mask_decoder.hf_") for k in state) else "sam"
+        return SamArch("sam_hq_tiny" if hq else "mobile_sam")
+    family: Family = "sam_hq" if hq else "sam"
     proj = state.get("image_encoder.patch_embed.proj.weight")
     if proj is None or len(proj.shape) != 4:
         raise ModelUnavailable(f"{where} is not a SAM checkpoint (no image_encoder.patch_embed.proj.weight)")
