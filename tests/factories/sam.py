@@ -69,11 +69,17 @@ class TinySamHF:
     build_seconds: float
 
 
-def make_sam_vit(out_dir: Path, filename: str = "sam_vit_tiny_random.pth", seed: int = 0) -> TinySamCheckpoint:
-    """Build through segment_anything's own ``_build_sam`` and save the bare state dict, as Meta's files are."""
+def make_sam_vit(
+    out_dir: Path, filename: str = "sam_vit_tiny_random.pth", seed: int = 0, package: str = "segment_anything"
+) -> TinySamCheckpoint:
+    """Build through ``<package>.build_sam._build_sam`` (segment_anything, or segment_anything_hq for SAM-HQ)
+    and save the bare state dict, as the official files are."""
     start = time.perf_counter()  # imports included: they are part of what a first build costs
+    import importlib
+
     import torch
-    from segment_anything.build_sam import _build_sam
+
+    _build_sam = importlib.import_module(f"{package}.build_sam")._build_sam
 
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)

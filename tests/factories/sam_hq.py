@@ -11,45 +11,13 @@ its architecture than its tensor shapes — as the official ones.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from tests.factories.sam import SAM_IMAGE_SIZE, SAM_VIT_TINY
+from tests.factories.sam import TinySamCheckpoint, make_sam_vit
 
-
-@dataclass(frozen=True)
-class TinySamHQ:
-    """A SAM-HQ state dict .pth with a tiny ViT image encoder."""
-
-    path: Path
-    encoder_embed_dim: int
-    encoder_depth: int
-    encoder_num_heads: int
-    encoder_global_attn_indexes: tuple[int, ...]
-    image_size: int
-    num_params: int
-    build_seconds: float
+TinySamHQ = TinySamCheckpoint  # same record: a bare state dict with the tiny ViT encoder's numbers
 
 
 def make_sam_hq(out_dir: Path, filename: str = "sam_hq_vit_tiny_random.pth", seed: int = 0) -> TinySamHQ:
     """Build through segment_anything_hq's own ``_build_sam`` and save the bare state dict."""
-    start = time.perf_counter()  # imports included: they are part of what a first build costs
-    import torch
-    from segment_anything_hq.build_sam import _build_sam
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    sam = _build_sam(**SAM_VIT_TINY)
-    path = out_dir / filename
-    torch.save(sam.state_dict(), path)
-    return TinySamHQ(
-        path=path,
-        encoder_embed_dim=SAM_VIT_TINY["encoder_embed_dim"],
-        encoder_depth=SAM_VIT_TINY["encoder_depth"],
-        encoder_num_heads=SAM_VIT_TINY["encoder_num_heads"],
-        encoder_global_attn_indexes=tuple(SAM_VIT_TINY["encoder_global_attn_indexes"]),
-        image_size=SAM_IMAGE_SIZE,
-        num_params=sum(p.numel() for p in sam.parameters()),
-        build_seconds=round(time.perf_counter() - start, 2),
-    )
+    return make_sam_vit(out_dir, filename, seed, package="segment_anything_hq")
