@@ -25,6 +25,7 @@ import numpy as np
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.maps.depth import RawDepth
 from lib_garment.maps.devices import check_device, resolve_device
+from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
 
@@ -54,20 +55,10 @@ DEPTH_FM_MISSING = (
 
 
 def load_depth_anything(model_dir: str, device: str) -> tuple[Any, Any]:
-    """The image processor and ``DepthAnythingForDepthEstimation`` from a local folder, in eval mode on ``device``.
-
-    The caller has verified the folder. When it holds safetensors, only those are read (never a pickle that
-    sits beside them).
-    """
-    from transformers import AutoImageProcessor, DepthAnythingForDepthEstimation
-
-    folder = Path(model_dir)
-    safetensors = any(folder.glob("*.safetensors"))
-    processor = AutoImageProcessor.from_pretrained(model_dir, local_files_only=True)
-    model = DepthAnythingForDepthEstimation.from_pretrained(
-        model_dir, local_files_only=True, use_safetensors=True if safetensors else None
+    """The image processor and ``DepthAnythingForDepthEstimation`` from a verified local folder."""
+    return load_transformers_folder(
+        model_dir, "DepthAnythingForDepthEstimation", "AutoImageProcessor", device, minimum="4.38"
     )
-    return processor, model.eval().to(device)
 
 
 def estimate_depth_anything(image: np.ndarray, model_dir: str, device: str | None = None) -> RawDepth:

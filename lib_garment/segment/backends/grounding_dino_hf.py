@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from lib_garment.errors import ModelUnavailable
 from lib_garment.maps.devices import resolve_device
+from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.runtime import ModelRuntime
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
 from lib_garment.segment.backends.grounding import detections_from_scores, phrase_token_spans, to_detections
@@ -34,21 +34,9 @@ LOAD = f"{_MODULE}:load"
 
 
 def _build(model_dir: str, device: str) -> tuple[Any, Any]:
-    import transformers
-
-    if not hasattr(transformers, "GroundingDinoForObjectDetection"):
-        raise ModelUnavailable(
-            f"transformers {transformers.__version__} has no GroundingDinoForObjectDetection (needs 4.40 or later)"
-        )
-    if not (Path(model_dir) / "config.json").is_file():
-        raise ModelUnavailable(f"{model_dir} is not a transformers GroundingDINO folder (no config.json)")
-    processor = transformers.GroundingDinoProcessor.from_pretrained(model_dir, local_files_only=True)
-    # With safetensors in the folder only they are read, never a pickle lying beside them.
-    safetensors = True if any(Path(model_dir).glob("*.safetensors")) else None
-    model = transformers.GroundingDinoForObjectDetection.from_pretrained(
-        model_dir, local_files_only=True, use_safetensors=safetensors
+    return load_transformers_folder(
+        model_dir, "GroundingDinoForObjectDetection", "GroundingDinoProcessor", device, minimum="4.40"
     )
-    return processor, model.eval().to(device)
 
 
 def _model(model_dir: str, device: str, timer: Timer) -> tuple[Any, Any]:
