@@ -10,6 +10,7 @@ Pictures the WebUI hands over already decoded (PIL images) pass the same pixel l
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -91,27 +92,42 @@ def open_image(path: str | Path, what: str = "image", limits: ImageLimits = DEFA
         raise BadInput(
             f"{what} {path} is {size / 2**20:.1f} MiB, more than the limit of {limits.max_file_bytes / 2**20:.0f} MiB"
         )
+    return _decode(path, f"{what} {path}", limits, lambda: _png_is_complete(path))
+
+
+def open_bytes(data: bytes, what: str = "image", limits: ImageLimits = DEFAULT_LIMITS) -> Image.Image:
+    """An uploaded picture (bytes, e.g. decoded base64) decoded and upright, with the checks of :func:`open_image`."""
+    if not data:
+        raise BadInput(f"{what}: the image is empty")
+    if len(data) > limits.max_file_bytes:
+        raise BadInput(
+            f"{what} is {len(data) / 2**20:.1f} MiB, more than the limit of {limits.max_file_bytes / 2**20:.0f} MiB"
+        )
+    return _decode(io.BytesIO(data), what, limits, lambda: b"IEND" in data[-16:])
+
+
+def _decode(source: Any, what: str, limits: ImageLimits, png_complete: Callable[[], bool]) -> Image.Image:
     try:
         # Our pixel limit governs: Pillow's own bomb warning (MAX_IMAGE_PIXELS) is silenced, its error (twice
         # that, or whatever the host set) still stops a header that claims even more.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            picture = _pillow_open()(path, formats=_openers())
+            picture = _pillow_open()(source, formats=_openers())
         with picture:
-            check_pixel_count(*picture.size, f"{what} {path}", limits)  # header only: nothing decoded yet
+            check_pixel_count(*picture.size, what, limits)  # header only: nothing decoded yet
             picture.load()
-            if picture.format == "PNG" and not _png_is_complete(path):
+            if picture.format == "PNG" and not png_complete():
                 # Pillow refuses truncated files unless some extension set ImageFile.LOAD_TRUNCATED_IMAGES,
                 # which many do; the PNG chunk walk does not depend on that switch.
                 raise OSError("the PNG file is truncated (no IEND chunk)")
             # Phones record rotation in EXIF and the WebUI shows photos upright; masks and maps must match.
             return ImageOps.exif_transpose(picture)
     except Image.DecompressionBombError as err:
-        raise BadInput(f"{what} {path} is too large to open safely: {err}") from err
+        raise BadInput(f"{what} is too large to open safely: {err}") from err
     except UnidentifiedImageError as err:
-        raise BadInput(f"cannot read {what} {path}: not a {_FORMAT_NAMES} image, or the file is damaged") from err
+        raise BadInput(f"cannot read {what}: not a {_FORMAT_NAMES} image, or the file is damaged") from err
     except _READ_ERRORS as err:
-        raise BadInput(f"cannot read {what} {path}: {err}") from err
+        raise BadInput(f"cannot read {what}: {err}") from err
 
 
 def _pillow_open() -> Callable[..., Image.Image]:

@@ -16,6 +16,8 @@ REQUEST_VERSION = 1
 
 Task = Literal["background", "model"]
 MapKind = Literal["canny", "mask_canny", "lines", "pose", "depth", "normal"]
+ControlMode = Literal["balanced", "prompt", "controlnet"]
+InpaintFill = Literal["fill", "original", "latent noise", "latent nothing"]
 
 
 class _Strict(BaseModel):
@@ -39,6 +41,13 @@ class SegmentOptions(_Strict):
         None, ge=1, le=512, description="Half-width k of the unknown band in px (k in, k out); None scales with size."
     )
     matte: Literal["vitmatte", "classic", "none"] = "vitmatte"
+    mask_source: Literal["auto", "phrase", "mask"] = Field(
+        "auto",
+        description="Where the product mask comes from: the phrases, the caller's mask (img2img inpaint mask, an "
+        "uploaded or base64 mask), or auto (the caller's mask when one is given, else the phrases).",
+    )
+    detector: Literal["groundingdino-py", "transformers"] = "groundingdino-py"
+    sam: Literal["vit_b", "vit_l", "vit_h", "vit_h_hq", "mobile"] = "vit_b"
 
 
 class ControlUnit(_Strict):
@@ -49,6 +58,9 @@ class ControlUnit(_Strict):
     guidance_start: float = Field(0.0, ge=0.0, le=1.0)
     guidance_end: float = Field(1.0, ge=0.0, le=1.0)
     model: str | None = Field(None, description="ControlNet model title; None picks one by kind.")
+    control_mode: ControlMode = Field(
+        "balanced", description="balanced, prompt (my prompt is more important), controlnet (ControlNet is)."
+    )
 
     # allow_reuse: the WebUI may import this module again (Reload UI, a second extension copy)
     @root_validator(skip_on_failure=True, allow_reuse=True)
@@ -56,6 +68,41 @@ class ControlUnit(_Strict):
         if values["guidance_start"] > values["guidance_end"]:
             raise ValueError("guidance_start must not exceed guidance_end")
         return values
+
+
+class MapOptions(_Strict):
+    """How the control maps are made (see ``python -m lib_garment maps`` for the same knobs)."""
+
+    canny_low: int = Field(100, ge=0, le=1000)
+    canny_high: int = Field(200, ge=0, le=1000)
+    pose_model: str = Field("yolov8n-pose", description="yolov8n-pose, yolov8s-pose or a .pt file.")
+    pose_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Keypoints below this confidence are left out.")
+    depth_model: str = Field("depth-anything-v2-small", description="depth-anything-v2-small or a model folder.")
+
+    # allow_reuse: see ControlUnit
+    @root_validator(skip_on_failure=True, allow_reuse=True)
+    def _canny_order(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805 - pydantic v1 API
+        if values["canny_low"] > values["canny_high"]:
+            raise ValueError("canny_low must not exceed canny_high")
+        return values
+
+
+class GenerationOptions(_Strict):
+    """The inpaint pass. None: the WebUI's current value (the tab's and the img2img request's own settings)."""
+
+    steps: int | None = Field(None, ge=1, le=150)
+    cfg_scale: float | None = Field(None, ge=1.0, le=30.0)
+    sampler: str | None = None
+    denoising_strength: float = Field(
+        1.0, ge=0.0, le=1.0, description="1.0 repaints the regenerated region from scratch."
+    )
+    width: int | None = Field(None, ge=64, le=4096, description="Generation size; None fits the photo in 1024 px.")
+    height: int | None = Field(None, ge=64, le=4096)
+    mask_blur: int = Field(4, ge=0, le=64)
+    inpaint_padding: int = Field(32, ge=0, le=256)
+    inpainting_fill: InpaintFill = "original"
+    only_masked: bool = Field(False, description="Inpaint only the masked region at full resolution.")
+    batch_count: int = Field(1, ge=1, le=100)
 
 
 class RestoreOptions(_Strict):
@@ -84,6 +131,16 @@ class GarmentRequest(_Strict):
     segment: SegmentOptions = Field(default_factory=SegmentOptions)
     control: list[ControlUnit] | None = Field(
         None, description="ControlNet units; None uses the task's defaults from the paper's ablations."
+    )
+    maps: MapOptions = Field(default_factory=MapOptions)
+    generation: GenerationOptions = Field(default_factory=GenerationOptions)
+    allow_without_controlnet: bool = Field(
+        False, description="Generate without ControlNet units when sd-webui-controlnet is missing (else an error)."
+    )
+    reference_image: str | None = Field(
+        None,
+        description="txt2img only: the photo (base64 or data URL) the control maps are made from, e.g. a "
+        "mannequin shot; img2img uses its init image.",
     )
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
     preset: str | None = None

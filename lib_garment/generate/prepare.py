@@ -1,0 +1,258 @@
+"""One job prepared: photo (+ the caller's mask and maps) → segmentation → control maps → GenerationPlan.
+
+This is the engine call behind every entry point (tab preview and generate, always-on script, img2img script,
+REST routes, ``python -m lib_garment run``). Everything is checked before any model runs: the request, the
+images' sizes, which mask to use, and whether each needed model can be had (ModelUnavailable names the file
+and folder). Backends and estimators are cached, so a batch loads each model once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.generate.plan import GenerationPlan, UnitPlan
+from lib_garment.generate.tasks import build_plan, map_kinds, unit_plans
+from lib_garment.imageio import check_array_size
+from lib_garment.maps.arrays import check_image
+from lib_garment.maps.cache import MapCache
+from lib_garment.maps.compute import MapSettings, MapSources, compute_maps
+from lib_garment.maps.edges import CannyParams
+from lib_garment.maps.lines import LineParams
+from lib_garment.maps.pose_format import PoseParams
+from lib_garment.models.progress import ProgressCallback
+from lib_garment.request import GarmentRequest
+from lib_garment.segment.phrases import parse_phrases
+from lib_garment.segment.pipeline import Segmentation
+
+_shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where models live and how they may be fetched and run (the WebUI's settings or the CLI's flags)."""
+
+    models_root: Path
+    device: str | None = None
+    offline: bool | None = None
+    trust_unverified: bool | None = None
+    runtime_policy: str | None = None
+    progress: ProgressCallback | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A job ready to generate: its segmentation, maps and plan, and what was decided on the way."""
+
+    request: GarmentRequest
+    photo: np.ndarray
+    segmentation: Segmentation
+    maps: dict[str, np.ndarray]
+    plan: GenerationPlan
+    mask_source: str
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": self.request.dict(),
+            "mask_source": self.mask_source,
+            "segmentation": self.segmentation.to_json(),
+            "plan": self.plan.to_json(),
+            "notes": list(self.notes),
+            "timings": self.timings,
+        }
+
+
+def map_settings(request: GarmentRequest) -> MapSettings:
+    options = request.maps
+    canny = CannyParams(options.canny_low, options.canny_high)
+    return MapSettings(canny=canny, lines=LineParams(canny=canny), pose=PoseParams(options.pose_threshold))
+
+
+def choose_mask_source(request: GarmentRequest, has_mask: bool) -> str:
+    """ "mask" or "phrase" for this job, or BadInput saying what is missing."""
+    wanted = request.segment.mask_source
+    has_phrases = bool(parse_phrases(request.segment.phrases))
+    if wanted == "mask" and not has_mask:
+        raise BadInput("segment.mask_source is 'mask' but no mask was given (paint one, upload one or send it)")
+    if wanted == "phrase" and not has_phrases:
+        raise BadInput('segment.phrases: say what to keep, e.g. "white t-shirt", or use your own mask')
+    if wanted == "auto":
+        if has_mask:
+            return "mask"
+        if not has_phrases:
+            raise BadInput(
+                'say what to keep: segment.phrases, e.g. "white t-shirt" (several: "dress . belt"), or give a mask'
+            )
+        return "phrase"
+    return wanted
+
+
+def check_inputs(
+    request: GarmentRequest,
+    photo: np.ndarray,
+    mask: np.ndarray | None = None,
+    supplied_maps: Mapping[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, str]:
+    """The photo checked and the mask source decided; BadInput for anything inconsistent."""
+    photo = check_image(photo)
+    if photo.ndim != 3 or photo.shape[2] != 3:
+        raise BadInput(f"the photo must be RGB, got shape {photo.shape}")
+    check_array_size(photo, "photo")
+    height, width = photo.shape[:2]
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape[:2] != (height, width):
+            raise BadInput(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}")
+    for kind, array in (supplied_maps or {}).items():
+        if kind not in {"canny", "mask_canny", "lines", "pose", "depth", "normal"}:
+            raise BadInput(f"unknown map {kind!r} supplied")
+        if np.asarray(array).shape[:2] != (height, width):
+            shape = np.asarray(array).shape
+            raise BadInput(f"the supplied {kind} map is {shape[1]}x{shape[0]} but the photo is {width}x{height}")
+    return photo, choose_mask_source(request, mask is not None)
+
+
+def _estimators(kinds: set[str], request: GarmentRequest, env: Environment) -> tuple[Any, Any]:
+    """The pose and depth models the maps need, found and verified now (ModelUnavailable names them all)."""
+    from lib_garment.maps.depth_models import depth_estimator
+    from lib_garment.maps.pose_model import pose_estimator
+
+    common = {
+        "device": env.device,
+        "offline": env.offline,
+        "progress": env.progress,
+        "trust_unverified": env.trust_unverified,
+    }
+    pose = depth = None
+    problems = []
+    if "pose" in kinds:
+        try:
+            pose = pose_estimator(request.maps.pose_model, env.models_root, **common)
+        except ModelUnavailable as err:
+            problems.append(f"the pose map needs the pose model: {err}")
+    if kinds & {"depth", "normal"}:
+        try:
+            depth = depth_estimator(request.maps.depth_model, env.models_root, **common)
+        except ModelUnavailable as err:
+            problems.append(f"the {'/'.join(sorted(kinds & {'depth', 'normal'}))} map needs the depth model: {err}")
+    if problems:
+        raise ModelUnavailable("\n".join([*problems, "Or supply those maps yourself, or choose other units."]))
+    return pose, depth
+
+
+def _make_maps(
+    request: GarmentRequest,
+    photo: np.ndarray,
+    mask: np.ndarray | None,
+    supplied: dict[str, np.ndarray],
+    needed: set[str],
+    estimators: tuple[Any, Any],
+    cache: MapCache | None,
+) -> dict[str, np.ndarray]:
+    maps = dict(supplied)
+    if needed:
+        computed = compute_maps(
+            MapSources(photo, mask),
+            sorted(needed),
+            map_settings(request),
+            cache if cache is not None else _shared_cache,
+            pose_estimator=estimators[0],
+            depth_estimator=estimators[1],
+        )
+        maps.update(computed.maps)
+    return maps
+
+
+def reference_units(request: GarmentRequest, photo: np.ndarray, env: Environment) -> tuple[UnitPlan, ...]:
+    """txt2img: the units' maps made from a reference photo (segmented only when a unit needs the mask)."""
+    from lib_garment.segment.backends.assemble import ModelChoice, build_backends, run_segmentation
+
+    photo = check_image(photo)
+    check_array_size(photo, "reference photo")
+    needed = set(map_kinds(request))
+    mask = None
+    if "mask_canny" in needed:
+        source = choose_mask_source(request, has_mask=False)
+        backends = build_backends(
+            request.segment,
+            env.models_root,
+            device=env.device,
+            offline=env.offline,
+            progress=env.progress,
+            from_mask=source == "mask",
+            choice=ModelChoice(detector=request.segment.detector, sam=request.segment.sam),
+        )
+        estimators = _estimators(needed, request, env)
+        mask = run_segmentation(photo, request.segment, backends).segmentation.mask
+    else:
+        estimators = _estimators(needed, request, env)
+    maps = _make_maps(request, photo, mask, {}, needed, estimators, None)
+    return unit_plans(request, maps, (photo.shape[1], photo.shape[0]))
+
+
+def prepare(
+    request: GarmentRequest,
+    photo: np.ndarray,
+    env: Environment,
+    *,
+    mask: np.ndarray | None = None,
+    supplied_maps: Mapping[str, np.ndarray] | None = None,
+    cache: MapCache | None = None,
+) -> Prepared:
+    """Segment ``photo`` (or take ``mask``), make the maps the units need and build the plan."""
+    from lib_garment.segment.backends.assemble import ModelChoice, build_backends, run_segmentation
+
+    started = time.perf_counter()
+    photo, source = check_inputs(request, photo, mask, supplied_maps)
+    supplied = dict(supplied_maps or {})
+    needed = {kind for kind in map_kinds(request) if kind not in supplied}
+
+    # Every model the job needs is found (or fetched) before any of them runs.
+    backends = build_backends(
+        request.segment,
+        env.models_root,
+        device=env.device,
+        offline=env.offline,
+        progress=env.progress,
+        from_mask=source == "mask",
+        choice=ModelChoice(
+            detector=request.segment.detector,
+            sam=request.segment.sam,
+            trust_unverified=env.trust_unverified,
+            runtime_policy=env.runtime_policy,  # type: ignore[arg-type]
+        ),
+    )
+    pose_model, depth_model = _estimators(needed, request, env)
+    setup_s = time.perf_counter() - started
+
+    run = run_segmentation(photo, request.segment, backends, mask if source == "mask" else None)
+    segmentation = run.segmentation
+    if not segmentation.mask.any():
+        if segmentation.missing:
+            raise BadInput(
+                f"nothing found for {', '.join(map(repr, segmentation.missing))}: lower segment.box_threshold, "
+                "reword the phrase or give a mask"
+            )
+        raise BadInput("the mask keeps nothing: paint or upload a mask that covers the product")
+    notes = list(run.notes)
+    notes.extend(f"nothing found for {phrase!r}" for phrase in segmentation.missing)
+
+    maps_start = time.perf_counter()
+    maps = _make_maps(request, photo, segmentation.mask, supplied, needed, (pose_model, depth_model), cache)
+    maps_s = time.perf_counter() - maps_start
+    plan = build_plan(request, photo, segmentation.alpha, maps, tuple(notes))
+    timings = {
+        "setup_s": setup_s,
+        "segment_s": run.seconds,
+        "maps_s": maps_s,
+        "total_s": time.perf_counter() - started,
+    }
+    return Prepared(request, photo, segmentation, maps, plan, source, tuple(notes), timings)

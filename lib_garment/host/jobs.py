@@ -1,0 +1,203 @@
+"""Garment Studio jobs run by the WebUI: the host half every entry point shares.
+
+- :func:`engine_environment`: the Settings page as the engine's Environment;
+- :func:`apply_plan`: a prepared plan put onto an img2img processing object (mask, inpaint options, units);
+- :func:`run_plan`: a plan generated with a fresh img2img object of our own (tab, REST, client), ControlNet
+  as the only script, then composited;
+- :func:`finish_image`: the exact composite of one output.
+
+No pipeline logic here: segmentation, maps and plans are the engine's (``lib_garment.generate``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from copy import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from modules import processing, scripts, shared
+from PIL import Image
+
+from lib_garment.errors import GarmentError
+from lib_garment.generate.composite import KeptCheck, check_kept, composite_kept
+from lib_garment.generate.plan import GenerationPlan, UnitPlan
+from lib_garment.generate.prepare import Environment
+from lib_garment.generate.tasks import control_units
+from lib_garment.host.controlnet import (
+    INSTALL_HINT,
+    ControlNetBridge,
+    ControlNetMissing,
+    Injected,
+    find_cn_script,
+    find_controlnet,
+)
+from lib_garment.host.messages import warn
+from lib_garment.host.settings import current_settings
+from lib_garment.request import GarmentRequest
+
+INNER_MARK = "_garment_studio_inner"  # set on our own processing objects: the always-on script stays out
+JOB_ATTR = "_garment_studio_job"  # the prepared plan riding on a processing object until its composite
+DEFAULT_STEPS = 20
+DEFAULT_CFG = 7.0
+
+
+def engine_environment(progress: Any = None) -> Environment:
+    settings = current_settings()
+    return Environment(
+        models_root=settings.models_root(),
+        device=None,
+        offline=settings.offline_arg,
+        trust_unverified=settings.trust_arg,
+        runtime_policy=settings.policy_arg,
+        progress=progress,
+    )
+
+
+def to_array(image: Any) -> np.ndarray:
+    """A PIL image (any mode) as (H, W, 3) uint8 RGB."""
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def kept_mask_from_inpaint(image_mask: Any, invert: int | bool) -> np.ndarray:
+    """What the user's inpaint mask keeps: the unpainted area, or the painted one with "Inpaint not masked"."""
+    painted = np.asarray(image_mask.convert("L")) >= 128
+    keep = painted if invert else ~painted
+    return (keep * 255).astype(np.uint8)
+
+
+@dataclass
+class Unitless:
+    """No ControlNet: the run goes on without units only when the request allows it."""
+
+    note: str
+
+
+def check_controlnet(p: Any, request: GarmentRequest) -> ControlNetBridge | None:
+    """The bridge for ``p``'s units with every unit's model resolved, before any Garment Studio model runs.
+
+    None when no unit is asked for, or when ControlNet is absent and the request allows running without it;
+    otherwise ControlNetMissing / ModelUnavailable naming what to install."""
+    wanted = [(unit.kind, unit.model) for unit in control_units(request)]
+    if not wanted:
+        return None
+    bridge = find_controlnet()
+    if bridge is None or find_cn_script(p.scripts) is None:
+        if request.allow_without_controlnet:
+            return None
+        raise ControlNetMissing(f"Garment Studio's units need ControlNet: {INSTALL_HINT}")
+    bridge.resolve(wanted)
+    return bridge
+
+
+def inject_units(
+    p: Any, units: tuple[UnitPlan, ...], bridge: ControlNetBridge | None, resize_mode: int = 0
+) -> Injected | Unitless:
+    """Our units into ``p``'s ControlNet slots (merged with the caller's), or a note why there are none."""
+    if not units:
+        return Unitless("no ControlNet units requested")
+    if bridge is None:
+        return Unitless("ControlNet is not installed: generated without control units")
+    return bridge.inject(p, units, resize_mode)
+
+
+def apply_plan(p: Any, plan: GenerationPlan, bridge: ControlNetBridge | None) -> Injected | Unitless:
+    """Make an img2img ``p`` regenerate what the plan says: its inpaint mask and options, and its units."""
+    p.image_mask = Image.fromarray(plan.inpaint_mask, mode="L")
+    p.mask_blur = int(plan.mask_blur)
+    p.inpainting_fill = plan.inpainting_fill
+    p.inpaint_full_res = plan.only_masked
+    p.inpaint_full_res_padding = plan.inpaint_padding
+    p.inpainting_mask_invert = 0
+    p.resize_mode = 0  # "Just resize": the output maps back onto the photo for the exact composite
+    return inject_units(p, plan.units, bridge)
+
+
+def finish_image(plan: GenerationPlan, generated: Any) -> tuple[np.ndarray, KeptCheck]:
+    """One generated image composited onto the photo at its resolution, and the check of the kept pixels."""
+    out = composite_kept(plan.init_image, to_array(generated), plan.keep_alpha)
+    return out, check_kept(plan.init_image, out, plan.keep_alpha)
+
+
+def _controlnet_only_runner(parent: Any) -> tuple[Any, list[Any]]:
+    """A copy of the img2img runner with ControlNet as its only script, and script args sized for it."""
+    runner = copy(parent)
+    cn = find_cn_script(parent)
+    runner.alwayson_scripts = [cn] if cn is not None else []
+    runner.selectable_scripts = []
+    runner.scripts = list(runner.alwayson_scripts)
+    args: list[Any] = [0] + [None] * max((s.args_to for s in runner.alwayson_scripts), default=0)
+    return runner, args
+
+
+@dataclass
+class GenerationResult:
+    images: list[np.ndarray]
+    kept: list[KeptCheck]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _img2img(plan: GenerationPlan, save: bool) -> Any:
+    opts = shared.opts
+    p = processing.StableDiffusionProcessingImg2Img(
+        sd_model=shared.sd_model,
+        outpath_samples=opts.data.get("outdir_img2img_samples") or opts.data.get("outdir_samples") or "",
+        outpath_grids=opts.data.get("outdir_img2img_grids") or opts.data.get("outdir_grids") or "",
+        prompt=plan.prompt,
+        negative_prompt=plan.negative_prompt,
+        init_images=[Image.fromarray(plan.init_image)],
+        mask=None,
+        resize_mode=0,
+        denoising_strength=plan.denoising_strength,
+        seed=plan.seed,
+        sampler_name=plan.sampler or _default_sampler(),
+        batch_size=1,
+        n_iter=plan.batch_count,
+        steps=plan.steps or DEFAULT_STEPS,
+        cfg_scale=plan.cfg_scale or DEFAULT_CFG,
+        width=plan.width,
+        height=plan.height,
+        do_not_save_samples=not save,
+        do_not_save_grid=True,
+    )
+    p.cached_c = [None, None]  # never the parent's conditionings (host-contract §3.5)
+    p.cached_uc = [None, None]
+    setattr(p, INNER_MARK, True)
+    return p
+
+
+def _default_sampler() -> str:
+    from modules import sd_samplers
+
+    names = [s.name for s in getattr(sd_samplers, "samplers", [])]
+    return "DPM++ 2M" if "DPM++ 2M" in names or not names else names[0]
+
+
+def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = False) -> GenerationResult:
+    """Generate ``plan`` with the WebUI (current checkpoint) and composite every output."""
+    p = _img2img(plan, save)
+    runner, args = _controlnet_only_runner(scripts.scripts_img2img)
+    p.scripts = runner
+    p.script_args = args
+    with contextlib.closing(p):
+        outcome = apply_plan(p, plan, check_controlnet(p, request))
+        processed = processing.process_images(p)
+    count = p.n_iter * p.batch_size
+    generated = list(processed.images[:count])  # ControlNet appends its maps after the outputs
+    if not generated:
+        raise GarmentError("the WebUI returned no image (interrupted, or the generation failed: see the console)")
+    images, kept = [], []
+    for image in generated:
+        out, check = finish_image(plan, image)
+        images.append(out)
+        kept.append(check)
+    info = {
+        "seeds": list(getattr(processed, "all_seeds", []))[:count],
+        "infotexts": list(getattr(processed, "infotexts", []))[:count],
+        "controlnet": outcome.describe() if isinstance(outcome, Injected) else outcome.note,
+        "kept": [check.to_json() for check in kept],
+    }
+    if isinstance(outcome, Unitless) and plan.units:
+        warn(outcome.note)
+    return GenerationResult(images, kept, info)

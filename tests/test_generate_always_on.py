@@ -1,0 +1,225 @@
+"""The always-on script generating in the host double: img2img keeps the product exactly, units are merged
+with the caller's, the slot count is respected, Forge's flavour, txt2img reference units, and failures stop
+the generation with a message (design.md; issue "generation tasks"; host-contract §3.3, §5, §5b)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXT_NAME = "garment-studio"
+CN_MODELS = ("control_v11p_sd15_canny", "control_v11p_sd15_openpose", "control_v11f1p_sd15_depth")
+WEIGHT_FREE = [{"kind": "mask_canny"}, {"kind": "canny", "weight": 0.5}]
+HARD = {"control": WEIGHT_FREE, "segment": {"matte": "none"}}  # alpha = the painted mask exactly
+
+
+@pytest.fixture
+def fresh_engine_modules() -> Iterator[None]:
+    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
+    for key in saved:
+        del sys.modules[key]
+    yield
+    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
+        del sys.modules[key]
+    sys.modules.update(saved)
+
+
+@pytest.fixture
+def host(any_webui, fresh_engine_modules):
+    any_webui.install_controlnet(models=CN_MODELS)
+    any_webui.install_extension(ROOT, EXT_NAME)
+    any_webui.load_scripts()
+    return any_webui
+
+
+def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """A textured photo with a product rectangle, and the inpaint mask a user paints on the product."""
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    product = np.zeros((height, width), np.uint8)
+    product[20:60, 30:70] = 255
+    return photo, product
+
+
+def img2img_body(host, photo, painted, settings, **extra) -> dict:
+    # The user paints the product and picks "Inpaint not masked": everything else is regenerated.
+    return {
+        "init_images": [host.b64(photo)],
+        "mask": host.b64(painted),
+        "inpainting_mask_invert": 1,
+        "prompt": "a shirt on a beach",
+        "steps": 2,
+        "width": 64,
+        "height": 64,
+        "seed": 3,
+        "denoising_strength": 1.0,
+        "alwayson_scripts": {"garment studio": {"args": [True, settings]}, **extra},
+    }
+
+
+def post(host, path: str, body: dict) -> dict:
+    response = host.client().post(path, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_img2img_keeps_every_alpha_one_pixel_of_the_photo(host) -> None:
+    photo, painted = photo_and_mask()
+    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, HARD))
+    out = np.asarray(host.decode(body["images"][0]))
+    assert out.shape == photo.shape  # composited at the photo's resolution, not the 64x64 generation
+    keep = painted == 255
+    assert np.array_equal(out[keep], photo[keep])
+    # the rest was regenerated (the double paints its own colours), so the test can fail
+    assert np.mean(np.any(out[~keep] != photo[~keep], axis=-1)) > 0.9
+    info = json.loads(body["info"])
+    assert "1600 kept pixels, identical to the photo" in info["infotexts"][0]
+
+
+def test_units_reach_controlnet_with_full_size_maps_and_module_none(host) -> None:
+    photo, painted = photo_and_mask()
+    post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"control": WEIGHT_FREE}))
+    applied = host.controlnet_script("img2img").history[-1]
+    assert [u.model.split(" [")[0] for u in applied] == ["control_v11p_sd15_canny"] * 2
+    assert [u.weight for u in applied] == [1.0, 0.5]
+    assert all(u.module.lower() == "none" for u in applied)
+    assert applied[0].source_shape[:2] == photo.shape[:2]  # the full-size map, ControlNet fits it
+
+
+def test_a_callers_own_unit_survives_next_to_ours(host) -> None:
+    photo, painted = photo_and_mask()
+    depth_title = next(t for t in host.controlnet_model_titles() if "depth" in t)
+    module = "None" if host.is_forge else "none"
+    own = {"enabled": True, "module": module, "model": depth_title, "image": host.b64(photo), "weight": 0.3}
+    extra = {"controlnet": {"args": [own]}}
+    post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"control": WEIGHT_FREE}, **extra))
+    applied = host.controlnet_script("img2img").history[-1]
+    assert len(applied) == 3
+    assert applied[0].model == depth_title  # theirs, kept in its slot
+    assert applied[0].weight == 0.3
+    assert sorted(u.weight for u in applied[1:]) == [0.5, 1.0]
+
+
+def test_too_many_units_for_the_slots_is_refused_not_overfilled(host) -> None:
+    photo, painted = photo_and_mask()
+    units = [{"kind": "mask_canny"}, {"kind": "canny"}, {"kind": "lines"}, {"kind": "canny", "weight": 0.2}]
+    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"control": units}))
+    assert body["images"] == []  # stopped before generating
+    info = json.loads(body["info"])
+    assert "3 unit slots" in info["extra_generation_params"]["Garment Studio error"]
+    garment = host.find_script("Garment Studio", "img2img")
+    assert garment.args_to - garment.args_from == 2  # nobody's slots moved
+
+
+def test_missing_controlnet_model_names_what_to_install(any_webui, fresh_engine_modules) -> None:
+    any_webui.install_controlnet(models=("control_v11f1p_sd15_depth",))
+    any_webui.install_extension(ROOT, EXT_NAME)
+    any_webui.load_scripts()
+    photo, painted = photo_and_mask()
+    body = post(any_webui, "/sdapi/v1/img2img", img2img_body(any_webui, photo, painted, {"control": WEIGHT_FREE}))
+    message = json.loads(body["info"])["extra_generation_params"]["Garment Studio error"]
+    assert "put control_v11p_sd15_canny in the WebUI's models/ControlNet folder" in message
+    assert body["images"] == []
+
+
+def test_without_controlnet_the_run_needs_permission(webui, fresh_engine_modules) -> None:
+    webui.install_extension(ROOT, EXT_NAME)
+    webui.load_scripts()
+    photo, painted = photo_and_mask()
+    refused = post(webui, "/sdapi/v1/img2img", img2img_body(webui, photo, painted, HARD))
+    assert (
+        "install sd-webui-controlnet" in json.loads(refused["info"])["extra_generation_params"]["Garment Studio error"]
+    )
+    allowed = post(
+        webui, "/sdapi/v1/img2img", img2img_body(webui, photo, painted, {**HARD, "allow_without_controlnet": True})
+    )
+    out = np.asarray(webui.decode(allowed["images"][0]))
+    assert np.array_equal(out[painted == 255], photo[painted == 255])
+
+
+def test_bad_settings_stop_the_generation_with_the_field_named(host) -> None:
+    photo, painted = photo_and_mask()
+    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"taks": "model"}))
+    assert body["images"] == []
+    assert "taks: unknown field" in json.loads(body["info"])["extra_generation_params"]["Garment Studio error"]
+    assert host.error_messages == []
+
+
+def test_next_generation_after_a_refused_one_runs_normally(host) -> None:
+    photo, painted = photo_and_mask()
+    post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"taks": "model"}))
+    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"control": WEIGHT_FREE}))
+    assert len(body["images"]) >= 1
+
+
+def test_without_a_mask_or_phrase_the_message_says_what_to_give(host) -> None:
+    photo, _ = photo_and_mask()
+    body = {**img2img_body(host, photo, photo[..., 0], {"control": WEIGHT_FREE})}
+    del body["mask"]
+    body = post(host, "/sdapi/v1/img2img", body)
+    message = json.loads(body["info"])["extra_generation_params"]["Garment Studio error"]
+    assert "segment.phrases" in message
+    assert "give a mask" in message
+
+
+def test_infotext_records_the_request_and_pastes_back(host) -> None:
+    photo, painted = photo_and_mask()
+    settings = {"control": WEIGHT_FREE, "prompt": "linen shirt, beach"}
+    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, settings))
+    text = json.loads(body["info"])["infotexts"][0]
+    from modules import infotext_utils
+
+    params = infotext_utils.parse_generation_parameters(text)
+    restored = json.loads(params["Garment Studio"])
+    assert restored["prompt"] == "linen shirt, beach"
+    assert restored["control"][1] == {**restored["control"][1], "kind": "canny", "weight": 0.5}
+
+
+def test_batch_of_two_composites_each_output(host) -> None:
+    photo, painted = photo_and_mask()
+    body = post(host, "/sdapi/v1/img2img", {**img2img_body(host, photo, painted, HARD), "batch_size": 2})
+    outputs = [np.asarray(host.decode(b)) for b in body["images"][:2]]
+    keep = painted == 255
+    for out in outputs:
+        assert np.array_equal(out[keep], photo[keep])
+    assert not np.array_equal(outputs[0], outputs[1])  # two seeds, two backgrounds
+
+
+def test_txt2img_units_come_from_the_reference_photo(host) -> None:
+    photo, painted = photo_and_mask()
+    settings = {"control": [{"kind": "canny"}], "reference_image": host.b64(photo)}
+    response = host.client().post(
+        "/sdapi/v1/txt2img",
+        json={
+            "prompt": "a model",
+            "steps": 2,
+            "width": 64,
+            "height": 64,
+            "alwayson_scripts": {"garment studio": {"args": [True, settings]}},
+        },
+    )
+    assert response.status_code == 200
+    applied = host.controlnet_script("txt2img").history[-1]
+    assert len(applied) == 1
+    assert applied[0].source_shape[:2] == photo.shape[:2]
+    assert "reference_image" not in json.loads(response.json()["info"])["infotexts"][0]
+
+
+def test_txt2img_without_a_reference_says_so(host) -> None:
+    response = host.client().post(
+        "/sdapi/v1/txt2img",
+        json={
+            "prompt": "x",
+            "steps": 2,
+            "width": 64,
+            "height": 64,
+            "alwayson_scripts": {"garment studio": {"args": [True, {"task": "model"}]}},
+        },
+    )
+    assert "reference_image" in json.loads(response.json()["info"])["extra_generation_params"]["Garment Studio error"]
