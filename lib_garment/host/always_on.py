@@ -27,17 +27,16 @@ from modules import scripts, shared
 
 from lib_garment.b64images import decode_image
 from lib_garment.errors import GarmentError
-from lib_garment.generate.prepare import Prepared, prepare, reference_units
+from lib_garment.generate.prepare import Prepared, reference_units
 from lib_garment.generate.tasks import control_units
 from lib_garment.host.jobs import (
     INNER_MARK,
     JOB_ATTR,
-    apply_plan,
     check_controlnet,
     engine_environment,
     finish_image,
     inject_units,
-    kept_mask_from_inpaint,
+    prepare_on_img2img,
     to_array,
 )
 from lib_garment.host.messages import warn
@@ -95,7 +94,7 @@ def settings_from_infotext(params: dict[str, Any]) -> Any:
     return value if isinstance(value, dict) else gr.update()
 
 
-def _with(settings: Any, **fields: Any) -> dict[str, Any]:
+def settings_with(settings: Any, **fields: Any) -> dict[str, Any]:
     """A new settings dict with ``fields`` set (the default dict is shared by the host: never mutate it)."""
     new = dict(settings) if isinstance(settings, dict) else {}
     for key, value in fields.items():
@@ -141,8 +140,8 @@ class GarmentStudioScript(scripts.Script):
                 phrases = gr.Textbox(
                     label="Keep (what to segment)", placeholder="white t-shirt", elem_id=self.elem_id("phrases")
                 )
-            task.change(lambda s, v: _with(s, task=v), inputs=[settings, task], outputs=[settings])
-            phrases.change(lambda s, v: _with(s, phrases=v), inputs=[settings, phrases], outputs=[settings])
+            task.change(lambda s, v: settings_with(s, task=v), inputs=[settings, task], outputs=[settings])
+            phrases.change(lambda s, v: settings_with(s, phrases=v), inputs=[settings, phrases], outputs=[settings])
         self.infotext_fields = [
             (enabled, lambda params: INFOTEXT_KEY in params),
             (settings, settings_from_infotext),
@@ -155,8 +154,8 @@ class GarmentStudioScript(scripts.Script):
                 offload_all()  # in-process models and, if it runs, the worker's: starts nothing
             except Exception as err:  # noqa: BLE001 - a failed offload must not cost the user the generation
                 warn(f"could not move Garment Studio's models off the GPU: {type(err).__name__}: {err}")
-        if getattr(p, INNER_MARK, False):
-            return
+        if getattr(p, INNER_MARK, False) or getattr(p, JOB_ATTR, None) is not None:
+            return  # our own pass, or a job the img2img script already prepared
         enabled, settings = split_args(args)
         if not enabled:
             return
@@ -164,7 +163,8 @@ class GarmentStudioScript(scripts.Script):
             request = parse_request(settings)
             p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
             if hasattr(p, "init_images"):
-                self._prepare_img2img(p, request)
+                for note in prepare_on_img2img(p, request):
+                    p.comment(f"{TITLE}: {note}")
             else:
                 self._prepare_txt2img(p, request)
         except GarmentError as err:
@@ -172,24 +172,6 @@ class GarmentStudioScript(scripts.Script):
         except Exception as err:  # noqa: BLE001 - the host would swallow it; say it and stop instead
             traceback.print_exc()  # for the console and bug reports; the user gets the one-line message
             fail(p, f"internal error: {type(err).__name__}: {err} (please report it)")
-
-    def _prepare_img2img(self, p: Any, request: GarmentRequest) -> None:
-        if not p.init_images:
-            raise GarmentError("img2img has no init image")
-        photo = to_array(p.init_images[0])
-        user_mask = None
-        if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
-            user_mask = kept_mask_from_inpaint(p.image_mask, getattr(p, "inpainting_mask_invert", 0))
-        bridge = check_controlnet(p, request)
-        with webui_progress() as progress:
-            prepared = prepare(request, photo, engine_environment(progress), mask=user_mask)
-        outcome = apply_plan(p, prepared.plan, bridge)
-        setattr(p, JOB_ATTR, prepared)
-        p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
-        if hasattr(outcome, "note"):
-            p.comment(f"{TITLE}: {outcome.note}")
-        for note in prepared.notes:
-            p.comment(f"{TITLE}: {note}")
 
     def _prepare_txt2img(self, p: Any, request: GarmentRequest) -> None:
         units = control_units(request)
@@ -209,8 +191,8 @@ class GarmentStudioScript(scripts.Script):
             p.comment(f"{TITLE}: {outcome.note}")
 
     def postprocess_image_after_composite(self, p: Any, pp: Any, *args: Any) -> None:
-        prepared: Prepared | None = getattr(p, JOB_ATTR, None)
-        if prepared is None or getattr(p, INNER_MARK, False):
+        prepared: Prepared | None = getattr(p, JOB_ATTR, None)  # set by before_process or the img2img script
+        if prepared is None:
             return
         try:
             image, check = finish_image(prepared.plan, pp.image)

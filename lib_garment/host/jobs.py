@@ -23,7 +23,7 @@ from PIL import Image
 from lib_garment.errors import GarmentError
 from lib_garment.generate.composite import KeptCheck, check_kept, composite_kept
 from lib_garment.generate.plan import GenerationPlan, UnitPlan
-from lib_garment.generate.prepare import Environment
+from lib_garment.generate.prepare import Environment, prepare
 from lib_garment.generate.tasks import control_units
 from lib_garment.host.controlnet import (
     INSTALL_HINT,
@@ -34,6 +34,7 @@ from lib_garment.host.controlnet import (
     find_controlnet,
 )
 from lib_garment.host.messages import warn
+from lib_garment.host.progress import webui_progress
 from lib_garment.host.settings import current_settings
 from lib_garment.request import GarmentRequest
 
@@ -112,6 +113,29 @@ def apply_plan(p: Any, plan: GenerationPlan, bridge: ControlNetBridge | None) ->
     p.inpainting_mask_invert = 0
     p.resize_mode = 0  # "Just resize": the output maps back onto the photo for the exact composite
     return inject_units(p, plan.units, bridge)
+
+
+def prepare_on_img2img(p: Any, request: GarmentRequest) -> tuple[str, ...]:
+    """Prepare the job on ``p``'s init image and make ``p`` run it; returns notes for the user.
+
+    The mask comes from the phrases or from what the user's inpaint mask keeps; ControlNet and its models are
+    checked before any Garment Studio model runs. The prepared job rides on ``p`` (JOB_ATTR) until the
+    always-on script composites each output."""
+    if not getattr(p, "init_images", None):
+        raise GarmentError("img2img has no init image")
+    photo = to_array(p.init_images[0])
+    user_mask = None
+    if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
+        user_mask = kept_mask_from_inpaint(p.image_mask, getattr(p, "inpainting_mask_invert", 0))
+    bridge = check_controlnet(p, request)
+    with webui_progress() as progress:
+        prepared = prepare(request, photo, engine_environment(progress), mask=user_mask)
+    outcome = apply_plan(p, prepared.plan, bridge)
+    setattr(p, JOB_ATTR, prepared)
+    notes = list(prepared.notes)
+    if isinstance(outcome, Unitless):
+        notes.append(outcome.note)
+    return tuple(notes)
 
 
 def finish_image(plan: GenerationPlan, generated: Any) -> tuple[np.ndarray, KeptCheck]:

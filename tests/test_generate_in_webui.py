@@ -223,3 +223,67 @@ def test_txt2img_without_a_reference_says_so(host) -> None:
         },
     )
     assert "reference_image" in json.loads(response.json()["info"])["extra_generation_params"]["Garment Studio error"]
+
+
+# -- the img2img Script dropdown entry -------------------------------------------------------------------------
+
+
+def script_body(host, photo, painted, settings, **extra) -> dict:
+    body = img2img_body(host, photo, painted, {}, **extra)
+    body["alwayson_scripts"] = extra
+    return {**body, "script_name": "garment studio", "script_args": [settings]}
+
+
+def test_the_dropdown_script_is_listed_for_img2img_only(host) -> None:
+    scripts = host.client().get("/sdapi/v1/scripts").json()
+    assert "garment studio" in scripts["img2img"]  # the always-on section and the dropdown entry
+    host.create_ui()
+    selectable = [s.title() for s in host.runner("img2img").selectable_scripts]
+    assert "Garment Studio" in selectable
+    assert "Garment Studio" not in [s.title() for s in host.runner("txt2img").selectable_scripts]
+
+
+def test_the_dropdown_script_runs_the_task_and_saved_outputs_are_composited(host) -> None:
+    photo, painted = photo_and_mask()
+    body = post(host, "/sdapi/v1/img2img", script_body(host, photo, painted, HARD))
+    out = np.asarray(host.decode(body["images"][0]))
+    keep = painted == 255
+    assert np.array_equal(out[keep], photo[keep])
+    assert "identical to the photo" in json.loads(body["info"])["infotexts"][0]
+    assert len(host.controlnet_script("img2img").history[-1]) == 2
+
+
+def test_the_dropdown_script_and_the_always_on_section_do_not_both_run(host) -> None:
+    photo, painted = photo_and_mask()
+    extra = {"garment studio": {"args": [True, HARD]}}
+    body = post(host, "/sdapi/v1/img2img", script_body(host, photo, painted, HARD, **extra))
+    assert len(host.controlnet_script("img2img").history[-1]) == 2  # units injected once, not four
+    assert "Garment Studio error" not in json.loads(body["info"])["infotexts"][0]
+
+
+def test_the_dropdown_script_refuses_bad_settings_without_generating(host) -> None:
+    photo, painted = photo_and_mask()
+    body = post(host, "/sdapi/v1/img2img", script_body(host, photo, painted, {"control": "canny"}))
+    assert body["images"] == []
+    assert "control" in json.loads(body["info"])["extra_generation_params"]["Garment Studio error"]
+
+
+def test_the_ui_batch_path_runs_the_dropdown_script_per_image(host) -> None:
+    from PIL import Image
+
+    photo, painted = photo_and_mask()
+    host.create_ui()
+    args = list(host.ui_script_args("img2img", selected="Garment Studio"))
+    dropdown = next(s for s in host.runner("img2img").selectable_scripts if s.title() == "Garment Studio")
+    args[dropdown.args_from] = HARD  # the same title as the always-on section: set the dropdown's slot itself
+    processed = host.img2img(
+        script_args=tuple(args),
+        init_images=[Image.fromarray(photo)],
+        mask=Image.fromarray(painted),
+        inpainting_mask_invert=1,
+        steps=2,
+        width=64,
+        height=64,
+    )
+    out = np.asarray(processed.images[0])
+    assert np.array_equal(out[painted == 255], photo[painted == 255])

@@ -1,0 +1,60 @@
+"""The "Garment Studio" entry of img2img's Script dropdown: runs a task on the init image(s).
+
+The WebUI's img2img batch tab calls ``run`` once per image, so folders of products go through the same
+path. The job is prepared here (the same engine call as the always-on script); the always-on script's
+``postprocess_image_after_composite`` then composites each output before the WebUI saves it, so saved files
+keep the product exactly too. REST: ``"script_name": "garment studio", "script_args": [{...settings...}]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+from modules import processing, scripts
+
+from lib_garment.errors import GarmentError
+from lib_garment.host.always_on import ERROR_KEY, INFOTEXT_KEY, TITLE, infotext_value, settings_with
+from lib_garment.host.jobs import prepare_on_img2img
+from lib_garment.host.messages import warn
+from lib_garment.request import parse_request
+
+
+def _refused(p: Any, message: str) -> Any:
+    """The run's answer when the job cannot start: no images, the message in info and comments."""
+    warn(message)
+    p.extra_generation_params[ERROR_KEY] = message
+    return processing.Processed(p, [], p.seed, "", comments=f"{TITLE}: {message}")
+
+
+class GarmentStudioImg2ImgScript(scripts.Script):
+    def title(self) -> str:
+        return TITLE
+
+    def show(self, is_img2img: bool) -> bool:
+        return is_img2img
+
+    def ui(self, is_img2img: bool) -> list[Any]:
+        settings = gr.State({})
+        with gr.Row():
+            task = gr.Radio(["background", "model"], value="background", label="Task", elem_id=self.elem_id("run_task"))
+            phrases = gr.Textbox(
+                label="Keep (what to segment; empty: your inpaint mask)",
+                placeholder="white t-shirt",
+                elem_id=self.elem_id("run_phrases"),
+            )
+        task.change(lambda s, v: settings_with(s, task=v), inputs=[settings, task], outputs=[settings])
+        phrases.change(lambda s, v: settings_with(s, phrases=v), inputs=[settings, phrases], outputs=[settings])
+        return [settings]
+
+    def run(self, p: Any, *args: Any) -> Any:
+        settings = args[0] if args else {}
+        try:
+            request = parse_request(settings)
+            p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
+            notes = prepare_on_img2img(p, request)
+        except GarmentError as err:
+            return _refused(p, str(err))
+        for note in notes:
+            p.comment(f"{TITLE}: {note}")
+        return processing.process_images(p)
