@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+# What a plan leaves open (None) is filled with these, as the WebUI's UI would; the API's own defaults differ.
+DEFAULT_STEPS = 20
+DEFAULT_CFG = 7.0
 # The WebUI's inpainting_fill values (host-contract §3.5), by the request's names.
 INPAINT_FILL = {"fill": 0, "original": 1, "latent noise": 2, "latent nothing": 3}
 

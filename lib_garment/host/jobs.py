@@ -22,7 +22,7 @@ from PIL import Image
 
 from lib_garment.errors import GarmentError
 from lib_garment.generate.composite import KeptCheck, check_kept, composite_kept
-from lib_garment.generate.plan import GenerationPlan, UnitPlan
+from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS, GenerationPlan, UnitPlan
 from lib_garment.generate.prepare import Environment, prepare
 from lib_garment.generate.tasks import control_units
 from lib_garment.host.controlnet import (
@@ -40,8 +40,6 @@ from lib_garment.request import GarmentRequest
 
 INNER_MARK = "_garment_studio_inner"  # set on our own processing objects: the always-on script stays out
 JOB_ATTR = "_garment_studio_job"  # the prepared plan riding on a processing object until its composite
-DEFAULT_STEPS = 20
-DEFAULT_CFG = 7.0
 
 
 def engine_environment(progress: Any = None) -> Environment:
