@@ -183,7 +183,7 @@ class GarmentStudioScript(scripts.Script):
                 "(base64), or use img2img with your photo"
             )
         photo = to_array(decode_image(request.reference_image, "reference_image"))
-        bridge = check_controlnet(p, request)
+        bridge = check_controlnet(p.scripts, request)
         with webui_progress() as progress:
             units = reference_units(request, photo, engine_environment(progress))
         outcome = inject_units(p, units, bridge, resize_mode=1)  # ControlNet crops the maps to the generation

@@ -12,6 +12,7 @@ No pipeline logic here: segmentation, maps and plans are the engine's (``lib_gar
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from copy import copy
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from lib_garment.host.progress import webui_progress
 from lib_garment.host.settings import current_settings
 from lib_garment.request import GarmentRequest
 
+DEFAULT_SAMPLER = "DPM++ 2M"  # the WebUI's own default
 INNER_MARK = "_garment_studio_inner"  # set on our own processing objects: the always-on script stays out
 JOB_ATTR = "_garment_studio_job"  # the prepared plan riding on a processing object until its composite
 
@@ -73,8 +75,9 @@ class Unitless:
     note: str
 
 
-def check_controlnet(p: Any, request: GarmentRequest) -> ControlNetBridge | None:
-    """The bridge for ``p``'s units with every unit's model resolved, before any Garment Studio model runs.
+def check_controlnet(runner: Any, request: GarmentRequest) -> ControlNetBridge | None:
+    """The bridge for the units of a generation run by ``runner`` (``p.scripts``), every unit's model
+    resolved, before any Garment Studio model runs.
 
     None when no unit is asked for, or when ControlNet is absent and the request allows running without it;
     otherwise ControlNetMissing / ModelUnavailable naming what to install."""
@@ -82,7 +85,7 @@ def check_controlnet(p: Any, request: GarmentRequest) -> ControlNetBridge | None
     if not wanted:
         return None
     bridge = find_controlnet()
-    if bridge is None or find_cn_script(p.scripts) is None:
+    if bridge is None or find_cn_script(runner) is None:
         if request.allow_without_controlnet:
             return None
         raise ControlNetMissing(f"Garment Studio's units need ControlNet: {INSTALL_HINT}")
@@ -125,7 +128,7 @@ def prepare_on_img2img(p: Any, request: GarmentRequest) -> tuple[str, ...]:
     user_mask = None
     if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
         user_mask = kept_mask_from_inpaint(p.image_mask, getattr(p, "inpainting_mask_invert", 0))
-    bridge = check_controlnet(p, request)
+    bridge = check_controlnet(p.scripts, request)
     with webui_progress() as progress:
         prepared = prepare(request, photo, engine_environment(progress), mask=user_mask)
     outcome = apply_plan(p, prepared.plan, bridge)
@@ -160,12 +163,12 @@ class GenerationResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _img2img(plan: GenerationPlan, save: bool) -> Any:
+def _img2img(plan: GenerationPlan) -> Any:
     opts = shared.opts
     p = processing.StableDiffusionProcessingImg2Img(
         sd_model=shared.sd_model,
-        outpath_samples=opts.data.get("outdir_img2img_samples") or opts.data.get("outdir_samples") or "",
-        outpath_grids=opts.data.get("outdir_img2img_grids") or opts.data.get("outdir_grids") or "",
+        outpath_samples=opts.data.get("outdir_samples") or opts.data.get("outdir_img2img_samples") or "",
+        outpath_grids=opts.data.get("outdir_grids") or opts.data.get("outdir_img2img_grids") or "",
         prompt=plan.prompt,
         negative_prompt=plan.negative_prompt,
         init_images=[Image.fromarray(plan.init_image)],
@@ -180,7 +183,7 @@ def _img2img(plan: GenerationPlan, save: bool) -> Any:
         cfg_scale=plan.cfg_scale or DEFAULT_CFG,
         width=plan.width,
         height=plan.height,
-        do_not_save_samples=not save,
+        do_not_save_samples=True,  # saved by us after the composite: a saved file keeps the product too
         do_not_save_grid=True,
     )
     p.cached_c = [None, None]  # never the parent's conditionings (host-contract §3.5)
@@ -189,34 +192,71 @@ def _img2img(plan: GenerationPlan, save: bool) -> Any:
     return p
 
 
-def _default_sampler() -> str:
-    from modules import sd_samplers
+def sampler_names() -> list[str]:
+    """The WebUI's samplers that are not hidden in its settings (names; the WebUI lists records)."""
+    try:
+        from modules import sd_samplers
+    except ImportError:
+        return []
+    visible = getattr(sd_samplers, "visible_samplers", None)
+    items = visible() if callable(visible) else getattr(sd_samplers, "samplers", [])
+    return [name for name in (getattr(item, "name", item) for item in items) if isinstance(name, str)]
 
-    names = [s.name for s in getattr(sd_samplers, "samplers", [])]
-    return "DPM++ 2M" if "DPM++ 2M" in names or not names else names[0]
+
+def _default_sampler() -> str:
+    names = sampler_names()
+    return DEFAULT_SAMPLER if DEFAULT_SAMPLER in names or not names else names[0]
+
+
+def output_folder() -> tuple[str, str]:
+    """Where results are saved and in which format: the WebUI's img2img folder (its own order of settings)
+    when it saves samples, else a temporary folder (files are still offered for download)."""
+    opts = shared.opts.data
+    if opts.get("samples_save", True):
+        folder = opts.get("outdir_samples") or opts.get("outdir_img2img_samples") or "outputs/img2img-images"
+    else:
+        folder = tempfile.mkdtemp(prefix="garment_studio_")
+    return str(folder), str(opts.get("samples_format") or "png")
+
+
+def save_result(image: Image.Image, folder: tuple[str, str], seed: Any, prompt: str, infotext: str) -> str:
+    """Save a composited result with the WebUI's own naming and infotext; returns the path."""
+    from modules import images
+
+    path, _ = images.save_image(image, folder[0], "", seed=seed, prompt=prompt, extension=folder[1], info=infotext)
+    return str(path)
 
 
 def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = False) -> GenerationResult:
     """Generate ``plan`` with the WebUI (current checkpoint) and composite every output."""
-    p = _img2img(plan, save)
+    p = _img2img(plan)
     runner, args = _controlnet_only_runner(scripts.scripts_img2img)
     p.scripts = runner
     p.script_args = args
     with contextlib.closing(p):
-        outcome = apply_plan(p, plan, check_controlnet(p, request))
+        outcome = apply_plan(p, plan, check_controlnet(p.scripts, request))
         processed = processing.process_images(p)
     count = p.n_iter * p.batch_size
     generated = list(processed.images[:count])  # ControlNet appends its maps after the outputs
     if not generated:
         raise GarmentError("the WebUI returned no image (interrupted, or the generation failed: see the console)")
-    images, kept = [], []
-    for image in generated:
+    seeds = list(getattr(processed, "all_seeds", []))[:count]
+    infotexts = list(getattr(processed, "infotexts", []))[:count]
+    images, kept, files = [], [], []
+    folder = output_folder() if save else None
+    for k, image in enumerate(generated):
         out, check = finish_image(plan, image)
         images.append(out)
         kept.append(check)
+        if folder is not None:
+            text = f"{infotexts[k] if k < len(infotexts) else ''}, Garment Studio kept: {check.describe()}"
+            files.append(
+                save_result(Image.fromarray(out), folder, seeds[k] if k < len(seeds) else None, plan.prompt, text)
+            )
     info = {
-        "seeds": list(getattr(processed, "all_seeds", []))[:count],
-        "infotexts": list(getattr(processed, "infotexts", []))[:count],
+        "seeds": seeds,
+        "infotexts": infotexts,
+        "files": files,
         "controlnet": outcome.describe() if isinstance(outcome, Injected) else outcome.note,
         "kept": [check.to_json() for check in kept],
     }

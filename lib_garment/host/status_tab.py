@@ -1,5 +1,6 @@
-"""The Garment Studio tab. For now it shows the environment report (versions, runtimes, models, device) and a
-button that gives back every resource Garment Studio's models hold."""
+"""The environment panel of the Garment Studio tab: the report (versions, runtimes, models, device), Refresh, and a
+button that gives back every resource Garment Studio's models hold. The tab (:mod:`lib_garment.host.tab`) shows it
+in its "Environment and models" accordion; :func:`build_tab` shows it alone."""
 
 from __future__ import annotations
 
@@ -31,22 +32,29 @@ def unload_models() -> str:
     return f"Unloaded {dropped} Garment Studio {noun}; the model worker is stopped (it restarts when needed)."
 
 
+def status_panel(status: Callable[[], str], unload: Callable[[], str] = unload_models) -> gr.Markdown:
+    """The report, Refresh and Unload, created in the current gradio context (the tab's accordion)."""
+    panel = gr.Markdown(status(), elem_id="garment_studio_status")
+    with gr.Row():
+        refresh = gr.Button("Refresh status", elem_id="garment_studio_refresh")
+        unload_button = gr.Button("Unload Garment Studio models", elem_id="garment_studio_unload")
+    notice = gr.Markdown("", elem_id="garment_studio_unload_result")
+    refresh.click(fn=status, inputs=[], outputs=[panel])
+
+    def unload_and_refresh() -> tuple[str, str]:
+        return unload(), status()
+
+    unload_button.click(fn=unload_and_refresh, inputs=[], outputs=[notice, panel])
+    return panel
+
+
 def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_models) -> gr.Blocks:
+    """The panel alone as a tab (the fallback when the workflow tab cannot be built)."""
     with gr.Blocks(analytics_enabled=False) as block:
         gr.Markdown(
             "## Garment Studio\nProduct photos for marketplaces: keep the garment exactly, change the background "
             "or the model. This panel shows what this WebUI can run.",
             elem_id="garment_studio_intro",
         )
-        panel = gr.Markdown(status(), elem_id="garment_studio_status")
-        with gr.Row():
-            refresh = gr.Button("Refresh status", elem_id="garment_studio_refresh")
-            unload_button = gr.Button("Unload Garment Studio models", elem_id="garment_studio_unload")
-        notice = gr.Markdown("", elem_id="garment_studio_unload_result")
-        refresh.click(fn=status, inputs=[], outputs=[panel])
-
-        def unload_and_refresh() -> tuple[str, str]:
-            return unload(), status()
-
-        unload_button.click(fn=unload_and_refresh, inputs=[], outputs=[notice, panel])
+        status_panel(status, unload)
     return block

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-samplers = [
+from typing import Any, NamedTuple
+
+
+class SamplerData(NamedTuple):
+    """As in the WebUI (``modules.sd_samplers_common.SamplerData``): the list holds these, not names."""
+
+    name: str
+    constructor: Any
+    aliases: list
+    options: dict
+
+
+_NAMES = [
     "DPM++ 2M",
     "DPM++ SDE",
     "DPM++ 2M SDE",
@@ -24,6 +36,7 @@ samplers = [
     "UniPC",
     "LCM",
 ]
+samplers = [SamplerData(name, None, [], {}) for name in _NAMES]
 schedulers = [
     "Automatic",
     "Uniform",
@@ -38,7 +51,15 @@ schedulers = [
     "DDIM",
     "Beta",
 ]
-all_samplers_map = {name: name for name in samplers}
+all_samplers_map = {sampler.name: sampler for sampler in samplers}
+
+
+def visible_samplers() -> list[SamplerData]:
+    """The samplers not hidden in the settings (``hide_samplers``)."""
+    from modules import shared
+
+    hidden = set(shared.opts.data.get("hide_samplers", []) or [])
+    return [sampler for sampler in samplers if sampler.name not in hidden]
 
 
 def get_sampler_and_scheduler(sampler_name: str | None, scheduler_name: str | None) -> tuple[str, str]:

@@ -307,7 +307,7 @@ class Api:
         return True
 
     def get_samplers(self) -> list[dict]:
-        return [{"name": name, "aliases": [], "options": {}} for name in sd_samplers.samplers]
+        return [{"name": s.name, "aliases": s.aliases, "options": s.options} for s in sd_samplers.samplers]
 
     def get_sd_models(self) -> list[dict]:
         info = shared.sd_model.sd_checkpoint_info

@@ -1,0 +1,358 @@
+"""Garment Studio's REST routes, /garment-studio/v1/..., on the host double's app (AUTOMATIC1111 with the fake
+sd-webui-controlnet, Forge with the fake lib_controlnet): validation with field paths, segment/maps/generate
+with a supplied mask and weight-free maps, the queue lock, --api-auth, --nowebui, and errors that never take
+the server down (design.md "Arguments and API"; host-contract §4 "Auth and locking")."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.host_double.host import FLAVOURS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXT_NAME = "garment-studio"
+API = "/garment-studio/v1"
+CN_MODELS = ("control_v11p_sd15_canny",)
+WEIGHT_FREE = [{"kind": "mask_canny"}, {"kind": "canny", "weight": 0.5}]
+FROM_MASK = {"mask_source": "mask", "matte": "none"}  # alpha = the supplied mask exactly; no model runs
+FAST = {"steps": 2, "width": 64, "height": 64, "sampler": "Euler a"}  # see the report: the double lists samplers as str
+HARD = {"control": WEIGHT_FREE, "segment": FROM_MASK, "generation": FAST, "seed": 3}
+WAIT_S = 60  # a safety net for a broken test, never a timing assertion
+
+
+@pytest.fixture
+def fresh_engine_modules() -> Iterator[None]:
+    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
+    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
+    for key in saved:
+        del sys.modules[key]
+    yield
+    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
+        del sys.modules[key]
+    sys.modules.update(saved)
+
+
+def installed(webui, controlnet: bool = True):
+    if controlnet:
+        webui.install_controlnet(models=CN_MODELS)
+    webui.install_extension(ROOT, EXT_NAME)
+    webui.load_scripts()
+    return webui
+
+
+@pytest.fixture
+def host(any_webui, fresh_engine_modules):
+    return installed(any_webui)
+
+
+def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """A textured photo and the product mask (white = keep) of a rectangle on it."""
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    keep = np.zeros((height, width), np.uint8)
+    keep[20:60, 30:70] = 255
+    return photo, keep
+
+
+def body(host, photo, mask=None, request=None, **extra) -> dict:
+    return {
+        "request": HARD if request is None else request,
+        "image": host.b64(photo),
+        "mask": None if mask is None else host.b64(mask),
+        **extra,
+    }
+
+
+def post(client, route: str, payload: dict, status: int = 200) -> dict:
+    response = client.post(f"{API}/{route}", json=payload)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def gray(host, b64: str) -> np.ndarray:
+    return np.asarray(host.decode(b64))[..., 0]
+
+
+def engine(name: str):
+    """A module of the installed extension's engine (the copy the WebUI imported)."""
+    return sys.modules[name]
+
+
+# -- version, schema, validation -----------------------------------------------------------------------------
+
+
+def test_invalid_bodies_are_422_naming_every_field(host) -> None:
+    client = host.client()
+    photo, keep = photo_and_mask()
+    request = {"taks": "model", "segment": {"phrases": ["shirt"], "box_threshold": 2}, "control": [{"kind": "x"}]}
+    payload = {**body(host, photo, keep, request), "imgae": "typo"}
+    del payload["image"]
+    detail = post(client, "segment", payload, 422)["detail"]
+    by_loc = {tuple(problem["loc"]): problem for problem in detail}
+    assert by_loc[("body", "request", "taks")]["msg"] == "unknown field (not part of the Garment Studio request)"
+    assert by_loc[("body", "request", "taks")]["type"] == "value_error.extra"
+    assert ("body", "request", "segment", "phrases") in by_loc
+    assert ("body", "request", "segment", "box_threshold") in by_loc
+    assert ("body", "request", "control", 0, "kind") in by_loc
+    assert by_loc[("body", "image")]["type"] == "value_error.missing"
+    assert by_loc[("body", "imgae")]["type"] == "value_error.extra"
+    assert all(set(problem) == {"loc", "msg", "type"} for problem in detail)
+
+    order = {**HARD, "control": [{"kind": "canny", "guidance_start": 0.8, "guidance_end": 0.2}]}
+    detail = post(client, "generate", body(host, photo, keep, order), 422)["detail"]
+    assert detail == [
+        {
+            "loc": ["body", "request", "control", 0],
+            "msg": "guidance_start must not exceed guidance_end",
+            "type": "value_error",
+        }
+    ]
+
+    response = client.post(f"{API}/maps", content=b"{nope", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert post(client, "maps", [1, 2], 422)["detail"][0]["type"] == "type_error.dict"  # type: ignore[arg-type]
+    detail = post(client, "segment", {**body(host, photo, keep), "mask": "###"}, 422)["detail"]
+    assert detail == [{"loc": ["body", "mask"], "msg": "mask: not valid base64", "type": "value_error.image"}]
+    detail = post(client, "maps", {**body(host, photo), "maps": {"depth": host.b64(photo), "edges": "x"}}, 422)
+    assert [problem["loc"] for problem in detail["detail"]] == [["body", "maps", "__key__"]]
+    assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
+
+
+# -- segment, maps, generate ---------------------------------------------------------------------------------
+
+
+def test_segment_with_a_supplied_mask(host) -> None:
+    client = host.client()
+    photo, keep = photo_and_mask()
+    payload = {**body(host, photo, keep), "image": host.b64(photo, data_url=True)}
+    answer = post(client, "segment", payload)
+    assert set(answer) == {"mask", "alpha", "trimap", "overlay", "info"}
+    assert np.array_equal(gray(host, answer["mask"]), keep)
+    assert np.array_equal(gray(host, answer["alpha"]), keep)  # matte "none": the mask is the alpha
+    assert set(np.unique(gray(host, answer["trimap"]))) == {0, 128, 255}
+    assert np.asarray(host.decode(answer["overlay"])).shape == photo.shape
+    info = answer["info"]
+    assert (info["mask_source"], info["source"], info["missing"], info["matte"]) == ("mask", "mask", [], "none")
+    assert host.shared.state.begun_jobs == ["garment_studio"]
+    assert host.shared.state.job == ""  # ended
+
+    classic = {"segment": {"mask_source": "mask", "matte": "classic", "trimap_size": 3}}
+    answer = post(client, "segment", body(host, photo, keep, classic, save_images=True))
+    alpha = gray(host, answer["alpha"])
+    assert np.all(alpha[26:54, 36:64] == 255)  # well inside: kept
+    assert np.all(alpha[:14] == 0)  # well outside: regenerated
+    assert answer["info"]["matte"] == "classic"
+    assert "save_images is used by /generate only" in answer["info"]["notes"][-1]
+
+
+def test_maps_of_the_units(host) -> None:
+    client = host.client()
+    photo, keep = photo_and_mask()
+    request = {**HARD, "control": [{"kind": "mask_canny"}, {"kind": "canny"}, {"kind": "lines"}]}
+    answer = post(client, "maps", body(host, photo, keep, request))
+    maps = {kind: np.asarray(host.decode(b64)) for kind, b64 in answer["maps"].items()}
+    assert set(maps) == {"mask_canny", "canny", "lines"}
+    assert all(array.shape == photo.shape for array in maps.values())
+    edges = engine("lib_garment.maps.edges")
+    expected = edges.canny_map(photo, edges.CannyParams(100, 200))
+    assert np.array_equal(maps["canny"][..., 0], expected if expected.ndim == 2 else expected[..., 0])
+    outline = maps["mask_canny"][..., 0] > 0
+    assert outline[20:60, 30].any()
+    assert not outline[30:50, 40:60].any()  # on the rectangle's edge only
+    info = answer["info"]
+    assert info["mask_source"] == "mask"
+    assert [unit["kind"] for unit in info["units"]] == ["mask_canny", "canny", "lines"]
+
+    # no unit needs the mask: no mask, no phrases, no segmentation
+    canny_only = {"control": [{"kind": "canny"}], "segment": {"matte": "none"}}
+    answer = post(client, "maps", body(host, photo, None, canny_only))
+    assert list(answer["maps"]) == ["canny"]
+    assert np.array_equal(np.asarray(host.decode(answer["maps"]["canny"])), maps["canny"])
+    assert (answer["info"]["segmentation"], answer["info"]["mask_source"]) == (None, None)
+
+
+def test_generate_keeps_every_alpha_one_pixel(host, monkeypatch) -> None:
+    seen = []
+    real = host.processing.process_images
+
+    def recording(p):
+        seen.append((host.shared.state.job, host.shared.state.job_count))
+        return real(p)
+
+    monkeypatch.setattr(host.processing, "process_images", recording)
+    photo, keep = photo_and_mask()
+    request = {**HARD, "generation": {**FAST, "batch_count": 2}}
+    answer = post(host.client(), "generate", body(host, photo, keep, request, save_images=True))
+    assert seen == [("garment_studio", 2)]  # the WebUI's progress counts our batch
+    saved = sorted(Path(host.opts.outdir_img2img_samples).glob("*.png"))
+    assert len(saved) == 2  # saved as img2img saves, and after the composite: the files keep the product too
+    assert set(answer) == {"images", "info", "mask", "alpha"}
+    for path in saved:
+        from PIL import Image
+
+        with Image.open(path) as picture:
+            on_disk = np.asarray(picture.convert("RGB"))
+        assert np.array_equal(on_disk[keep == 255], photo[keep == 255])
+        assert "identical to the photo" in picture.info["parameters"]
+    assert len(answer["images"]) == 2
+    kept = gray(host, answer["alpha"]) == 255
+    assert np.array_equal(kept, keep == 255)
+    outputs = [np.asarray(host.decode(b64)) for b64 in answer["images"]]
+    for out in outputs:
+        assert out.shape == photo.shape  # composited at the photo's size, not the 64x64 generation
+        assert np.array_equal(out[kept], photo[kept])
+        assert np.mean(np.any(out[~kept] != photo[~kept], axis=-1)) > 0.9  # the rest was regenerated
+    assert not np.array_equal(outputs[0], outputs[1])
+    info = answer["info"]
+    assert info["kept"] == [{"kept_pixels": 1600, "differing": 0, "exact": True}] * 2
+    assert info["plan"]["generation_size"] == [64, 64]
+    assert len(info["seeds"]) == len(info["infotexts"]) == 2
+    assert "control_v11p_sd15_canny" in info["controlnet"]
+    assert {"setup_s", "segment_s", "maps_s", "generate_s", "queue_wait_s", "total_s"} <= set(info["timings"])
+    applied = host.controlnet_script("img2img").history[-1]
+    assert [unit.weight for unit in applied] == [1.0, 0.5]
+    assert applied[0].source_shape[:2] == photo.shape[:2]
+    assert (host.shared.state.job, host.shared.state.job_count) == ("", 0)  # ended
+
+
+# -- the queue -----------------------------------------------------------------------------------------------
+
+
+class RecordingLock:
+    """The WebUI's queue lock, saying when a route starts waiting for it and when it got it."""
+
+    def __init__(self, lock, events: list[str]) -> None:
+        self.lock = lock
+        self.events = events
+        self.waiting = threading.Event()
+
+    def __enter__(self):
+        self.events.append("route waits for the lock")
+        self.waiting.set()
+        self.lock.acquire()
+        self.events.append("route holds the lock")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
+def test_generate_waits_for_whoever_holds_the_queue_lock(host, monkeypatch) -> None:
+    call_queue = host.module("call_queue")
+    client = host.client()
+    events: list[str] = []
+    recording = RecordingLock(call_queue.queue_lock, events)
+    monkeypatch.setattr(call_queue, "queue_lock", recording)
+    photo, keep = photo_and_mask()
+    answers = []
+    payload = body(host, photo, keep)
+    worker = threading.Thread(target=lambda: answers.append(client.post(f"{API}/generate", json=payload)))
+    with recording.lock:  # a generation of the WebUI's own is running
+        worker.start()
+        assert recording.waiting.wait(WAIT_S)
+        assert "garment_studio" not in host.shared.state.begun_jobs
+        events.append("the other generation ends")
+    worker.join(WAIT_S)
+    assert events == ["route waits for the lock", "the other generation ends", "route holds the lock"]
+    assert answers[0].status_code == 200, answers[0].text
+    assert host.shared.state.begun_jobs[-1] == "garment_studio"
+
+
+# -- errors --------------------------------------------------------------------------------------------------
+
+
+def test_errors_answer_with_a_status_and_the_server_keeps_serving(host, monkeypatch, capsys) -> None:
+    client = host.client()
+    photo, keep = photo_and_mask()
+    detail = post(client, "generate", body(host, photo, keep[:40, :50]), 422)["detail"]
+    assert detail == [
+        {"loc": ["body"], "msg": "the mask is 50x40 but the photo is 96x80", "type": "value_error.bad_input"}
+    ]
+    detail = post(client, "generate", body(host, photo, np.zeros_like(keep)), 422)["detail"]
+    assert "the mask keeps nothing" in detail[0]["msg"]
+    no_source = {**HARD, "segment": {"matte": "none"}}
+    assert "segment.phrases" in post(client, "generate", body(host, photo, None, no_source), 422)["detail"][0]["msg"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine("lib_garment.host.api"), "prepare", broken)
+        response = client.post(f"{API}/generate", json=body(host, photo, keep))
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "RuntimeError",
+        "detail": "internal error: RuntimeError: boom second line (the traceback is in the WebUI console)",
+    }
+    assert "Traceback" not in response.text
+    assert "Traceback" in capsys.readouterr().err
+    assert not host.module("call_queue").queue_lock.locked()
+    assert host.shared.state.job == ""
+    assert post(client, "generate", body(host, photo, keep))["info"]["kept"][0]["exact"]
+
+
+def test_missing_controlnet_is_424_and_names_what_to_install(webui, fresh_engine_modules) -> None:
+    installed(webui, controlnet=False)
+    photo, keep = photo_and_mask()
+    answer = post(webui.client(), "generate", body(webui, photo, keep), 424)
+    assert answer["error"] == "ControlNetMissing"
+    assert "install sd-webui-controlnet" in answer["detail"]
+
+
+def test_missing_controlnet_model_is_424(forge_webui, fresh_engine_modules) -> None:
+    forge_webui.install_controlnet(models=("control_v11f1p_sd15_depth",))
+    installed(forge_webui, controlnet=False)
+    photo, keep = photo_and_mask()
+    answer = post(forge_webui.client(), "generate", body(forge_webui, photo, keep), 424)
+    assert "control_v11p_sd15_canny" in answer["detail"]
+    assert forge_webui.controlnet_script("img2img").history == []
+
+
+# -- auth, --nowebui, reload ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_api_auth_guards_every_route(make_webui, fresh_engine_modules, flavour) -> None:
+    host = installed(make_webui(flavour, cmd_args=["--api-auth", "user:secret,other:pass2"]))
+    client = host.client()
+    photo, keep = photo_and_mask()
+    for method, route in (("get", "version"), ("get", "schema"), ("post", "segment"), ("post", "generate")):
+        kwargs = {"json": body(host, photo, keep)} if method == "post" else {}
+        response = getattr(client, method)(f"{API}/{route}", **kwargs)
+        assert response.status_code == 401, route
+        assert response.headers["www-authenticate"] == "Basic"
+        wrong = getattr(client, method)(f"{API}/{route}", auth=("user", "wrong"), **kwargs)
+        assert wrong.status_code == 401
+    assert host.shared.state.begun_jobs == []
+    assert client.get(f"{API}/version", auth=("user", "secret")).status_code == 200
+    assert client.get(f"{API}/version", auth=("other", "pass2")).status_code == 200
+    answer = client.post(f"{API}/segment", json=body(host, photo, keep), auth=("user", "secret"))
+    assert answer.status_code == 200
+
+
+def test_nowebui_version_schema_and_generate(any_webui, fresh_engine_modules) -> None:
+    host = installed(any_webui)
+    client = host.client(nowebui=True)  # app_started(None, app)
+    assert host.demo is None
+    openapi = client.get("/openapi.json").json()
+    assert {f"{API}/{name}" for name in ("version", "schema", "segment", "maps", "generate")} <= set(openapi["paths"])
+    host.run_app_started(app=host.app)  # a reload calling app_started on the same app: the routes are replaced
+    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 5
+    assert client.get(f"{API}/version").json() == {
+        "version": engine("lib_garment").__version__,
+        "request_version": 1,
+    }
+    schema = client.get(f"{API}/schema").json()
+    assert schema == engine("lib_garment.request").request_json_schema()
+    assert {"task", "segment", "control", "generation"} <= set(schema["properties"])
+    photo, keep = photo_and_mask()
+    answer = post(client, "generate", body(host, photo, keep))
+    out = np.asarray(host.decode(answer["images"][0]))
+    assert np.array_equal(out[keep == 255], photo[keep == 255])

@@ -1,0 +1,304 @@
+"""The tab's Preview and Generate in the host double (AUTOMATIC1111 1.10.1 and Forge flavours): the handlers
+build the one request, call the engine and the host's job runner, and turn failures into messages
+(host-contract §4 tabs and wrap_gradio_gpu_call; design.md "Arguments and API")."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+EXT_NAME = "garment-studio"
+CANNY = ("control_v11p_sd15_canny",)
+WEIGHT_FREE = ["mask_canny", "canny"]  # units whose maps need no model
+KEEP = (slice(20, 60), slice(30, 70))  # the product rectangle: 40 x 40 = 1600 pixels
+
+
+@pytest.fixture
+def fresh_engine_modules() -> Iterator[None]:
+    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
+    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
+    for key in saved:
+        del sys.modules[key]
+    yield
+    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
+        del sys.modules[key]
+    sys.modules.update(saved)
+
+
+def start(host: Any, controlnet: tuple[str, ...] | None = CANNY) -> Any:
+    if controlnet is not None:
+        host.install_controlnet(models=controlnet)
+    host.install_extension(ROOT, EXT_NAME)
+    host.load_scripts()
+    demo = host.create_ui()  # as the WebUI starts: script runners first, then the extension tabs
+    tabs = [t for t in demo.host_double_interfaces if t[1] == "Garment Studio"]
+    assert len(tabs) == 1
+    assert tabs[0][2] == "garment_studio"
+    return importlib.import_module("lib_garment.host.tab")  # the installed copy, as the WebUI imported it
+
+
+@pytest.fixture
+def host(any_webui, fresh_engine_modules):
+    """Both flavours: what differs between them (ControlNet's) is exercised."""
+    any_webui.tab = start(any_webui)
+    return any_webui
+
+
+@pytest.fixture
+def paired(make_webui, fresh_engine_modules):
+    """The flavour that ships this gradio (3: AUTOMATIC1111, 4: Forge), for what does not differ."""
+    import gradio
+
+    webui = make_webui("forge" if int(gradio.__version__.split(".")[0]) >= 4 else "a1111")
+    webui.tab = start(webui)
+    return webui
+
+
+def photo_and_mask(width: int = 96, height: int = 80, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    painted = np.zeros((height, width), bool)
+    painted[KEEP] = True
+    return photo, painted
+
+
+def editor_value(photo: np.ndarray, painted: np.ndarray | None) -> dict[str, Any]:
+    """What the running gradio's editor hands the handler (gradio 3 sketch, or gradio 4 ImageEditor)."""
+    import gradio
+
+    background = Image.fromarray(photo)
+    if int(gradio.__version__.split(".")[0]) >= 4:
+        layer = np.zeros((*photo.shape[:2], 4), np.uint8)
+        if painted is not None:
+            layer[painted] = (34, 197, 94, 255)
+        return {"background": background.convert("RGBA"), "layers": [Image.fromarray(layer, "RGBA")], "composite": None}
+    gray = np.zeros(photo.shape[:2], np.uint8) if painted is None else (painted * 255).astype(np.uint8)
+    return {"image": background, "mask": Image.fromarray(np.stack([gray] * 3, axis=2), "RGB")}
+
+
+def inputs(tab: Any, photo: np.ndarray | None = None, painted: np.ndarray | None = None, **values: Any) -> Any:
+    fields = {
+        "photo": None if photo is None else editor_value(photo, painted),
+        "units": WEIGHT_FREE,
+        "weights": {"canny": 0.5},
+        "matte": "none",  # alpha = the painted mask exactly
+        "prompt": "a shirt on a beach",
+        "sampler": "Euler a",
+        "steps": 2,
+        **values,
+    }
+    return tab.TabInputs(**fields)
+
+
+def test_the_tab_reads_its_widgets_into_the_one_request(paired) -> None:
+    tab = paired.tab
+    request = tab.build_request(inputs(tab, seed=3.0, batch_count=2.0, phrases="white t-shirt"))
+    assert [(u.kind, u.weight) for u in request.control] == [("mask_canny", 1.0), ("canny", 0.5)]
+    assert request.segment.phrases == "white t-shirt"
+    assert request.segment.matte == "none"
+    assert request.seed == 3
+    assert request.generation.batch_count == 2
+    assert request.generation.sampler == "Euler a"
+    assert request.generation.steps == 2
+    defaults = tab.build_request(tab.TabInputs(task="model"))
+    assert [(u.kind, u.weight) for u in defaults.control] == [("pose", 1.0), ("mask_canny", 0.8), ("depth", 0.6)]
+    assert defaults.generation.steps == 20
+    assert defaults.generation.cfg_scale == 7.0
+    assert defaults.seed == -1
+
+
+def test_task_change_presets_its_units_and_weights(paired) -> None:
+    units, *weights = paired.tab.task_changed("model")
+    assert units["value"] == ["pose", "mask_canny", "depth"]
+    by_kind = dict(zip(paired.tab.UNIT_KINDS, (w["value"] for w in weights), strict=True))
+    assert by_kind == {"pose": 1.0, "mask_canny": 0.8, "canny": 1.0, "lines": 1.0, "depth": 0.6, "normal": 1.0}
+
+
+def test_sampler_choices_are_the_webuis(paired) -> None:
+    names = paired.tab.sampler_names()
+    assert "DPM++ 2M" in names
+    assert "Euler a" in names
+
+
+def test_preview_shows_masks_and_every_map_without_generating(paired) -> None:
+    photo, painted = photo_and_mask()
+    result = paired.tab.run_preview(inputs(paired.tab, photo, painted))
+    assert result.errors == []
+    captions = [caption for _, caption in result.gallery]
+    assert captions[:4] == ["mask overlay", "mask", "alpha", "inpaint mask"]
+    assert sorted(captions[4:]) == ["canny map", "mask_canny map"]
+    images = {caption: np.asarray(image) for image, caption in result.gallery}
+    assert np.array_equal(images["mask"] > 0, painted)
+    assert np.array_equal(images["inpaint mask"] == 0, painted)  # only the kept product is not regenerated
+    assert images["mask_canny map"].shape[:2] == photo.shape[:2]
+    (line,) = result.summary
+    assert "mask from your mask" in line
+    assert "1600 kept pixels" in line
+    assert "units: mask_canny 1, canny 0.5" in line
+    assert paired.controlnet_script("img2img").history == []  # nothing generated
+
+
+def test_generate_keeps_the_product_exactly_and_offers_the_files(host) -> None:
+    photo, painted = photo_and_mask()
+    result = host.tab.run_generate(inputs(host.tab, photo, painted, seed=3))
+    assert result.errors == []
+    (image, caption), (overlay, _) = result.results[0], result.overlays[0]
+    assert caption == "photo"
+    out = np.asarray(image)
+    assert out.shape == photo.shape  # composited at the photo's size
+    assert np.array_equal(out[painted], photo[painted])
+    assert np.mean(np.any(out[~painted] != photo[~painted], axis=-1)) > 0.9  # the rest was regenerated
+    assert not np.array_equal(np.asarray(overlay)[painted], out[painted])  # the kept area is tinted
+    assert np.array_equal(np.asarray(overlay)[~painted], out[~painted])
+    assert result.kept == ["photo: 1600 kept pixels, identical to the photo"]
+    (path,) = result.files
+    saved = Image.open(path)
+    assert np.array_equal(np.asarray(saved.convert("RGB")), out)
+    assert "Garment Studio kept" in saved.info["parameters"]
+    assert "Garment Studio:" in saved.info["parameters"]  # the request, for provenance
+    assert "a shirt on a beach" in result.infotexts[0]
+    assert "Garment Studio:" not in result.infotexts[0]  # "Send to" pastes the generation, not the request
+    applied = host.controlnet_script("img2img").history[-1]
+    assert [u.model.split(" [")[0] for u in applied] == ["control_v11p_sd15_canny"] * 2
+    assert [u.weight for u in applied] == [1.0, 0.5]
+
+
+def test_generate_through_the_webuis_gpu_wrapper(paired) -> None:
+    """The button's function: queue lock, the task id registered, the WebUI's timing appended to the message."""
+    tab = paired.tab
+    photo, painted = photo_and_mask()
+    values = inputs(tab, photo, painted, task_id="task(abc123)", batch_count=2)
+    flat = [values.task_id, values.photo, values.mask_upload, values.more_photos, values.task, values.phrases]
+    flat += [values.prompt, values.negative_prompt, values.units]
+    flat += [values.weights.get(kind, 1.0) for kind in tab.UNIT_KINDS]
+    flat += [values.matte, values.box_threshold, values.allow_without_controlnet, values.sampler, values.steps]
+    flat += [values.cfg_scale, values.seed, values.batch_count]
+    outputs = tab._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*flat)
+    assert len(outputs) == tab.GENERATE_OUTPUTS
+    results, overlays, kept, files, infotext, tabs, message = outputs
+    assert len(results) == len(overlays) == len(files) == 2  # batch count 2
+    assert kept.count("1600 kept pixels, identical to the photo") == 2
+    assert tabs["selected"] == "results"
+    assert "Time taken" in message
+    assert "garment-studio-error" not in message
+    assert paired.shared.state.begun_jobs[-1] == "task(abc123)"
+
+
+def test_photos_are_processed_in_turn_and_a_bad_one_does_not_stop_the_rest(paired, tmp_path) -> None:
+    photo, painted = photo_and_mask()
+    other, _ = photo_and_mask(seed=8)
+    Image.fromarray(other).save(tmp_path / "second.png")
+    result = paired.tab.run_generate(inputs(paired.tab, photo, painted, more_photos=[str(tmp_path / "second.png")]))
+    assert [caption for _, caption in result.results] == ["photo"]
+    (error,) = result.errors
+    assert error.startswith("second.png: ")
+    assert "say what to keep" in error  # no mask and no Keep phrase for the second photo
+
+
+def test_bad_input_is_a_message_and_nothing_runs(paired) -> None:
+    tab = paired.tab
+    photo, painted = photo_and_mask()
+    cases = [
+        (inputs(tab), "upload a photo first"),
+        (inputs(tab, photo, painted, seed=1.5), "seed must be a whole number"),
+        (inputs(tab, photo, painted, steps=0), "generation.steps"),
+        (inputs(tab, photo, painted, units=["canny", "sketch"]), "unknown unit kind(s): sketch"),
+        (inputs(tab, photo, painted, mask_upload=Image.new("L", (8, 8), 255)), "uploaded mask is 8x8"),
+        (inputs(tab, mask_upload=Image.new("L", (8, 8), 255)), "upload that photo there as well"),
+    ]
+    for given, message in cases:
+        for run in (tab.run_preview, tab.run_generate):
+            result = run(given)
+            assert any(message in error for error in result.errors), (message, result.errors)
+            assert "&lt;b&gt;" in tab.message_html(["<b>x</b>"])  # messages are escaped HTML
+    assert paired.controlnet_script("img2img").history == []
+
+
+def test_interrupt_between_photos_stops_the_batch(paired, tmp_path, monkeypatch) -> None:
+    tab = paired.tab
+    photo, painted = photo_and_mask()
+    Image.fromarray(photo).save(tmp_path / "second.png")
+    original = tab.run_plan
+
+    def run_then_interrupt(*args: Any, **kwargs: Any) -> Any:
+        done = original(*args, **kwargs)
+        paired.shared.state.interrupt()
+        return done
+
+    monkeypatch.setattr(tab, "run_plan", run_then_interrupt)
+    result = tab.run_generate(inputs(tab, photo, painted, more_photos=[str(tmp_path / "second.png")]))
+    assert len(result.results) == 1
+    assert result.notes[-1] == "Interrupted: 1 of 2 photos done."
+
+
+def test_skip_skips_the_current_photo_only(paired, tmp_path, monkeypatch) -> None:
+    tab = paired.tab
+    photo, painted = photo_and_mask()
+    Image.fromarray(photo).save(tmp_path / "second.png")
+    original = tab._prepare
+    calls = []
+
+    def prepare_then_skip(*args: Any) -> Any:
+        calls.append(1)
+        prepared = original(*args)
+        if len(calls) == 1:
+            paired.shared.state.skip()
+        return prepared
+
+    monkeypatch.setattr(tab, "_prepare", prepare_then_skip)
+    values = inputs(tab, photo, painted, phrases="", more_photos=[str(tmp_path / "second.png")])
+    result = tab.run_generate(values)
+    assert "photo: skipped" in result.notes
+    assert result.results == []  # the second photo has no mask or phrase: its own message, not a skip
+    assert len(calls) == 2
+    assert paired.shared.state.job_count == 2
+
+
+def test_missing_controlnet_model_is_named(any_webui, fresh_engine_modules) -> None:
+    tab = start(any_webui, controlnet=("control_v11f1p_sd15_depth",))
+    photo, painted = photo_and_mask()
+    result = tab.run_generate(inputs(tab, photo, painted))
+    assert result.results == []
+    (error,) = result.errors
+    assert "control_v11p_sd15_canny" in error
+    assert "models/ControlNet" in error
+
+
+def test_without_controlnet_the_tab_says_so_unless_allowed(webui, fresh_engine_modules) -> None:
+    tab = start(webui, controlnet=None)
+    photo, painted = photo_and_mask()
+    refused = tab.run_generate(inputs(tab, photo, painted))
+    assert refused.results == []
+    assert any("install sd-webui-controlnet" in error for error in refused.errors)
+    allowed = tab.run_generate(inputs(tab, photo, painted, allow_without_controlnet=True))
+    assert allowed.errors == []
+    assert allowed.kept == ["photo: 1600 kept pixels, identical to the photo"]
+    assert any(re.search("ControlNet.*not installed", note) for note in allowed.notes)
+
+
+def test_saving_follows_the_webuis_setting_and_a_failed_save_is_a_note(paired, monkeypatch) -> None:
+    tab = paired.tab
+    photo, painted = photo_and_mask()
+    paired.set_options(samples_save=False)  # still offered for download, from a temporary folder
+    (path,) = tab.run_generate(inputs(tab, photo, painted)).files
+    assert Path(path).is_file()
+    assert not Path(path).resolve().is_relative_to(paired.root)
+
+    def full_disk(*args: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tab, "save_result", full_disk)
+    result = tab.run_generate(inputs(tab, photo, painted))
+    assert result.errors == []
+    assert result.files == []
+    assert len(result.results) == 1  # shown anyway
+    assert any("not saved" in note and "No space left" in note for note in result.notes)
