@@ -41,8 +41,10 @@ from lib_garment.host.jobs import (
 )
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
+from lib_garment.host.restore_pass import DETECTORS_ATTR, REQUEST_ATTR, restore_in_hook
 from lib_garment.host.settings import current_settings
 from lib_garment.request import GarmentRequest, parse_request
+from lib_garment.restore.options import check_options
 from lib_garment.runtime import offload_all
 
 TITLE = "Garment Studio"
@@ -161,7 +163,10 @@ class GarmentStudioScript(scripts.Script):
             return
         try:
             request = parse_request(settings)
+            if request.restore.enabled:
+                check_options(request.restore)  # bad restore options stop the job before anything runs
             p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
+            setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
             if hasattr(p, "init_images"):
                 for note in prepare_on_img2img(p, request):
                     p.comment(f"{TITLE}: {note}")
@@ -191,19 +196,26 @@ class GarmentStudioScript(scripts.Script):
             p.comment(f"{TITLE}: {outcome.note}")
 
     def postprocess_image_after_composite(self, p: Any, pp: Any, *args: Any) -> None:
+        if getattr(p, INNER_MARK, False):
+            return  # our own nested pass (restore, or a tab/REST job): nothing of ours runs in it
         prepared: Prepared | None = getattr(p, JOB_ATTR, None)  # set by before_process or the img2img script
-        if prepared is None:
-            return
-        try:
-            image, check = finish_image(prepared.plan, pp.image)
-        except Exception as err:  # noqa: BLE001 - keep the WebUI's image, say why it is not composited
-            fail(p, f"could not composite the kept pixels: {type(err).__name__}: {err}")
-            return
-        from PIL import Image
+        keep_alpha = None
+        if prepared is not None:
+            try:
+                image, check = finish_image(prepared.plan, pp.image)
+            except Exception as err:  # noqa: BLE001 - keep the WebUI's image, say why it is not composited
+                fail(p, f"could not composite the kept pixels: {type(err).__name__}: {err}")
+                return
+            from PIL import Image
 
-        pp.image = Image.fromarray(image)
-        p.extra_generation_params[KEPT_KEY] = check.describe()
+            pp.image = Image.fromarray(image)
+            p.extra_generation_params[KEPT_KEY] = check.describe()
+            keep_alpha = prepared.plan.keep_alpha  # restoration leaves the garment's alpha = 1 pixels exact
+        request = getattr(p, REQUEST_ATTR, None) or (prepared.request if prepared is not None else None)
+        if request is not None and request.restore.enabled:
+            pp.image = restore_in_hook(p, pp.image, keep_alpha, request)
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
-        if hasattr(p, JOB_ATTR):
-            delattr(p, JOB_ATTR)  # the photo and maps are not kept alive by the finished job
+        for attr in (JOB_ATTR, REQUEST_ATTR, DETECTORS_ATTR):
+            if hasattr(p, attr):
+                delattr(p, attr)  # the photo, maps and detectors are not kept alive by the finished job
