@@ -53,13 +53,63 @@ def sample(size: int) -> tuple[np.ndarray, np.ndarray]:
     return photo, painted
 
 
+def check_restore(url: str) -> int:
+    """img2img at low denoising on the astronaut with the face restore pass (OpenCV's Haar detector, offline):
+    the nested pass runs and the infotext records it; the kept region stays exact.
+
+    With the test bed's random weights every generated pixel is noise, so no detector can find a face in a
+    regenerated area: the face is inside the kept region here (kept pixels stay exact, so the restore pass
+    runs and is recorded but cannot change them). With real weights the face lies outside the garment."""
+    from skimage import data
+
+    photo = np.ascontiguousarray(data.astronaut())  # 512x512, a face near the top left of centre
+    painted = np.zeros(photo.shape[:2], np.uint8)
+    painted[40:, 120:400] = 255  # the astronaut, face included: kept exactly
+    settings = {
+        "control": [],
+        "segment": {"matte": "none"},
+        "restore": {"enabled": True, "face_detector": "haar", "hands": False, "steps": 2, "denoising_strength": 0.4},
+    }
+    body = {
+        "init_images": [b64(photo)],
+        "mask": b64(painted),
+        "inpainting_mask_invert": 1,
+        "prompt": "an astronaut, detailed face",
+        "steps": 2,
+        "width": 256,
+        "height": 256,
+        "seed": 1,
+        "sampler_name": "Euler",
+        "denoising_strength": 0.3,
+        "alwayson_scripts": {"garment studio": {"args": [True, settings]}},
+    }
+    status, answer = call(f"{url}/sdapi/v1/img2img", body)
+    print("restore: img2img status", status)
+    if status != 200:
+        print("  ", str(answer)[:400])
+        return 1
+    out = decode(answer["images"][0])
+    text = json.loads(answer["info"])["infotexts"][0]
+    line = text.split("Garment Studio restore: ")[1].split('", ')[0] if "Garment Studio restore" in text else ""
+    keep = painted == 255
+    kept = out.shape == photo.shape and np.array_equal(out[keep], photo[keep])
+    print(f"   image {out.shape[1]}x{out.shape[0]}, kept pixels equal: {kept}")
+    print("   restore in the infotext:", line or "(missing)")
+    ok = kept and "restored" in line and "not restored" not in line
+    print("ALL OK" if ok else "SOME CHECKS FAILED")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--forge", action="store_true", help="Forge's ControlNet spellings for the caller's unit")
+    parser.add_argument("--restore", action="store_true", help="only the restore check (OpenCV's face detector)")
     args = parser.parse_args()
     url = args.url.rstrip("/")
+    if args.restore:
+        return check_restore(url)
     ok = True
     photo, painted = sample(args.size)
     settings = {
