@@ -7,8 +7,6 @@ against the real WebUI and Forge (see the issue notes).
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,18 +14,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXT_NAME = "garment-studio"
 TXT2IMG = {"prompt": "a shirt", "steps": 2, "width": 64, "height": 64, "seed": 1}
-
-
-@pytest.fixture
-def fresh_engine_modules() -> Iterator[None]:
-    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
-    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
-    for key in saved:
-        del sys.modules[key]
-    yield
-    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
-        del sys.modules[key]
-    sys.modules.update(saved)
 
 
 @pytest.fixture

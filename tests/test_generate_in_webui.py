@@ -5,8 +5,6 @@ the generation with a message (design.md; issue "generation tasks"; host-contrac
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +15,6 @@ EXT_NAME = "garment-studio"
 CN_MODELS = ("control_v11p_sd15_canny", "control_v11p_sd15_openpose", "control_v11f1p_sd15_depth")
 WEIGHT_FREE = [{"kind": "mask_canny"}, {"kind": "canny", "weight": 0.5}]
 HARD = {"control": WEIGHT_FREE, "segment": {"matte": "none"}}  # alpha = the painted mask exactly
-
-
-@pytest.fixture
-def fresh_engine_modules() -> Iterator[None]:
-    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
-    for key in saved:
-        del sys.modules[key]
-    yield
-    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
-        del sys.modules[key]
-    sys.modules.update(saved)
 
 
 @pytest.fixture

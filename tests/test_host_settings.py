@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,21 +25,6 @@ KEYS = {
     "garment_studio_offload_before_generation": True,
     "garment_studio_trust_unverified": False,
 }
-
-
-@pytest.fixture
-def fresh_engine_modules() -> Iterator[None]:
-    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
-    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
-    for key in saved:
-        del sys.modules[key]
-    yield
-    runtime = sys.modules.get("lib_garment.runtime")
-    if runtime is not None:
-        runtime.close_all()  # the copy's models and worker must not outlive the test
-    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
-        del sys.modules[key]
-    sys.modules.update(saved)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +23,6 @@ FROM_MASK = {"mask_source": "mask", "matte": "none"}  # alpha = the supplied mas
 FAST = {"steps": 2, "width": 64, "height": 64, "sampler": "Euler a"}  # see the report: the double lists samplers as str
 HARD = {"control": WEIGHT_FREE, "segment": FROM_MASK, "generation": FAST, "seed": 3}
 WAIT_S = 60  # a safety net for a broken test, never a timing assertion
-
-
-@pytest.fixture
-def fresh_engine_modules() -> Iterator[None]:
-    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
-    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
-    for key in saved:
-        del sys.modules[key]
-    yield
-    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
-        del sys.modules[key]
-    sys.modules.update(saved)
 
 
 def installed(webui, controlnet: bool = True):

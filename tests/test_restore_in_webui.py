@@ -7,8 +7,6 @@ Also the request's restore options and their mapping onto the engine's settings.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +30,6 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
-
-
-@pytest.fixture
-def fresh_engine_modules() -> Iterator[None]:
-    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
-    for key in saved:
-        del sys.modules[key]
-    yield
-    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
-        del sys.modules[key]
-    sys.modules.update(saved)
 
 
 @pytest.fixture

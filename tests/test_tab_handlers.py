@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +18,6 @@ EXT_NAME = "garment-studio"
 CANNY = ("control_v11p_sd15_canny",)
 WEIGHT_FREE = ["mask_canny", "canny"]  # units whose maps need no model
 KEEP = (slice(20, 60), slice(30, 70))  # the product rectangle: 40 x 40 = 1600 pixels
-
-
-@pytest.fixture
-def fresh_engine_modules() -> Iterator[None]:
-    """Let the WebUI import lib_garment from the installed copy, then put the test process's modules back."""
-    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
-    for key in saved:
-        del sys.modules[key]
-    yield
-    for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
-        del sys.modules[key]
-    sys.modules.update(saved)
 
 
 def start(host: Any, controlnet: tuple[str, ...] | None = CANNY) -> Any:

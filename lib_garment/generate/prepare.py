@@ -120,6 +120,27 @@ def check_inputs(
     return photo, choose_mask_source(request, mask is not None)
 
 
+def segmentation_backends(request: GarmentRequest, env: Environment, *, from_mask: bool) -> Any:
+    """The segmentation models the request needs (found or fetched now, loaded on first use): GroundingDINO
+    and SAM unless the job starts from a mask, and the matting model."""
+    from lib_garment.segment.backends.assemble import ModelChoice, build_backends
+
+    return build_backends(
+        request.segment,
+        env.models_root,
+        device=env.device,
+        offline=env.offline,
+        progress=env.progress,
+        from_mask=from_mask,
+        choice=ModelChoice(
+            detector=request.segment.detector,
+            sam=request.segment.sam,
+            trust_unverified=env.trust_unverified,
+            runtime_policy=env.runtime_policy,  # type: ignore[arg-type]
+        ),
+    )
+
+
 def _estimators(kinds: set[str], request: GarmentRequest, env: Environment) -> tuple[Any, Any]:
     """The pose and depth models the maps need, found and verified now (ModelUnavailable names them all)."""
     from lib_garment.maps.depth_models import depth_estimator
@@ -173,7 +194,7 @@ def _make_maps(
 
 def reference_units(request: GarmentRequest, photo: np.ndarray, env: Environment) -> tuple[UnitPlan, ...]:
     """txt2img: the units' maps made from a reference photo (segmented only when a unit needs the mask)."""
-    from lib_garment.segment.backends.assemble import ModelChoice, build_backends, run_segmentation
+    from lib_garment.segment.backends.assemble import run_segmentation
 
     photo = check_image(photo)
     check_array_size(photo, "reference photo")
@@ -181,15 +202,7 @@ def reference_units(request: GarmentRequest, photo: np.ndarray, env: Environment
     mask = None
     if "mask_canny" in needed:
         source = choose_mask_source(request, has_mask=False)
-        backends = build_backends(
-            request.segment,
-            env.models_root,
-            device=env.device,
-            offline=env.offline,
-            progress=env.progress,
-            from_mask=source == "mask",
-            choice=ModelChoice(detector=request.segment.detector, sam=request.segment.sam),
-        )
+        backends = segmentation_backends(request, env, from_mask=source == "mask")
         estimators = _estimators(needed, request, env)
         mask = run_segmentation(photo, request.segment, backends).segmentation.mask
     else:
@@ -208,7 +221,7 @@ def prepare(
     cache: MapCache | None = None,
 ) -> Prepared:
     """Segment ``photo`` (or take ``mask``), make the maps the units need and build the plan."""
-    from lib_garment.segment.backends.assemble import ModelChoice, build_backends, run_segmentation
+    from lib_garment.segment.backends.assemble import run_segmentation
 
     started = time.perf_counter()
     photo, source = check_inputs(request, photo, mask, supplied_maps)
@@ -216,20 +229,7 @@ def prepare(
     needed = {kind for kind in map_kinds(request) if kind not in supplied}
 
     # Every model the job needs is found (or fetched) before any of them runs.
-    backends = build_backends(
-        request.segment,
-        env.models_root,
-        device=env.device,
-        offline=env.offline,
-        progress=env.progress,
-        from_mask=source == "mask",
-        choice=ModelChoice(
-            detector=request.segment.detector,
-            sam=request.segment.sam,
-            trust_unverified=env.trust_unverified,
-            runtime_policy=env.runtime_policy,  # type: ignore[arg-type]
-        ),
-    )
+    backends = segmentation_backends(request, env, from_mask=source == "mask")
     pose_model, depth_model = _estimators(needed, request, env)
     setup_s = time.perf_counter() - started
 

@@ -49,7 +49,7 @@ from lib_garment import __version__
 from lib_garment.b64images import decode_image, encode_png
 from lib_garment.errors import BadInput, GarmentError, ModelUnavailable
 from lib_garment.generate.plan import UnitPlan
-from lib_garment.generate.prepare import check_inputs, prepare, reference_units
+from lib_garment.generate.prepare import check_inputs, prepare, reference_units, segmentation_backends
 from lib_garment.generate.tasks import control_units, map_kinds, unit_map
 from lib_garment.host.jobs import check_controlnet, engine_environment, run_plan
 from lib_garment.host.messages import warn
@@ -57,7 +57,7 @@ from lib_garment.host.progress import webui_progress
 from lib_garment.imageio import image_to_mask, image_to_rgb
 from lib_garment.pydantic_compat import BaseModel, Extra, Field, ValidationError
 from lib_garment.request import REQUEST_VERSION, GarmentRequest, MapKind, request_json_schema
-from lib_garment.segment.backends.assemble import ModelChoice, build_backends, run_segmentation
+from lib_garment.segment.backends.assemble import run_segmentation
 from lib_garment.segment.matte import alpha_to_uint8
 
 PREFIX = "/garment-studio/v1"
@@ -232,20 +232,7 @@ def segment_job(job: Job) -> dict[str, Any]:
     photo, source = check_inputs(request, job.photo, job.mask)
     with queued(timings), webui_progress() as progress:
         env = engine_environment(progress)
-        backends = build_backends(
-            request.segment,
-            env.models_root,
-            device=env.device,
-            offline=env.offline,
-            progress=progress,
-            from_mask=source == "mask",
-            choice=ModelChoice(
-                detector=request.segment.detector,
-                sam=request.segment.sam,
-                trust_unverified=env.trust_unverified,
-                runtime_policy=env.runtime_policy,  # type: ignore[arg-type]
-            ),
-        )
+        backends = segmentation_backends(request, env, from_mask=source == "mask")
         run = run_segmentation(photo, request.segment, backends, job.mask if source == "mask" else None)
     seg = run.segmentation
     info = {"mask_source": source, **run.to_json()}
