@@ -274,3 +274,16 @@ def test_the_ui_batch_path_runs_the_dropdown_script_per_image(host) -> None:
     )
     out = np.asarray(processed.images[0])
     assert np.array_equal(out[painted == 255], photo[painted == 255])
+
+
+def test_older_controlnet_with_dataclass_units_takes_the_units_too(webui, fresh_engine_modules) -> None:
+    """sd-webui-controlnet ≤ 1.1.447: dataclass units whose default is enabled=True (host-contract §5)."""
+    webui.install_controlnet("legacy", models=CN_MODELS)
+    webui.install_extension(ROOT, EXT_NAME)
+    webui.load_scripts()
+    photo, painted = photo_and_mask()
+    body = post(webui, "/sdapi/v1/img2img", img2img_body(webui, photo, painted, HARD))
+    applied = webui.controlnet_script("img2img").history[-1]
+    assert [u.weight for u in applied] == [1.0, 0.5]
+    out = np.asarray(webui.decode(body["images"][0]))
+    assert np.array_equal(out[painted == 255], photo[painted == 255])
