@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.cache import MapCache, array_digest
+from lib_garment.maps import cache as cache_module
+from lib_garment.maps import compute as compute_module
+from lib_garment.maps.cache import PARALLEL_DIGEST_MIN, MapCache, array_digest
 from lib_garment.maps.compute import MAP_KINDS, MapSettings, MapSources, compute_maps, parse_kinds
 from lib_garment.maps.depth import DepthParams, RawDepth
 from lib_garment.maps.edges import CannyParams, canny_map, mask_outline
@@ -70,6 +72,37 @@ def test_digest_follows_content_not_identity() -> None:
     assert array_digest(edited) != array_digest(image)
     assert array_digest(image.reshape(64, 48, 3)) != array_digest(image)
     assert array_digest(image[:, ::-1]) == array_digest(np.ascontiguousarray(image[:, ::-1]))
+
+
+def test_a_large_arrays_digest_sees_every_piece_on_any_number_of_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    side = int((PARALLEL_DIGEST_MIN / 3) ** 0.5) + 64  # hashed in pieces, several at once
+    image = np.random.default_rng(3).integers(0, 256, (side, side + 1, 3), dtype=np.uint8)
+    digest = array_digest(image)
+    assert array_digest(image.copy()) == digest
+    for where in ((0, 0, 0), (side // 2, side // 2, 1), (side - 1, side, 2)):  # first, middle and last piece
+        edited = image.copy()
+        edited[where] ^= 1
+        assert array_digest(edited) != digest, where
+    assert array_digest(image.reshape(side + 1, side, 3)) != digest
+    assert array_digest(image.view(np.int8)) != digest
+    assert array_digest(image[:, ::-1]) == array_digest(np.ascontiguousarray(image[:, ::-1]))
+    monkeypatch.setattr(cache_module, "_digest_threads", lambda: 1)  # one core: the pieces one after another
+    assert array_digest(image) == digest
+
+
+def test_each_source_is_hashed_once_and_only_when_a_map_needs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[tuple[int, ...]] = []
+
+    def counting(array: np.ndarray) -> str:
+        hashed.append(array.shape)
+        return array_digest(array)
+
+    monkeypatch.setattr(compute_module, "array_digest", counting)
+    sources = MapSources(photo(), product_mask())
+    compute_maps(sources, ["canny", "lines"], cache=MapCache())
+    assert hashed == [(48, 64, 3)]  # the mask is not needed: not hashed
+    compute_maps(sources, ["canny", "lines", "mask_canny"], cache=MapCache())
+    assert hashed == [(48, 64, 3), (48, 64)]  # the photo's digest is kept by its MapSources
 
 
 def test_a_job_computes_each_map_once_per_image_and_parameters() -> None:

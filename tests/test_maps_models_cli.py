@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,19 +26,11 @@ from lib_garment.cli import main as cli
 from lib_garment.maps.depth_models import DEPTH_FM_MESSAGE
 from lib_garment.models import registry
 from lib_garment.paths import MODELS_SUBDIR
-from lib_garment.runtime import close_all
 from tests.test_models_loopback import LoopbackServer, refuse_other_hosts
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 120, 80
 DEPTH_NAME = "Depth-Anything-V2-Small-hf"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_the_shared_worker() -> Iterator[None]:
-    """The depth model runs in the shared worker on AUTOMATIC1111's set; stop it when this module is done."""
-    yield
-    close_all()
 
 
 @pytest.fixture

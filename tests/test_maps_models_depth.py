@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from lib_garment.maps.depth_models import (
     DEPTH_REQUIREMENT,
     DepthAnythingEstimator,
     depth_estimator,
+    to_photo_size,
 )
 from lib_garment.maps.devices import resolve_device
 from lib_garment.models import registry
@@ -58,12 +58,12 @@ def reference_depth(model_dir: str, image: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def forced_worker() -> Iterator[ModelRuntime]:
-    """The shared model worker, chosen through the policy switch (what GARMENT_MODEL_RUNTIME=worker does)."""
+def forced_worker() -> ModelRuntime:
+    """The shared model worker, chosen through the policy switch (what GARMENT_MODEL_RUNTIME=worker does).
+    Left running for the next module that needs it; the session's end stops it (conftest)."""
     runtime = get_runtime(DEPTH_REQUIREMENT, policy="worker")
     assert runtime.mode == WORKER
-    yield runtime
-    runtime.close()
+    return runtime
 
 
 def _expected_mode() -> str:
@@ -106,6 +106,37 @@ def test_the_worker_and_this_process_agree(tiny_depth_anything, forced_worker: M
     auto = DepthAnythingEstimator(tiny_depth_anything.path, "cpu")(image)
     forced = DepthAnythingEstimator(tiny_depth_anything.path, "cpu", forced_worker)(image)
     assert np.allclose(auto.values, forced.values, rtol=1e-4, atol=1e-5 * float(np.abs(auto.values).max()))
+
+
+def test_the_model_worker_sends_back_the_small_prediction_and_the_caller_resizes_it(tiny_depth_anything) -> None:
+    image = _rgb(H, W, seed=6)
+    runtime = get_runtime(DEPTH_REQUIREMENT)
+    folder = str(tiny_depth_anything.path)
+    small = runtime.call("lib_garment.maps.depth_models:predict_depth_anything", image, folder, "cpu")
+    assert small.values.shape != (H, W)  # the processor's size: a few hundred KB, not the photo's size
+    assert small.values.dtype == np.float32
+    estimated = DepthAnythingEstimator(tiny_depth_anything.path, "cpu", runtime)(image)
+    assert np.array_equal(estimated.values, to_photo_size(small, W, H).values)
+    assert estimated.near_is_high == small.near_is_high
+    # The engine function that resizes where the model runs gives the same depth.
+    whole = runtime.call("lib_garment.maps.depth_models:estimate_depth_anything", image, folder, "cpu")
+    assert np.array_equal(whole.values, estimated.values)
+
+
+@pytest.mark.parametrize(("width", "height"), [(160, 90), (52, 37), (30, 21), (700, 500)])
+def test_the_photo_size_depth_is_torchs_bicubic_interpolation(width: int, height: int) -> None:
+    import torch
+
+    rng = np.random.default_rng(4)
+    small = rng.normal(size=(37, 52)).astype(np.float32).cumsum(0).cumsum(1)  # smooth, with a slope
+    expected = torch.nn.functional.interpolate(
+        torch.from_numpy(small)[None, None], size=(height, width), mode="bicubic", align_corners=False
+    )[0, 0].numpy()  # what transformers' post-processing does
+    resized = to_photo_size(RawDepth(small, near_is_high=False), width, height)
+    assert resized.values.shape == (height, width)
+    assert resized.values.dtype == np.float32
+    assert not resized.near_is_high
+    assert np.abs(resized.values - expected).max() <= 1e-5 * float(np.ptp(expected))
 
 
 def test_depth_and_normal_share_one_estimate_and_the_model_stays_resident(tiny_depth_anything, tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from lib_garment.maps.pose_model import (
 from lib_garment.models import registry
 from lib_garment.models.store import UnverifiedFile
 from lib_garment.paths import MODELS_SUBDIR
-from lib_garment.runtime import InProcessRuntime, WorkerRuntime
+from lib_garment.runtime import InProcessRuntime, WorkerRuntime, shared_worker
 from lib_garment.runtime.cache import load_count
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,10 +58,10 @@ def grid_pose_model(tiny_yolo_pose, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
-def worker() -> Iterator[WorkerRuntime]:
-    runtime = WorkerRuntime()
-    yield runtime
-    runtime.close()
+def worker() -> WorkerRuntime:
+    """The shared model worker (a WorkerRuntime with the default package folder), already running when an
+    earlier module used it; the session's end stops it (conftest)."""
+    return shared_worker()
 
 
 def _letterbox(height: int, width: int, imgsz: int = 640, stride: int = 32) -> tuple[float, float, float]:

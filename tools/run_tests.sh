@@ -15,7 +15,18 @@ eval "$(bash tools/setup_envs.sh)"
 export YOLO_CONFIG_DIR GARMENT_WORKER_PACKAGES
 # Any hub, telemetry or download attempt must fail loudly instead of fetching.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
-  YOLO_OFFLINE=true GRADIO_ANALYTICS_ENABLED=False DO_NOT_TRACK=1 PYTHONDONTWRITEBYTECODE=1
+  YOLO_OFFLINE=true GRADIO_ANALYTICS_ENABLED=False DO_NOT_TRACK=1
+
+# Bytecode: uv installs the environments without .pyc files, so a Python that may not write any compiles
+# torch, transformers, gradio … from source at every start — about 5 s of CPU per process, and a session
+# starts dozens (pytest itself, model workers, the command-line tests). The compiled files go to one cache
+# folder outside the clone and the environments instead (PYTHONPYCACHEPREFIX): the work tree and the
+# environments stay untouched, both sets share it (same interpreter, atomic writes), and Python checks each
+# file against its source's mtime and size, so an edited module is compiled again.
+STATE="${GARMENT_STATE_DIR:-$HOME/.cache/garment-studio}"
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="${GARMENT_PYCACHE_DIR:-$STATE/pycache}"
+mkdir -p "$PYTHONPYCACHEPREFIX"
 
 status=0
 echo "=== ruff"
@@ -25,7 +36,7 @@ echo "=== ruff"
 # The two package sets run side by side, one core each (torch threads capped so they do not fight),
 # which halves the wall time on a 2-core machine; their logs are printed one after the other.
 REPORTS="$(mktemp -d)"
-trap 'rm -rf "$REPORTS"' EXIT
+trap 'rm -rf "$REPORTS" "$PYTHONPYCACHEPREFIX$REPORTS"' EXIT  # with the bytecode of this run's temp copies
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 pids=()
 for set in a1111 forge; do

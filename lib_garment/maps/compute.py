@@ -182,10 +182,9 @@ def compute_maps(
         maps["lines"] = cache.get_or_compute(
             ("lines", image_id, settings.lines), lambda: lines_map(image, settings.lines, shared)
         )
-    mask_id = sources.mask_id
-    if "mask_canny" in kinds:
+    if "mask_canny" in kinds:  # the mask is hashed only for the maps made from it
         mask = sources.mask
-        maps["mask_canny"] = cache.get_or_compute(("mask_canny", mask_id), lambda: mask_outline(mask))
+        maps["mask_canny"] = cache.get_or_compute(("mask_canny", sources.mask_id), lambda: mask_outline(mask))
 
     pose = None
     if "pose" in kinds:
@@ -219,7 +218,7 @@ def compute_maps(
         if "depth" in kinds:
             maps["depth"] = cache.get_or_compute(depth_key, depth_map)
         if "normal" in kinds:
-            cut_id = mask_id if settings.normal_uses_mask else None
+            cut_id = sources.mask_id if settings.normal_uses_mask else None
             maps["normal"] = cache.get_or_compute(("normal", depth_key, settings.normal, cut_id), normal_map)
     return ControlMaps({kind: maps[kind] for kind in kinds}, pose)  # in the canonical order
 
