@@ -87,9 +87,16 @@ REQUIREMENTS: tuple[Requirement, ...] = (
 )
 
 # The model worker's private package folder: the models that need a newer transformers than the host
-# has (GroundingDINO in transformers form, ViTMatte, Depth Anything) run there, in a separate process.
-WORKER_PACKAGES: tuple[str, ...] = ("transformers==4.46.3", "tokenizers==0.20.3", "huggingface-hub==0.26.2")
+# has (GroundingDINO in transformers form, ViTMatte, Depth Anything) or diffusers, which AUTOMATIC1111 does
+# not have (DepthFM), run there, in a separate process. diffusers 0.31.0 is Forge's own pin.
+WORKER_PACKAGES: tuple[str, ...] = (
+    "transformers==4.46.3",
+    "tokenizers==0.20.3",
+    "huggingface-hub==0.26.2",
+    "diffusers==0.31.0",
+)
 WORKER_NEEDED_BELOW_TRANSFORMERS = "4.40"
+WORKER_NEEDED_BELOW_DIFFUSERS = "0.31"
 
 # Packages the WebUI launcher installs itself (not listed in requirements_versions.txt with a version).
 LAUNCHER_OWNED: tuple[str, ...] = ("torch", "torchvision", "xformers")

@@ -33,6 +33,7 @@ REPORTED_PACKAGES = (
     "gradio",
     "fastapi",
     "transformers",
+    "diffusers",
     "tokenizers",
     "huggingface-hub",
     "protobuf",
@@ -48,11 +49,13 @@ REPORTED_PACKAGES = (
     "mediapipe",
 )
 
-# First transformers release with each model class (host-contract.md §2; design.md "Models").
-TRANSFORMERS_MINIMUM = {
-    "GroundingDINO (transformers)": "4.40",
-    "ViTMatte": "4.34",
-    "Depth Anything": "4.38",
+# The package release each model family needs: the first transformers with its class (host-contract.md §2;
+# design.md "Models"), and for DepthFM the diffusers with the LDM conversion its loader uses.
+RUNTIME_MINIMUM = {
+    "GroundingDINO (transformers)": ("transformers", "4.40"),
+    "ViTMatte": ("transformers", "4.34"),
+    "Depth Anything": ("transformers", "4.38"),
+    "DepthFM": ("diffusers", "0.31"),
 }
 PACKAGE_FAMILIES = {
     "GroundingDINO (groundingdino-py)": "groundingdino",
@@ -118,10 +121,10 @@ def runtime_modes(installed: dict[str, str], worker: dict[str, str], worker_fold
     Asks the runtime's own decision (``choose_runtime``) so the report cannot drift from what a job does.
     """
     modes: dict[str, str] = {}
-    for family, minimum in TRANSFORMERS_MINIMUM.items():
+    for family, (package, minimum) in RUNTIME_MINIMUM.items():
         try:
             choice = choose_runtime(
-                f"transformers>={minimum}",
+                f"{package}>={minimum}",
                 host=installed.get,
                 worker=lambda name: worker.get(name) or installed.get(name),
                 worker_folder=worker_folder,
@@ -130,8 +133,8 @@ def runtime_modes(installed: dict[str, str], worker: dict[str, str], worker_fold
         except (ModelUnavailable, ValueError) as err:
             modes[family] = f"unavailable: {err}"
             continue
-        via = worker.get("transformers") if choice.mode == WORKER else installed.get("transformers")
-        modes[family] = f"{choice.mode} (transformers {via})"
+        via = (worker.get(package) or installed.get(package)) if choice.mode == WORKER else installed.get(package)
+        modes[family] = f"{choice.mode} ({package} {via})"
     for family, module in PACKAGE_FAMILIES.items():
         found = importlib.util.find_spec(module) is not None
         modes[family] = IN_PROCESS if found else f"unavailable: python package '{module}' is not installed"

@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 from lib_garment.deps import (
     LAUNCHER_OWNED,
     REQUIREMENTS,
+    WORKER_NEEDED_BELOW_DIFFUSERS,
     WORKER_NEEDED_BELOW_TRANSFORMERS,
     WORKER_PACKAGES,
     Requirement,
@@ -106,9 +107,16 @@ def _plan_requirement(req: Requirement, installed: Mapping[str, str], pins: Mapp
 
 
 def worker_needed(installed: Mapping[str, str]) -> bool:
-    """True when the host's transformers lacks GroundingDINO / ViTMatte / Depth Anything."""
-    version = _version(installed.get("transformers"))
-    return version is None or version < Version(WORKER_NEEDED_BELOW_TRANSFORMERS)
+    """True when the host's transformers lacks GroundingDINO / ViTMatte / Depth Anything, or the host has no
+    diffusers new enough for DepthFM (AUTOMATIC1111 has none; Forge pins 0.31.0)."""
+    transformers = _version(installed.get("transformers"))
+    diffusers = _version(installed.get("diffusers"))
+    return (
+        transformers is None
+        or transformers < Version(WORKER_NEEDED_BELOW_TRANSFORMERS)
+        or diffusers is None
+        or diffusers < Version(WORKER_NEEDED_BELOW_DIFFUSERS)
+    )
 
 
 def _plan_worker(installed: Mapping[str, str], worker_installed: Mapping[str, str]) -> Action | None:

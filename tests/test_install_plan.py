@@ -107,9 +107,19 @@ def test_only_the_missing_worker_packages_are_planned() -> None:
 
 
 def test_no_worker_folder_on_forge() -> None:
-    """Forge ships transformers 4.46.1: everything runs in-process (design.md, "The transformers conflict")."""
-    forge = {**a1111_installed(**ALL_OURS), "transformers": "4.46.1"}
+    """Forge ships transformers 4.46.1 and diffusers 0.31.0: everything runs in-process (design.md, "The
+    transformers conflict")."""
+    forge = {**a1111_installed(**ALL_OURS), "transformers": "4.46.1", "diffusers": "0.31.0"}
     assert plan_install(forge, {"transformers": "4.46.1"}, worker_installed={}).actions == []
+
+
+def test_a_new_transformers_without_diffusers_still_needs_the_worker_for_depth_fm() -> None:
+    host = {**a1111_installed(**ALL_OURS), "transformers": "4.46.1"}
+    plan = plan_install(host, {}, worker_installed={})
+    assert [a.kind for a in plan.actions] == ["worker"]
+    assert "diffusers==0.31.0" in plan.actions[0].packages
+    older = {**host, "diffusers": "0.26.3"}  # too old for the LDM conversion DepthFM's loader uses
+    assert [a.kind for a in plan_install(older, {}, worker_installed={}).actions] == ["worker"]
 
 
 def test_skip_install_plans_nothing() -> None:
@@ -127,6 +137,7 @@ def test_names_are_compared_normalised() -> None:
         "MobileSAM-Mirror": "1.0.0",
         "Segment_Anything.HQ": "0.3",
         "transformers": "4.46.1",
+        "Diffusers": "0.31.0",
     }
     assert plan_install(installed, {}).actions == []
 

@@ -23,7 +23,6 @@ import pytest
 from PIL import Image
 
 from lib_garment.cli import main as cli
-from lib_garment.maps.depth_models import DEPTH_FM_MESSAGE
 from lib_garment.models import registry
 from lib_garment.paths import MODELS_SUBDIR
 from tests.test_models_loopback import LoopbackServer, refuse_other_hosts
@@ -156,17 +155,14 @@ def test_the_tiny_files_are_not_the_released_ones(photo: Path, models: Path, off
     assert not out.exists()
 
 
-def test_depth_fm_exits_3_and_says_what_to_use(photo: Path, tmp_path: Path, capsys) -> None:
-    assert run(photo, "--out", tmp_path / "out", "--only", "depth", "--depth-model", "depth-fm") == 3
-    assert DEPTH_FM_MESSAGE in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--only", "pose", "--person-threshold", "2"], "within 0..1"),
         (["--only", "pose", "--pose-model", "yolov9-pose"], "unknown pose model"),
         (["--only", "depth", "--depth-model", "depth-anything-v2-large"], "unknown depth model"),
+        (["--only", "depth", "--depth-model", "depth-fm", "--depth-steps", "0"], "depth-fm steps must be 1..50"),
+        (["--only", "depth", "--depth-model", "no/such/depthfm.ckpt"], "DepthFM checkpoint no/such/depthfm.ckpt does"),
         (["--only", "pose", "--device", "tpu"], "invalid choice"),
     ],
 )

@@ -22,7 +22,6 @@ from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSources, compute_maps
 from lib_garment.maps.depth import RawDepth
 from lib_garment.maps.depth_models import (
-    DEPTH_FM_MESSAGE,
     DEPTH_REQUIREMENT,
     DepthAnythingEstimator,
     depth_estimator,
@@ -187,13 +186,6 @@ def test_a_folder_of_ones_own(tiny_depth_anything, tmp_path: Path) -> None:
         depth_estimator(str(tmp_path / "nowhere" / "depth"), tmp_path)
     with pytest.raises(BadInput, match="unknown depth model 'depth-anything-v2-large'"):
         depth_estimator("depth-anything-v2-large", tmp_path)
-
-
-def test_depth_fm_says_it_is_not_available() -> None:
-    with pytest.raises(ModelUnavailable) as err:
-        depth_estimator("depth-fm", Path("unused"))
-    assert str(err.value) == DEPTH_FM_MESSAGE
-    assert err.value.exit_code == 3
 
 
 def test_the_registry_model_is_hash_checked(

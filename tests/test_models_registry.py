@@ -47,7 +47,11 @@ def test_default_models_are_licensed_for_commercial_use() -> None:
     for spec in (s for s in MODELS if s.default):
         assert not re.search(r"\bNC\b|non-commercial|noncommercial", spec.licence, re.IGNORECASE), spec.name
     depth = [s for s in MODELS if s.family == "depth"]
-    assert [s.name for s in depth] == ["Depth-Anything-V2-Small-hf"]  # Base/Large are non-commercial
+    assert [s.name for s in depth if s.default] == ["Depth-Anything-V2-Small-hf"]
+    for spec in depth:  # Depth Anything Base/Large are non-commercial: never registered
+        assert "Base" not in spec.name
+        assert "Large" not in spec.name
+        assert not re.search(r"\bNC\b|non-commercial", spec.licence, re.IGNORECASE), spec.name
 
 
 def test_every_family_the_pipeline_needs_has_a_default() -> None:

@@ -12,6 +12,7 @@ from lib_garment.errors import BadInput, ModelUnavailable
 
 if TYPE_CHECKING:
     from lib_garment.maps.compute import DepthEstimator, MapSettings, MapSources, PoseEstimator
+    from lib_garment.maps.depth_fm import DepthFmParams
     from lib_garment.models.progress import TqdmProgress
 
 # lib_garment.maps.compute.MAP_KINDS, repeated so that parsing arguments needs no OpenCV.
@@ -72,9 +73,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--depth-model",
         default=DEPTH_MODELS[0],
-        metavar="NAME|DIR",
-        help=f"depth model without --depth: {' or '.join(DEPTH_MODELS)} (default {DEPTH_MODELS[0]}), or a "
-        "Depth Anything folder in transformers format",
+        metavar="NAME|DIR|FILE.ckpt",
+        help=f"depth model without --depth: {' or '.join(DEPTH_MODELS)} (default {DEPTH_MODELS[0]}), a "
+        "Depth Anything folder in transformers format, or a DepthFM checkpoint of your own",
+    )
+    parser.add_argument(
+        "--depth-steps", type=int, default=2, metavar="N", help="depth-fm: Euler steps of the flow (default 2)"
+    )
+    parser.add_argument(
+        "--depth-ensemble",
+        type=int,
+        default=1,
+        metavar="N",
+        help="depth-fm: predictions averaged, each from its own noise (default 1; 4 is smoother, 4x slower)",
     )
     parser.add_argument("--models-dir", help="the WebUI's models folder (default: found from the WebUI)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="where models run (default: cuda if available)")
@@ -154,7 +165,7 @@ def _estimators(
             )
     if needs_depth:
         try:
-            depth_model = depth_estimator(args.depth_model, root, **common)
+            depth_model = depth_estimator(args.depth_model, root, depth_fm=_depth_fm_params(args), **common)
         except ModelUnavailable as err:
             problems.append(
                 f"the depth and normal maps need the depth model: {err}\n"
@@ -169,6 +180,12 @@ def _estimators(
         hint = f"\nOr leave them out: --only {','.join(rest)}" if rest else ""
         raise ModelUnavailable("\n".join(problems) + hint)
     return pose_model, depth_model, progress
+
+
+def _depth_fm_params(args: argparse.Namespace) -> DepthFmParams:
+    from lib_garment.maps.depth_fm import DepthFmParams
+
+    return DepthFmParams(steps=args.depth_steps, ensemble=args.depth_ensemble)
 
 
 def _settings(args: argparse.Namespace) -> MapSettings:

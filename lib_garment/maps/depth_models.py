@@ -1,4 +1,4 @@
-"""Depth models for the depth and normal maps: Depth Anything V2 Small (transformers), and the depth-fm slot.
+"""Depth models for the depth and normal maps: Depth Anything V2 Small (transformers, the default) and DepthFM.
 
 Depth Anything runs through the model runtime: ``DepthAnythingForDepthEstimation`` is in transformers 4.38
 and later, so on AUTOMATIC1111 1.10.1 (transformers 4.30.2) it runs in the model worker, on Forge
@@ -10,7 +10,7 @@ and derives normals from it.
 Only the Small variant is licensed for commercial use (Apache-2.0); Base and Large are CC-BY-NC-4.0, so they
 are never a default, but a user may point at any Depth Anything folder of their own.
 
-depth-fm (CompVis DepthFM) needs parts this version does not ship; see :data:`DEPTH_FM_MISSING`.
+``depth-fm`` (CompVis DepthFM, MIT) is the seed paper's depth model: :mod:`lib_garment.maps.depth_fm`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.errors import BadInput
 from lib_garment.maps.depth import RawDepth
+from lib_garment.maps.depth_fm import DEFAULT_DEPTH_FM, DepthFmEstimator, DepthFmParams, depth_fm_estimator
 from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.models.progress import ProgressCallback
@@ -38,20 +39,6 @@ DEPTH_MODEL_NAMES = (DEPTH_ANYTHING, DEPTH_FM)
 DEFAULT_DEPTH_MODEL = DEPTH_ANYTHING
 REGISTRY_NAMES = {DEPTH_ANYTHING: "Depth-Anything-V2-Small-hf"}
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
-
-DEPTH_FM_MESSAGE = "depth-fm is not available in this version; use depth-anything-v2-small or --depth FILE"
-# What an honest depth-fm backend would need, none of which this version has (see the module doc):
-DEPTH_FM_MISSING = (
-    "diffusers (AutoencoderKL: DepthFM encodes the photo and decodes the depth with Stable Diffusion's VAE); it "
-    "is in neither the WebUI's packages nor the model worker's folder",
-    "the Stable Diffusion VAE weights (DepthFM loads runwayml/stable-diffusion-v1-5 'vae' from the Hugging Face "
-    "hub; that repository is gone, a pinned mirror and its SHA-256 would have to be registered)",
-    "DepthFM's own UNet (the LDM openaimodel UNet with the image latent concatenated to the input and an empty "
-    "text embedding for cross-attention), which would have to be written for this project",
-    "depthfm-v1.ckpt itself: a pickle (noising_step, empty_text_embedding, ldm_hparams, state_dict) with no "
-    "published SHA-256, so it could only be loaded as an unverified file",
-)
-
 
 # -- the engine function (runs in whichever process the runtime chose) ------------------------------------------
 
@@ -183,8 +170,6 @@ def resolve_depth_model(
     from lib_garment.models import registry
     from lib_garment.models.store import ensure_model
 
-    if model == DEPTH_FM:
-        raise ModelUnavailable(DEPTH_FM_MESSAGE)
     registry_name = REGISTRY_NAMES.get(model, model if model in REGISTRY_NAMES.values() else None)
     if registry_name is not None:
         # Looked up at call time, so a test can stand a registry of its own in for the real one.
@@ -197,7 +182,15 @@ def resolve_depth_model(
         raise BadInput(f"depth model {model} is a file; give the model's folder (config.json, model.safetensors)")
     if "/" in model or "\\" in model:
         raise BadInput(f"depth model folder {model} does not exist")
-    raise BadInput(f"unknown depth model {model!r}; use {' or '.join(DEPTH_MODEL_NAMES)}, or a model folder")
+    raise BadInput(
+        f"unknown depth model {model!r}; use {' or '.join(DEPTH_MODEL_NAMES)}, a Depth Anything folder or a "
+        "DepthFM .ckpt"
+    )
+
+
+def is_depth_fm(model: str) -> bool:
+    """``depth-fm``, or a DepthFM checkpoint file of the user's own (``.ckpt``)."""
+    return model == DEPTH_FM or Path(model).suffix.lower() == ".ckpt"
 
 
 def depth_estimator(
@@ -209,10 +202,14 @@ def depth_estimator(
     progress: ProgressCallback | None = None,
     trust_unverified: bool | None = None,
     runtime: ModelRuntime | None = None,
-) -> DepthAnythingEstimator:
+    depth_fm: DepthFmParams = DEFAULT_DEPTH_FM,
+) -> DepthAnythingEstimator | DepthFmEstimator:
     """A ready depth estimator: the model found (or downloaded) and verified now, loaded on first use."""
     from lib_garment.paths import models_root as default_models_root
 
     root = Path(models_root) if models_root is not None else default_models_root()
-    folder = resolve_depth_model(model, root, offline=offline, progress=progress, trust_unverified=trust_unverified)
+    common = {"offline": offline, "progress": progress, "trust_unverified": trust_unverified}
+    if is_depth_fm(model):
+        return depth_fm_estimator(model, root, device=device, runtime=runtime, params=depth_fm, **common)
+    folder = resolve_depth_model(model, root, **common)
     return DepthAnythingEstimator(folder, device, runtime)

@@ -34,6 +34,9 @@ class ModelFile:
     urls: tuple[str, ...]
     sha256: str | None = None
     size: int | None = None
+    # A pickle that lib_garment.models.safe_pickle reads with a data-only unpickler: it cannot run code, so it
+    # may be used without a known hash (its loader must use that unpickler).
+    restricted_pickle: bool = False
 
     def __post_init__(self) -> None:
         if self.sha256 is not None and (len(self.sha256) != 64 or self.sha256 != self.sha256.lower()):
@@ -56,6 +59,7 @@ class ModelSpec:
     is_dir: bool = False  # a Hugging Face style folder named ``name`` holding ``files``
     hf_repos: tuple[str, ...] = ()  # repo ids whose Hugging Face cache may hold it (first = canonical)
     hf_revision: str | None = None  # the pinned commit; preferred when reusing the Hugging Face cache
+    hf_subfolder: str = ""  # where in a cached snapshot the files lie (a pipeline's "vae/")
     notes: str = ""
 
     @property
@@ -114,6 +118,14 @@ _VITMATTE_COMMIT = "6a58ad7646403c1df626fbd746900aec7361ea1d"
 # model-weight registry (the safetensors hash 3152477c… also appears in an independent pin list).
 _DEPTH_REPO = "depth-anything/Depth-Anything-V2-Small-hf"
 _DEPTH_COMMIT = "5426e4f0f36572d16453bbda7a8389317b1bef99"
+# DepthFM (CompVis/depth-fm, MIT): the authors publish depthfm-v1.ckpt on their lab's server with no hash or
+# size anywhere we could find, so it is marked restricted_pickle: read by the data-only unpickler, it cannot
+# run code (lib_garment.models.safe_pickle). It holds the UNet (LDM layout) and needs SD 1.5's VAE: the
+# diffusers folder of stable-diffusion-v1-5/stable-diffusion-v1-5 at commit f03de327…, whose safetensors
+# SHA-256 a2b5134f… is recorded with that revision by refiners' conversion recipes (the config has no hash).
+_DEPTHFM_URL = "https://ommer-lab.com/files/depthfm/depthfm-v1.ckpt"
+_SD15_REPO = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+_SD15_COMMIT = "f03de327dd89b501a01da37fc5240cf4fdba85a1"
 
 # -- YOLO ----------------------------------------------------------------------------------------------------------
 # yolov8n-pose.pt: SHA-256 c6fa93dd… and 6,832,633 bytes, the GitHub release asset digest of ultralytics/assets
@@ -390,6 +402,37 @@ MODELS: tuple[ModelSpec, ...] = (
         notes="only the Small variant is Apache-2.0; Base/Large are non-commercial and never offered as defaults",
     ),
     ModelSpec(
+        "depthfm-v1",
+        "depth",
+        "depth",
+        (ModelFile("depthfm-v1.ckpt", (_DEPTHFM_URL,), restricted_pickle=True),),
+        "MIT",
+        "depth-fm (diffusers UNet2DConditionModel + AutoencoderKL)",
+        "https://github.com/CompVis/depth-fm",
+        notes="needs the Stable Diffusion 1.5 VAE (stable-diffusion-v1-5-vae) beside it",
+    ),
+    ModelSpec(
+        "stable-diffusion-v1-5-vae",
+        "depth",
+        "depth",
+        (
+            ModelFile("config.json", (_hf(_SD15_REPO, _SD15_COMMIT, "vae/config.json"),)),
+            ModelFile(
+                "diffusion_pytorch_model.safetensors",
+                (_hf(_SD15_REPO, _SD15_COMMIT, "vae/diffusion_pytorch_model.safetensors"),),
+                "a2b5134f4dbc140d9c11f11cba3233099e00af40f262f136c691fb7d38d2194c",
+            ),
+        ),
+        "CreativeML Open RAIL-M",
+        "diffusers.AutoencoderKL",
+        f"{HF}/{_SD15_REPO}",
+        is_dir=True,
+        hf_repos=(_SD15_REPO, "runwayml/stable-diffusion-v1-5"),
+        hf_revision=_SD15_COMMIT,
+        hf_subfolder="vae",
+        notes="the VAE DepthFM encodes photos and decodes depth with",
+    ),
+    ModelSpec(
         "yolov8n-pose",
         "pose",
         "yolo",
@@ -502,6 +545,8 @@ def hf_snapshots(spec: ModelSpec, hub_cache: Path | None) -> list[Path]:
         pinned = snapshots / spec.hf_revision if spec.hf_revision else None
         found.extend([pinned] if pinned is not None and pinned.is_dir() else [])
         found.extend(others)
+    if spec.hf_subfolder:
+        found = [snapshot / spec.hf_subfolder for snapshot in found]
     return found
 
 

@@ -151,7 +151,7 @@ class ModelStore:
         """The verified model on disk, downloading what is missing unless offline."""
         spec = get_spec(name) if isinstance(name, str) else name
         trusted = trust_unverified(self.trust_unverified)
-        unverifiable = [f for f in spec.files if f.sha256 is None and not is_data_only(f.name)]
+        unverifiable = [f for f in spec.files if f.sha256 is None and not _cannot_run_code(f)]
         if unverifiable and not trusted:
             # Neither a copy on disk nor a fresh download could be checked: refuse before any work.
             where = install_path(spec, self.models_root)
@@ -191,7 +191,7 @@ class ModelStore:
         )
         self.cache.put(dest, fetched.sha256)  # already hashed while streaming: never hash it again
         if model_file.sha256 is None:
-            why = "its format cannot run code" if is_data_only(dest.name) else "unverified files are trusted"
+            why = "its format cannot run code" if _cannot_run_code(model_file) else "unverified files are trusted"
             log.info("%s: no known SHA-256 (got %s); kept because %s", dest, fetched.sha256, why)
 
     def _offline_message(self, spec: ModelSpec, missing: list[ModelFile], skipped: list[str], why: str) -> str:
@@ -212,6 +212,11 @@ class ModelStore:
         lines += [f"Not used: {reason}" for reason in skipped]
         lines += [f"Download {f.name} from {f.urls[0]}" for f in missing]
         return "\n".join(lines)
+
+
+def _cannot_run_code(model_file: ModelFile) -> bool:
+    """Loading it runs no code: a data format, or a pickle read by the data-only unpickler."""
+    return is_data_only(model_file.name) or model_file.restricted_pickle
 
 
 def _size_text(size: int | None) -> str:

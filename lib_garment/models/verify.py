@@ -5,7 +5,8 @@ Policy (the same for downloads and for copies found on disk):
 - a size or SHA-256 that differs from the registry is always refused;
 - a file with a known hash is used once the hash matches;
 - without a known hash, formats that cannot run code when loaded (safetensors, JSON, text) are used with a
-  logged note, while anything else (pickle checkpoints: .pth, .pt, .bin, .ckpt …) is refused unless the user
+  logged note, and so are pickles the registry marks ``restricted_pickle`` (read by the data-only unpickler of
+  ``lib_garment.models.safe_pickle``), while anything else (pickle checkpoints: .pth, .pt, .bin, .ckpt …) is refused unless the user
   trusts unverified files explicitly (argument, or ``GARMENT_TRUST_UNVERIFIED=1``), because unpickling runs code.
 """
 
@@ -169,6 +170,8 @@ def check_file(
         return Verdict(True)
     if is_data_only(model_file.name):
         return Verdict(True, f"{path}: no known SHA-256; used unverified because its format cannot run code")
+    if model_file.restricted_pickle:
+        return Verdict(True, f"{path}: no known SHA-256; read by the data-only unpickler, which cannot run code")
     if trusted:
         return Verdict(True, f"{path}: no known SHA-256; loading it anyway because unverified files are trusted")
     return Verdict(False, unverified_message(path, model_file), UnverifiedFile)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.factories.depth import DEPTH_ANYTHING_HF_CLASSES, TinyDepthAnything
+from tests.factories.depth_fm import DEPTH_FM_CLASSES, TinyDepthFm
 from tests.factories.grounding_dino import (
     GROUNDINGDINO_HF_CLASSES,
     GROUNDINGDINO_HF_SIZE,
@@ -143,6 +144,24 @@ def tiny_depth_anything(tiny_model_root: Path, hf_runner: HFRunner) -> TinyDepth
         hf_runner, "tests.factories.depth:build_depth_anything", DEPTH_ANYTHING_HF_CLASSES, out_dir
     )
     return _hf_record(TinyDepthAnything, out_dir, result, seconds)
+
+
+@pytest.fixture(scope="session")
+def tiny_depth_fm(tiny_model_root: Path, hf_runner: HFRunner) -> TinyDepthFm:
+    """depthfm-v1.ckpt (LDM layout) and SD 1.5's VAE folder beside it, built where diffusers is (Forge's set:
+    here; AUTOMATIC1111's: the model worker's folder)."""
+    out_dir = tiny_model_root / "depth-fm"
+    result, seconds = _build_hf(hf_runner, "tests.factories.depth_fm:build_depth_fm", DEPTH_FM_CLASSES, out_dir)
+    value = dict(result.value)
+    return TinyDepthFm(
+        path=out_dir,
+        checkpoint=Path(value.pop("checkpoint")),
+        vae_dir=Path(value.pop("vae_dir")),
+        built_with=result.built_with,
+        transformers_version=result.transformers_version,
+        build_seconds=seconds,
+        **value,
+    )
 
 
 # -- YOLO ----------------------------------------------------------------------------------------------------

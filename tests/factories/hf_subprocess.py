@@ -55,11 +55,20 @@ class CallResult:
 
 
 def transformers_has(*class_names: str) -> bool:
-    """True when the transformers importable here defines every named class."""
+    """True when every named class is importable here: a bare name is a transformers class, ``package:Class``
+    one of another package (``diffusers:AutoencoderKL``: AUTOMATIC1111's set has no diffusers at all)."""
     import transformers
 
-    # transformers resolves names lazily; a missing one raises AttributeError, so hasattr is exact.
-    return all(hasattr(transformers, name) for name in class_names)
+    for name in class_names:
+        package, _, attr = name.rpartition(":")
+        try:
+            module = importlib.import_module(package) if package else transformers
+        except ImportError:
+            return False
+        # transformers and diffusers resolve names lazily; a missing one raises AttributeError: hasattr is exact.
+        if not hasattr(module, attr):
+            return False
+    return True
 
 
 def _resolve(target: str) -> Callable[..., Any]:
