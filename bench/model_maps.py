@@ -1,11 +1,14 @@
 """Model-based maps: time from photo to keypoints / depth ÷ the model's raw forward pass (target ≤ 1.10).
 
-Run from the repository root: ``python bench/model_maps.py [--sizes 1024,2048] [--repeats 5] [--device cpu]``.
+Run from the repository root: ``python bench/model_maps.py [--sizes 1024,2048] [--repeats 5] [--device cpu]
+[--models pose,depth,depth-fm] [--depth-fm-side 768]``.
 The models have their real architectures and sizes with random weights: YOLOv8n-pose built from ultralytics'
-yaml (saved as a .pt and loaded through the production loader), and a Depth Anything V2 Small-shaped model
-(DINOv2 ViT-S/14 backbone, DPT head 48/96/192/384, fusion 64) saved in transformers format. Depth Anything
-runs through the model runtime exactly as the maps command runs it: the model worker on AUTOMATIC1111's set
-(transformers 4.30.2), in-process on Forge's.
+yaml (saved as a .pt and loaded through the production loader), a Depth Anything V2 Small-shaped model
+(DINOv2 ViT-S/14 backbone, DPT head 48/96/192/384, fusion 64) saved in transformers format, and for
+``depth-fm`` a DepthFM-shaped checkpoint (SD 2.1's UNet with 8 input channels in the LDM layout) with a
+Stable Diffusion VAE folder. Depth Anything and DepthFM run through the model runtime exactly as the maps
+command runs them: the model worker on AUTOMATIC1111's set (transformers 4.30.2, no diffusers), in-process on
+Forge's. DepthFM's forward is the VAE encode, the Euler steps of the UNet and the VAE decode.
 
 Per photo size, interleaved, median of the repeats:
 - ``estimator``: the estimator call (``YoloPoseEstimator.detect`` / ``DepthAnythingEstimator``): colour
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSources, compute_maps
+from lib_garment.maps.depth_fm import DEPTH_FM_REQUIREMENT, DepthFmEstimator, DepthFmParams
 from lib_garment.maps.depth_models import DEPTH_REQUIREMENT, DepthAnythingEstimator
 from lib_garment.maps.pose_model import PoseModelParams, YoloPoseEstimator, prepare_ultralytics
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime, in_process_runtime
@@ -103,6 +107,93 @@ def build_depth_anything_small(out_dir: str) -> int:
         image_std=[0.229, 0.224, 0.225],
     ).save_pretrained(out_dir)
     return sum(p.numel() for p in model.parameters())
+
+
+# SD 2.1's UNet as DepthFM describes it (8 input channels: the flow's state and the image latent).
+DEPTH_FM_SD21 = {
+    "image_size": 32,
+    "in_channels": 8,
+    "out_channels": 4,
+    "model_channels": 320,
+    "attention_resolutions": [4, 2, 1],
+    "num_res_blocks": 2,
+    "channel_mult": [1, 2, 4, 4],
+    "num_head_channels": 64,
+    "use_spatial_transformer": True,
+    "use_linear_in_transformer": True,
+    "transformer_depth": 1,
+    "context_dim": 1024,
+    "use_checkpoint": False,
+    "legacy": False,
+}
+# Stable Diffusion's VAE (stable-diffusion-v1-5's vae/config.json).
+SD_VAE = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+    "block_out_channels": [128, 256, 512, 512],
+    "layers_per_block": 2,
+    "latent_channels": 4,
+    "norm_num_groups": 32,
+    "sample_size": 512,
+    "scaling_factor": 0.18215,
+}
+
+
+def build_depth_fm_full(out_dir: str) -> int:
+    """A DepthFM-shaped checkpoint (random SD 2.1 UNet in the LDM layout, stored in fp16 to halve the file) and a
+    random SD VAE folder, the formats the loader reads. Runs where diffusers is (the runtime's process)."""
+    import numpy as np
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from lib_garment.maps.depth_fm import unet_config
+    from tests.factories.depth_fm import to_ldm_state_dict
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = unet_config(DEPTH_FM_SD21)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**config)
+    params = sum(p.numel() for p in unet.parameters())
+    state = to_ldm_state_dict(unet.half(), config)
+    del unet
+    empty = np.random.default_rng(0).normal(size=(1, 77, 1024)).astype(np.float32)
+    torch.save(
+        {"ldm_hparams": DEPTH_FM_SD21, "state_dict": state, "noising_step": 400, "empty_text_embedding": empty},
+        folder / "depthfm-v1.ckpt",
+    )
+    del state
+    vae = AutoencoderKL(**SD_VAE)
+    vae.save_pretrained(folder / "vae", safe_serialization=True)
+    return params + sum(p.numel() for p in vae.parameters())
+
+
+def depth_fm_forward_seconds(checkpoint: str, vae_dir: str, device: str, image: np.ndarray, side: int) -> float:
+    """The resident DepthFM networks alone (the estimator's own cache entry): VAE encode, the Euler steps of
+    the UNet, VAE decode, on the photo already resized and scaled (not timed)."""
+    import cv2
+    import torch
+
+    from lib_garment.maps.depth_fm import load_depth_fm, processing_size
+
+    net = cached_model(("depth-fm", checkpoint, vae_dir, device), lambda: load_depth_fm(checkpoint, vae_dir, device))
+    width, height = processing_size(image.shape[1], image.shape[0], side)
+    pixels = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    x = (torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 127.5 - 1.0).to(device, net.dtype)
+    steps = DepthFmParams().steps
+    with torch.inference_mode():
+        _sync(device)
+        start = time.perf_counter()
+        latent = net.vae.encode(x).latent_dist.mode() * 0.18215
+        state = latent
+        for k in range(steps):
+            t = torch.full((1,), k / steps, device=device, dtype=net.dtype)
+            state = state + net.unet(torch.cat([state, latent], 1), t, encoder_hidden_states=net.context).sample / steps
+        net.vae.decode(state / 0.18215)
+        _sync(device)
+    return time.perf_counter() - start
 
 
 # -- raw forwards, timed where the model lives ----------------------------------------------------------------------
@@ -187,48 +278,90 @@ def main() -> int:
     parser.add_argument("--sizes", default="1024,2048")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", default="pose,depth", help="pose, depth (Depth Anything), depth-fm")
+    parser.add_argument("--depth-fm-side", type=int, default=DepthFmParams().processing_side)
     args = parser.parse_args()
+    models = set(args.models.split(","))
     device = args.device
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="garment-bench-") as tmp:
         folder = Path(tmp)
-        prepare_ultralytics(folder / "ultralytics")
-        pose_path = build_yolov8n_pose(folder)
-        depth_runtime: ModelRuntime = get_runtime(DEPTH_REQUIREMENT)
-        depth_dir = folder / "depth-anything-v2-small-random"
-        params = depth_runtime.call("bench.model_maps:build_depth_anything_small", str(depth_dir))
-
         import torch
 
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
-        print(f"Depth Anything V2 Small-shaped: {params / 1e6:.1f} M parameters, runtime: {depth_runtime.mode}")
-        print("pose: yolov8n-pose (random), in-process; imgsz 640, conf 0.25")
+        runs: list[tuple[str, Callable[[np.ndarray], object], Callable[[np.ndarray], object], Callable]] = []
+        if "pose" in models:
+            prepare_ultralytics(folder / "ultralytics")
+            pose_path = build_yolov8n_pose(folder)
+            pose = YoloPoseEstimator(pose_path, device, PoseModelParams(), in_process_runtime())
+            print("pose: yolov8n-pose (random), in-process; imgsz 640, conf 0.25")
+            runs.append(
+                (
+                    "pose",
+                    pose.detect,
+                    lambda image: compute_maps(MapSources(image), ["pose"], cache=MapCache(), pose_estimator=pose),
+                    lambda image: pose_forward_seconds(str(pose_path), device, image),
+                )
+            )
+        if "depth" in models:
+            depth_runtime: ModelRuntime = get_runtime(DEPTH_REQUIREMENT)
+            depth_dir = folder / "depth-anything-v2-small-random"
+            params = depth_runtime.call("bench.model_maps:build_depth_anything_small", str(depth_dir))
+            print(f"Depth Anything V2 Small-shaped: {params / 1e6:.1f} M parameters, runtime: {depth_runtime.mode}")
+            depth = DepthAnythingEstimator(depth_dir, device, depth_runtime)
+            runs.append(
+                (
+                    "depth",
+                    depth,
+                    lambda image: compute_maps(MapSources(image), ["depth"], cache=MapCache(), depth_estimator=depth),
+                    lambda image: depth_runtime.call(
+                        "bench.model_maps:depth_forward_seconds", str(depth_dir), device, image
+                    ),
+                )
+            )
+        if "depth-fm" in models:
+            fm_runtime: ModelRuntime = get_runtime(DEPTH_FM_REQUIREMENT)
+            fm_dir = folder / "depth-fm-random"
+            params = fm_runtime.call("bench.model_maps:build_depth_fm_full", str(fm_dir))
+            fm_params = DepthFmParams(processing_side=args.depth_fm_side)
+            print(
+                f"DepthFM-shaped (SD 2.1 UNet + SD VAE): {params / 1e6:.0f} M parameters, runtime: "
+                f"{fm_runtime.mode}; {fm_params.steps} Euler steps, ensemble {fm_params.ensemble}, processed at "
+                f"{fm_params.processing_side} px"
+            )
+            fm = DepthFmEstimator(fm_dir / "depthfm-v1.ckpt", fm_dir / "vae", device, fm_params, fm_runtime)
+            runs.append(
+                (
+                    "dfm",
+                    fm,
+                    lambda image: compute_maps(MapSources(image), ["depth"], cache=MapCache(), depth_estimator=fm),
+                    lambda image: fm_runtime.call(
+                        "bench.model_maps:depth_fm_forward_seconds",
+                        str(fm_dir / "depthfm-v1.ckpt"),
+                        str(fm_dir / "vae"),
+                        device,
+                        image,
+                        fm_params.processing_side,
+                    ),
+                )
+            )
         print(f"{'size':>6} {'model':<6} {'estimator':>10} {'map':>9} {'forward':>10} {'est/fw':>7} {'map/fw':>7}")
         print(f"{'':>6} {'':<6} {'ms':>10} {'ms':>9} {'ms':>10}")
-
-        pose = YoloPoseEstimator(pose_path, device, PoseModelParams(), in_process_runtime())
-        depth = DepthAnythingEstimator(depth_dir, device, depth_runtime)
         worst = 0.0
         for size in sizes:
             image = photo(size)
-            times = measure(
-                lambda image=image: pose.detect(image),
-                lambda image=image: compute_maps(MapSources(image), ["pose"], cache=MapCache(), pose_estimator=pose),
-                lambda image=image: pose_forward_seconds(str(pose_path), device, image),
-                args.repeats,
-            )
-            worst = max(worst, report(size, "pose", times))
-            times = measure(
-                lambda image=image: depth(image),
-                lambda image=image: compute_maps(MapSources(image), ["depth"], cache=MapCache(), depth_estimator=depth),
-                lambda image=image: depth_runtime.call(
-                    "bench.model_maps:depth_forward_seconds", str(depth_dir), device, image
-                ),
-                args.repeats,
-            )
-            worst = max(worst, report(size, "depth", times))
-        depth_runtime.close()
+            for name, estimate, make_map, forward in runs:
+                times = measure(
+                    lambda estimate=estimate, image=image: estimate(image),
+                    lambda make_map=make_map, image=image: make_map(image),
+                    lambda forward=forward, image=image: forward(image),
+                    args.repeats,
+                )
+                worst = max(worst, report(size, name, times))
+        from lib_garment.runtime import close_all
+
+        close_all()
     print(f"worst ratio {worst:.3f} (target <= {TARGET})")
     return 0
 
