@@ -125,9 +125,9 @@ def prepare_on_img2img(p: Any, request: GarmentRequest) -> tuple[str, ...]:
     if not getattr(p, "init_images", None):
         raise GarmentError("img2img has no init image")
     if request.restore.enabled:
-        from lib_garment.restore.options import check_options
+        from lib_garment.host.restore_setup import check_restore
 
-        check_options(request.restore)  # bad restore options stop the job before any model runs
+        check_restore(request.restore, p.scripts)  # bad restore options stop the job before any model runs
     photo = to_array(p.init_images[0])
     user_mask = None
     if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
