@@ -150,9 +150,9 @@ class RestoreOptions(_Strict):
         description="Order of the passes (and of [SEP] prompts): the detector's, left to right, from the centre "
         "outward, or largest first.",
     )
-    classes: list[str] = Field(
-        default_factory=list, description="Model class names to keep (e.g. 'face' of a multi-class model); []: all."
-    )
+    # A plain [] default (pydantic copies it per request), not a factory: exclude_defaults then leaves it out of
+    # the infotext, which records only what the user changed.
+    classes: list[str] = Field([], description="Model class names to keep (e.g. 'face' of a multi-class model).")
     min_ratio: float = Field(0.0, ge=0.0, le=1.0, description="Least detection area as a share of the image.")
     max_ratio: float = Field(1.0, ge=0.0, le=1.0, description="Largest detection area as a share of the image.")
     face_prompt: str = Field("", description="Faces' prompts ([SEP] list, [PROMPT] = the main prompt, [SKIP]).")
