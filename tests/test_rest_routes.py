@@ -310,7 +310,8 @@ def test_api_auth_guards_every_route(make_webui, fresh_engine_modules, flavour) 
     host = installed(make_webui(flavour, cmd_args=["--api-auth", "user:secret,other:pass2"]))
     client = host.client()
     photo, keep = photo_and_mask()
-    for method, route in (("get", "version"), ("get", "schema"), ("post", "segment"), ("post", "generate")):
+    routes = (("get", "version"), ("get", "schema"), ("post", "segment"), ("post", "generate"), ("post", "restore"))
+    for method, route in routes:
         kwargs = {"json": body(host, photo, keep)} if method == "post" else {}
         response = getattr(client, method)(f"{API}/{route}", **kwargs)
         assert response.status_code == 401, route
@@ -329,9 +330,10 @@ def test_nowebui_version_schema_and_generate(any_webui, fresh_engine_modules) ->
     client = host.client(nowebui=True)  # app_started(None, app)
     assert host.demo is None
     openapi = client.get("/openapi.json").json()
-    assert {f"{API}/{name}" for name in ("version", "schema", "segment", "maps", "generate")} <= set(openapi["paths"])
+    names = ("version", "schema", "segment", "maps", "generate", "restore")
+    assert {f"{API}/{name}" for name in names} <= set(openapi["paths"])
     host.run_app_started(app=host.app)  # a reload calling app_started on the same app: the routes are replaced
-    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 5
+    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 6
     assert client.get(f"{API}/version").json() == {
         "version": engine("lib_garment").__version__,
         "request_version": 1,

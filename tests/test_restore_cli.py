@@ -90,3 +90,106 @@ def test_bad_options_and_an_unreachable_server_exit_before_any_work(astronaut, t
     url = f"http://127.0.0.1:{closed_port()}"
     assert restore(path, "--webui", url, "--out", out, "--detector", "haar", "--no-hands") == 3
     assert not out.exists()
+
+
+# -- every restore option as a flag, --request, the crop's ControlNet unit (issue 6) --------------------------
+
+
+def parsed(*args: object):
+    from lib_garment.cli.restore_request import build_restore_request
+
+    namespace = cli.build_parser().parse_args(
+        ["restore", "in.png", "--webui", "http://x", "--out", "o", *map(str, args)]
+    )
+    return build_restore_request(namespace)
+
+
+def test_every_restore_option_has_a_flag() -> None:
+    request = parsed(
+        "--detector", "haar", "--hand-detector", "mediapipe_hands", "--prompt", "p", "--negative-prompt", "n",
+        "--face-prompt", "fp", "--face-negative-prompt", "fn", "--hand-prompt", "hp", "--hand-negative-prompt", "hn",
+        "--main-prompt", "main", "--main-negative-prompt", "main neg", "--denoising", 0.3, "--confidence", 0.1,
+        "--top-k", 2, "--rank-by", "confidence", "--sort", "center_out", "--classes", "face, head",
+        "--min-ratio", 0.01, "--max-ratio", 0.5, "--crop-size", 256, "--padding", 0.5, "--mask-blur", 8,
+        "--matte", "model", "--blend", "mixed", "--skin-model", "skin.safetensors", "--controlnet", "depth:0.7",
+        "--controlnet-model", "control_v11f1p_sd15_depth", "--steps", 12, "--cfg", 5.5, "--sampler", "Euler a",
+        "--seed", 9, "--no-hands",
+    )  # fmt: skip
+    r = request.restore
+    assert r.enabled
+    assert (r.face_detector, r.hand_detector, r.hands, r.faces) == ("haar", "mediapipe_hands", False, True)
+    assert (r.prompt, r.negative_prompt) == ("p", "n")
+    assert (r.face_prompt, r.face_negative_prompt, r.hand_prompt, r.hand_negative_prompt) == ("fp", "fn", "hp", "hn")
+    assert (request.prompt, request.negative_prompt, request.seed) == ("main", "main neg", 9)
+    assert (r.denoising_strength, r.confidence, r.top_k, r.rank_by, r.sort) == (0.3, 0.1, 2, "confidence", "center_out")
+    assert (r.classes, r.min_ratio, r.max_ratio) == (["face", "head"], 0.01, 0.5)
+    assert (r.crop_size, r.padding, r.mask_blur, r.matte, r.blend) == (256, 0.5, 8, "model", "mixed")
+    assert (r.skin_model, r.skin_model_path) == ("fcn", "skin.safetensors")
+    assert (r.controlnet.kind, r.controlnet.weight, r.controlnet.model) == ("depth", 0.7, "control_v11f1p_sd15_depth")
+    assert (r.steps, r.cfg_scale, r.sampler) == (12, 5.5, "Euler a")
+    defaults = parsed()
+    assert defaults.restore.face_detector == "face_yolov8n"
+    assert (defaults.restore.skin_model, defaults.restore.controlnet) == ("colour", None)
+
+
+def test_the_request_file_sets_the_options_and_flags_override_it(tmp_path: Path) -> None:
+    path = tmp_path / "request.json"
+    body = {"prompt": "a model", "seed": 4, "restore": {"face_detector": "haar", "top_k": 3, "sort": "area"}}
+    path.write_text(json.dumps(body))
+    request = parsed("--request", path, "--top-k", 1, "--skin-model", "colour")
+    assert (request.prompt, request.seed) == ("a model", 4)
+    assert (request.restore.face_detector, request.restore.sort, request.restore.top_k) == ("haar", "area", 1)
+    assert request.restore.enabled  # the command restores whatever the file says
+
+
+def test_bad_flag_values_are_named_by_flag(astronaut, tmp_path: Path, capsys) -> None:
+    _, path = astronaut
+    out = tmp_path / "o"
+    for flags, message in (
+        (["--top-k", "0"], "--top-k (restore.top_k)"),
+        (["--crop-size", "100"], "crop_size must be a multiple of 8"),
+        (["--controlnet", "sketch"], "--controlnet: unknown kind 'sketch'"),
+        (["--controlnet", "depth:x"], "--controlnet: the weight must be a number"),
+        (["--controlnet-model", "m"], "--controlnet-model needs --controlnet KIND"),
+        (["--sort", "random"], "invalid choice: 'random'"),
+        (["--skin-model", str(tmp_path / "none" / "skin.pth")], "no such file"),
+    ):
+        assert restore(path, "--webui", "http://127.0.0.1:9", "--out", out, *flags) == 2, flags
+        assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_crop_unit_reaches_the_servers_controlnet(webui, astronaut, tmp_path: Path, monkeypatch) -> None:
+    photo, _ = astronaut
+    head = np.ascontiguousarray(photo[16:208, 128:320])  # 192 x 192, Haar's face at about 46, 49 - 145, 148
+    Image.fromarray(head).save(tmp_path / "head.png")
+    (tmp_path / "request.json").write_text(
+        json.dumps({"prompt": "a portrait", "restore": {"face_prompt": "[PROMPT], calm"}})
+    )
+    webui.install_controlnet(models=("control_v11p_sd15_canny",))
+    seen = []
+    original = webui.processing.process_images_inner
+
+    def recording(p):
+        seen.append((p.prompt, p.seed, np.asarray(p.init_images[0].convert("RGB")).copy()))
+        return original(p)
+
+    monkeypatch.setattr(webui.processing, "process_images_inner", recording)
+    out = tmp_path / "out"
+    with serve_app(webui.launch(nowebui=True)) as url:
+        code = restore(tmp_path / "head.png", "--webui", url, "--out", out, "--request", tmp_path / "request.json",
+                       "--detector", "haar", "--no-hands", "--crop-size", 64, "--controlnet", "canny:0.5",
+                       "--seed", 7)  # fmt: skip
+    assert code == 0
+    ((prompt, seed, crop),) = seen
+    assert (prompt, seed, crop.shape) == ("a portrait, calm", 7, (64, 64, 3))
+    (unit,) = webui.controlnet_script("img2img").history[-1]
+    assert unit.model.startswith("control_v11p_sd15_canny")
+    assert unit.weight == 0.5
+    from lib_garment.maps.edges import canny_map
+
+    expected = canny_map(crop)
+    assert np.array_equal(unit.control_map[..., 0], expected if expected.ndim == 2 else expected[..., 0])
+    report = json.loads((out / "restore.json").read_text())
+    assert report["summary"] == "1 face restored"
+    assert report["request"]["restore"]["controlnet"]["kind"] == "canny"

@@ -17,6 +17,7 @@ from lib_garment.restore.detect import (
     keep_kinds,
     sort_detections,
     top_k,
+    top_k_per_kind,
     within_area_ratio,
 )
 
@@ -125,9 +126,21 @@ def test_the_steps_run_in_adetailers_order() -> None:
     a_hand = det(200, 100, 290, 190, 0.9, "hand")
     params = FilterParams(confidence=0.3, max_ratio=0.5, top_k=1, kinds=("face",))
     assert filter_detections([huge, small, faint, big, a_hand], SHAPE, params) == [big]
-    # both kinds: the two largest left are the hand (8,100 px) and big (6,400 px), then sorted left to right
-    params = FilterParams(confidence=0.3, max_ratio=0.5, top_k=2, sort="left-right")
+    # both kinds, top-1 of each kind (ADetailer's k is per model): the largest face left (big) and the only hand,
+    # then sorted left to right; the smaller face does not compete with the hand
+    params = FilterParams(confidence=0.3, max_ratio=0.5, top_k=1, sort="left-right")
     assert filter_detections([huge, big, faint, small, a_hand], SHAPE, params) == [a_hand, big]
+    params = FilterParams(confidence=0.3, max_ratio=0.5, top_k=2, sort="left-right")
+    assert filter_detections([huge, big, faint, small, a_hand], SHAPE, params) == [small, a_hand, big]
+
+
+def test_top_k_counts_each_kind_apart() -> None:
+    faces = [det(0, 0, 30, 30, 0.5), det(40, 0, 60, 20, 0.9), det(70, 0, 80, 10, 0.7)]
+    hands = [det(0, 50, 10, 60, 0.4, "hand"), det(20, 50, 60, 90, 0.6, "hand")]
+    mixed = [faces[0], hands[0], faces[1], hands[1], faces[2]]
+    assert top_k_per_kind(mixed, 1, "area") == [faces[0], hands[1]]  # the largest of each, in the detector's order
+    assert top_k_per_kind(mixed, 2, "confidence") == [hands[0], faces[1], hands[1], faces[2]]
+    assert top_k_per_kind(mixed, 0, "area") == mixed
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Detector backends through their production loaders: tiny random ADetailer-style YOLOv8 files, OpenCV's Haar
-cascade and mediapipe's bundled face detector on a real photo (skimage's astronaut), and finding models by name.
+cascade and mediapipe's bundled face detector on a real photo (skimage's astronaut), mediapipe's hand tracker on
+a real photo with a clear hand (ultralytics' own zidane.jpg), and finding models by name.
 
 Random YOLO weights give meaningless boxes, so the YOLO tests check what does not depend on the weights: the
 file is loaded by the loader users hit, detections come back as faces or hands in the image's pixels, most
@@ -23,10 +24,12 @@ from lib_garment.restore.detect import Detection
 from lib_garment.restore.detectors import (
     HaarFaceDetector,
     MediapipeFaceDetector,
+    MediapipeHandDetector,
     YoloDetector,
     YoloParams,
     detect_yolo,
     kind_from_name,
+    landmarks_box,
     make_detector,
 )
 from lib_garment.runtime import InProcessRuntime
@@ -239,6 +242,55 @@ def test_mediapipe_and_haar_agree_on_the_astronauts_face(astronaut: np.ndarray) 
         assert face.score >= 0.5
         assert iou(face.box, haar.box) > 0.5  # two independent detectors, one face
     assert MediapipeFaceDetector()(np.zeros((128, 128, 3), np.uint8)) == []
+
+
+def zidane() -> np.ndarray:
+    """ultralytics' sample photo ``zidane.jpg`` (1280 x 720, shipped inside the package, so offline): the man on
+    the right points with his right hand, fingers spread out in front of his dark suit."""
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.find_spec("ultralytics")  # located, not imported: its import is slow and not needed
+    assert spec is not None
+    assert spec.submodule_search_locations
+    path = Path(next(iter(spec.submodule_search_locations))) / "assets" / "zidane.jpg"
+    with Image.open(path) as picture:
+        return np.asarray(picture.convert("RGB"))
+
+
+POINTING_HAND = (960, 400, 1160, 495)  # drawn by hand around the pointing hand (wrist to fingertip), x0 y0 x1 y1
+
+
+def test_mediapipe_finds_the_pointing_hand_in_a_real_photo() -> None:
+    detector = make_detector("mediapipe_hands", min_confidence=0.3)
+    assert isinstance(detector, MediapipeHandDetector)
+    (hand,) = detector(zidane())
+    assert (hand.kind, hand.label) == ("hand", "hand")
+    assert 0.5 <= hand.score <= 1.0  # the handedness probability (see the class)
+    x0, y0, x1, y1 = hand.box
+    assert x0 <= 975  # the wrist (left) is inside the padded box,
+    assert y0 <= 405  # so are the bent fingers' knuckles (top)
+    assert x1 >= 1150  # and the index fingertip (right)
+    assert y1 >= 485  # and the thumb (bottom)
+    assert iou(hand.box, POINTING_HAND) > 0.5  # and it is the hand, not the whole arm or man
+
+
+def test_mediapipe_finds_no_hand_where_there_is_none(astronaut: np.ndarray) -> None:
+    detector = MediapipeHandDetector()
+    assert detector(astronaut) == []  # the astronaut's hands are out of the picture
+    assert detector(np.zeros((96, 96, 3), np.uint8)) == []
+
+
+def test_the_hand_box_is_the_landmarks_extent_padded_and_clipped() -> None:
+    points = np.array([[100.0, 50.0], [140.0, 60.0], [120.0, 90.0]])  # 40 wide, 40 tall
+    assert landmarks_box(points, (200, 300), padding=0.25) == (90.0, 40.0, 150.0, 100.0)  # 10 px on every side
+    assert landmarks_box(points, (200, 300), padding=0.0) == (100.0, 50.0, 140.0, 90.0)
+    assert landmarks_box(points, (80, 130), padding=0.25) == (90.0, 40.0, 130.0, 80.0)  # clipped to the image
+    assert landmarks_box(points + 1000, (200, 300)) is None  # nothing of it inside
+    assert landmarks_box(np.zeros((0, 2)), (200, 300)) is None
+    with pytest.raises(BadInput, match="hand box padding"):
+        MediapipeHandDetector(padding=3.0)
 
 
 def test_mediapipe_names_are_checked() -> None:

@@ -404,3 +404,82 @@ def test_controlnet_is_hooked_again_for_the_next_batch_after_nested_passes(host)
         SimpleNamespace(iteration=0, n_iter=2, batch_index=1, batch_size=2, scripts=runner, script_args=unit_args)
     )
     assert calls[-1] == ("unit-a", "unit-b")
+
+
+# -- issue 6 follow-ups: the crop unit, Skip, fallbacks (a 192 px head, 64 px passes: fast) ----------------------
+
+
+def head(astronaut: np.ndarray) -> np.ndarray:
+    """The astronaut's head, 192 x 192 (Haar finds the face at about 46, 49 - 145, 148)."""
+    return np.ascontiguousarray(astronaut[16:208, 128:320])
+
+
+SMALL = {**RESTORE, "crop_size": 64}
+
+
+def suit(shape: tuple[int, int]) -> np.ndarray:
+    painted = np.zeros(shape, np.uint8)
+    painted[160:, :] = 255
+    return painted
+
+
+def test_the_crop_unit_takes_a_free_slot_and_never_more(host, astronaut, monkeypatch):
+    """One ControlNet slot, used by the user's own unit in the parent: the nested pass disables it and puts the
+    request's crop unit (its map made from the crop) in that slot; the slice never grows."""
+    host.set_options(control_net_unit_count=1)
+    host.load_scripts()  # the slot count is read when the UI is built
+    photo = head(astronaut)
+    depth = next(t for t in host.controlnet_model_titles() if "depth" in t)
+    own = {"enabled": True, "module": "none", "model": depth, "image": host.b64(photo), "weight": 0.3}
+    passes = record_passes(host, monkeypatch)
+    gs = settings(**SMALL, controlnet={"kind": "canny", "weight": 0.6})
+    body = img2img(host, photo, suit(photo.shape[:2]), gs, alwayson={"controlnet": {"args": [own]}})
+    assert "1 face restored" in infotexts(body)[0]
+    cn = host.controlnet_script("img2img")
+    parent_units, nested_units = cn.history[-2], cn.history[-1]
+    assert [u.weight for u in parent_units] == [0.3]  # the user's unit, in the parent only
+    (unit,) = nested_units
+    assert unit.model.startswith("control_v11p_sd15_canny")
+    assert unit.weight == 0.6
+    (seen,) = passes.seen
+    assert cn.args_to - cn.args_from == 1
+    (slot,) = seen["p"].script_args[cn.args_from : cn.args_to]  # ControlNet's slice is still one slot long,
+    assert slot.enabled  # and holds the crop unit
+    from lib_garment.maps.edges import canny_map
+
+    crop = np.asarray(seen["p"].init_images[0].convert("RGB"))
+    expected = canny_map(crop)
+    assert np.array_equal(unit.control_map[..., 0], expected if expected.ndim == 2 else expected[..., 0])
+
+
+def test_skip_ends_this_images_passes_and_the_next_image_restores_again(host, astronaut, monkeypatch):
+    photo = np.ascontiguousarray(np.concatenate([head(astronaut)] * 2, axis=1))  # two faces side by side
+    original = host.processing.process_images
+    seeds = []
+
+    def skip_during_the_first_pass(p):
+        processed = original(p)
+        if getattr(p, INNER, False):
+            seeds.append(p.seed)
+            if len(seeds) == 1:
+                host.shared.state.skip()  # pressed while the first nested pass samples
+        return processed
+
+    monkeypatch.setattr(host.processing, "process_images", skip_during_the_first_pass)
+    body = img2img(host, photo, suit(photo.shape[:2]), settings(**SMALL, sort="left_to_right"), batch_size=2)
+    assert seeds == [11, 12, 13]  # image 1: its first face only; image 2: both faces (seed 12, +1)
+    first, second = infotexts(body)[:2]
+    assert "1 face restored" in first
+    assert "detection 1: skipped" in first
+    assert "2 faces restored" in second
+    assert host.shared.state.skipped is False
+
+
+def test_a_matte_model_that_cannot_be_had_is_named_in_the_infotext(host, astronaut):
+    host.set_options(garment_studio_offline=True)  # no ViTMatte in the test's models folder
+    photo = head(astronaut)
+    body = img2img(host, photo, suit(photo.shape[:2]), settings(**SMALL, matte="model"))
+    text = infotexts(body)[0]
+    assert "1 face restored" in text
+    assert "restore matte: ViTMatte is not available" in text
+    assert "classic matte is used instead" in text

@@ -95,6 +95,40 @@ def detections() -> list[Detection]:
     ]
 
 
+def test_a_matte_the_garment_covers_entirely_is_skipped_before_any_pass() -> None:
+    image = scene()
+    keep = np.zeros((H, W), np.float32)
+    x0, y0, x1, y1 = box_of(FACE_A)
+    keep[int(y0) - 5 : int(y1) + 5, int(x0) - 5 : int(x1) + 5] = 1.0  # the garment hides face A entirely
+    regenerate = Restyle()
+    result = restore_image(image, Scripted(detections()), regenerate, keep_alpha=keep)
+    by_box = {r.detection.box: r for r in result.records}
+    covered = by_box[box_of(FACE_A)]
+    assert covered.status == "skipped"
+    assert "the kept garment covers the skin matte (0 px left): no pass" in covered.note
+    assert covered.skin_pixels == 0
+    assert [call[2].box for call in regenerate.calls] == [box_of(FACE_B), box_of(HAND)]  # no pass for face A
+    assert np.array_equal(result.image[keep == 1], image[keep == 1])
+
+
+def test_the_kept_garment_is_taken_out_of_the_matte_the_pass_gets() -> None:
+    image = scene()
+    keep = np.zeros((H, W), np.float32)
+    keep[120:, :] = 1.0  # the garment covers the lower half of face A (centre row 120)
+    regenerate = Restyle()
+    face_a = Detection(box_of(FACE_A), 0.9, "face")
+    result = restore_image(image, Scripted([face_a]), regenerate, keep_alpha=keep)
+    ((crop, matte, _, _),) = regenerate.calls
+    (record,) = result.records
+    region = record.region
+    kept_in_crop = region.extract(keep) >= 0.5
+    assert kept_in_crop.any()
+    assert matte[kept_in_crop].max() == 0.0  # nothing the garment keeps is asked to be regenerated
+    assert matte[~kept_in_crop].max() == 1.0  # the upper half still is
+    assert record.skin_pixels == int(np.count_nonzero(matte))
+    assert np.array_equal(result.image[keep == 1], image[keep == 1])
+
+
 def test_each_detection_is_regenerated_in_its_crop_and_blended_back_inside_its_box_only() -> None:
     image = scene()
     found = detections()

@@ -288,3 +288,182 @@ def test_saving_follows_the_webuis_setting_and_a_failed_save_is_a_note(paired, m
     assert result.files == []
     assert len(result.results) == 1  # shown anyway
     assert any("not saved" in note and "No space left" in note for note in result.notes)
+
+
+# -- restore: the accordion's options as a Generate step, and "Restore this image" (issue 6) ---------------------
+
+RESTORE_WIDGETS = {  # tab_restore.RESTORE_NAMES, as the widgets would hand them over
+    "enabled": True,
+    "faces": True,
+    "hands": False,
+    "face_detector": "haar",  # OpenCV's cascade: a real detector, no model file
+    "hand_detector": "hand_yolov8n",
+    "prompt": "",
+    "negative_prompt": "",
+    "face_prompt": "a calm face, [PROMPT]",
+    "hand_prompt": "",
+    "denoising_strength": 0.4,
+    "confidence": 0.3,
+    "top_k": 0,
+    "rank_by": "area",
+    "sort": "none",
+    "classes": "",
+    "crop_size": 64,  # small passes: fast
+    "padding": 0.25,
+    "mask_blur": 4,
+    "matte": "classic",
+    "blend": "normal",
+    "skin_model": "colour",
+    "skin_model_path": "",
+    "controlnet_kind": "none",
+    "controlnet_weight": 1.0,
+}
+
+
+def restore_values(tab: Any, **changed: Any) -> list[Any]:
+    from lib_garment.host.tab_restore import RESTORE_NAMES
+
+    values = {**RESTORE_WIDGETS, **changed}
+    return [values[name] for name in RESTORE_NAMES]
+
+
+@pytest.fixture(scope="module")
+def head() -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut's head (192 x 192; Haar finds the face) and the suit below it painted as the product."""
+    from skimage import data
+
+    photo = np.ascontiguousarray(data.astronaut()[16:208, 128:320])
+    painted = np.zeros(photo.shape[:2], bool)
+    painted[160:, :] = True
+    return photo, painted
+
+
+def gentle_generation(host: Any, monkeypatch: Any) -> list[Any]:
+    """The double's generation at denoising 0.1 (it mixes in a flat colour), so the face survives to be found;
+    returns the nested restore passes as they run."""
+    original = host.processing.process_images
+    nested = []
+
+    def run(p):
+        if getattr(p, "_garment_studio_restore_pass", False):
+            nested.append((p, host.shared.state.job_count))
+        else:
+            p.denoising_strength = 0.1
+        return original(p)
+
+    monkeypatch.setattr(host.processing, "process_images", run)
+    return nested
+
+
+def test_the_accordion_feeds_the_requests_restore_field(paired) -> None:
+    tab = paired.tab
+    values = restore_values(tab, top_k=2, classes="face, head", sort="center_out", controlnet_kind="depth")
+    request = tab.build_request(inputs(tab, restore=tab.restore_options(values)))
+    restore = request.restore
+    assert (restore.enabled, restore.face_detector, restore.top_k, restore.sort) == (True, "haar", 2, "center_out")
+    assert restore.classes == ["face", "head"]
+    assert (restore.controlnet.kind, restore.controlnet.weight) == ("depth", 1.0)
+    assert restore.skin_model_path is None
+    off = tab.build_request(inputs(tab, restore=tab.restore_options(restore_values(tab, enabled=False))))
+    assert off.restore.enabled is False
+    assert tab.build_request(inputs(tab)).restore == off.restore.__class__()  # no accordion values: defaults
+
+
+def test_generate_restores_each_result_as_a_step(paired, head, monkeypatch) -> None:
+    tab = paired.tab
+    photo, painted = head
+    nested = gentle_generation(paired, monkeypatch)
+    values = inputs(tab, photo, painted, batch_count=2, restore=tab.restore_options(restore_values(tab)))
+    result = tab.run_generate(values)
+    assert result.errors == []
+    assert len(result.results) == 2
+    assert [p.prompt for p, _ in nested] == ["a calm face, a shirt on a beach"] * 2  # [PROMPT]: the tab's prompt
+    assert [count for _, count in nested] == [3, 4]  # the batch of 2, then one per restore pass
+    assert all("Garment Studio restore: 1 face restored" in text for text in result.infotexts)
+    for (image, _), kept in zip(result.results, result.kept, strict=True):
+        assert np.array_equal(np.asarray(image)[painted], photo[painted])
+        assert kept.endswith("6144 kept pixels, identical to the photo")  # 32 rows of 192, checked after restoring
+
+
+def test_bad_restore_options_are_a_message_before_anything_runs(paired, head, monkeypatch) -> None:
+    tab = paired.tab
+    photo, painted = head
+    nested = gentle_generation(paired, monkeypatch)
+    for changed, message in (
+        ({"face_detector": "nope"}, "unknown detector 'nope'"),
+        ({"crop_size": 100}, "crop_size must be a multiple of 8"),
+        ({"faces": False}, "faces or hands"),
+    ):
+        values = inputs(tab, photo, painted, restore=tab.restore_options(restore_values(tab, **changed)))
+        for run in (tab.run_preview, tab.run_generate):
+            result = run(values)
+            assert any(message in error for error in result.errors), (message, result.errors)
+    assert nested == []
+    assert paired.controlnet_script("img2img").history == []
+
+
+def standalone(tab_restore: Any, **fields: Any) -> Any:
+    options = tab_restore.restore_options(restore_values(None, **fields.pop("restore", {})))
+    return tab_restore.StandaloneInputs(prompt="a portrait", seed=5, restore=options, **fields)
+
+
+def test_restore_this_image_restores_an_upload_and_keeps_the_masked_pixels(paired, head, monkeypatch) -> None:
+    tab_restore = importlib.import_module("lib_garment.host.tab_restore")
+    photo, painted = head
+    nested = gentle_generation(paired, monkeypatch)
+    keep = Image.fromarray((painted * 255).astype(np.uint8))
+    values = standalone(tab_restore, source="uploaded image", upload=Image.fromarray(photo), keep_mask=keep)
+    result = tab_restore.run_restore_image(values)
+    assert result.errors == []
+    ((p, _),) = nested
+    assert (p.seed, p.prompt) == (5, "a calm face, a portrait")
+    out = np.asarray(result.image)
+    assert np.array_equal(out[painted], photo[painted])
+    assert np.any(out != photo)
+    assert result.line == "1 face restored"
+    assert "Garment Studio restore: 1 face restored (seed 5)" in result.notes
+    assert "kept: 6144 pixels, 0 of them changed" in result.notes
+    saved = next(note for note in result.notes if note.startswith("saved: "))
+    with Image.open(saved.removeprefix("saved: ")) as picture:
+        assert np.array_equal(np.asarray(picture.convert("RGB")), out)
+
+
+def test_restore_this_image_takes_the_selected_result(paired, head, monkeypatch, tmp_path) -> None:
+    tab_restore = importlib.import_module("lib_garment.host.tab_restore")
+    photo, _ = head
+    nested = gentle_generation(paired, monkeypatch)
+    Image.fromarray(photo).save(tmp_path / "result.png")
+    other = np.zeros_like(photo)
+    gradio3 = [[{"name": str(tmp_path / "blank.png")}, "photo #1"], [{"name": str(tmp_path / "result.png")}, "#2"]]
+    Image.fromarray(other).save(tmp_path / "blank.png")
+    for results in (gradio3, [(Image.fromarray(other), "photo #1"), (Image.fromarray(photo), "photo #2")]):
+        result = tab_restore.run_restore_image(standalone(tab_restore, results=results, selected=1))
+        assert result.errors == []
+        assert result.line == "1 face restored"  # the second result, the one with a face
+    assert len(nested) == 2
+    for selected, message in ((None, "select a result to restore first"), (5, "select a result to restore first")):
+        refused = tab_restore.run_restore_image(standalone(tab_restore, results=gradio3, selected=selected))
+        assert any(message in error for error in refused.errors)
+    refused = tab_restore.run_restore_image(standalone(tab_restore, source="uploaded image"))
+    assert any("upload the image to restore first" in error for error in refused.errors)
+    refused = tab_restore.run_restore_image(
+        standalone(tab_restore, results=gradio3, selected=1, restore={"face_detector": "nope"})
+    )
+    assert any("unknown detector 'nope'" in error for error in refused.errors)
+    assert len(nested) == 2  # nothing ran for the refused ones
+
+
+def test_restore_this_image_through_the_webuis_gpu_wrapper(paired, head, monkeypatch) -> None:
+    """The button's function: task id first, queue lock and progress bookkeeping, two outputs."""
+    tab, tab_restore = paired.tab, importlib.import_module("lib_garment.host.tab_restore")
+    photo, _ = head
+    gentle_generation(paired, monkeypatch)
+    named = {"source": "uploaded image", "upload": Image.fromarray(photo), "keep_mask": None, "results": None}
+    named |= {"selected": None, "prompt": "a portrait", "negative_prompt": "", "sampler": "Euler a", "steps": 2}
+    named |= {"cfg_scale": 7.0, "seed": 5}
+    flat = ["task(rst123)", *(named[name] for name in tab_restore.STANDALONE_NAMES), *restore_values(tab)]
+    image, message = tab._wrapped(tab_restore.restore_image, tab_restore.STANDALONE_OUTPUTS)(*flat)
+    assert np.asarray(image).shape == photo.shape
+    assert "1 face restored (seed 5)" in message
+    assert "garment-studio-error" not in message
+    assert paired.shared.state.begun_jobs[-1] == "task(rst123)"

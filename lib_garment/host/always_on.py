@@ -42,9 +42,9 @@ from lib_garment.host.jobs import (
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
 from lib_garment.host.restore_pass import DETECTORS_ATTR, REQUEST_ATTR, restore_in_hook
+from lib_garment.host.restore_setup import check_restore
 from lib_garment.host.settings import current_settings
 from lib_garment.request import GarmentRequest, parse_request
-from lib_garment.restore.options import check_options
 from lib_garment.runtime import offload_all
 
 TITLE = "Garment Studio"
@@ -164,7 +164,7 @@ class GarmentStudioScript(scripts.Script):
         try:
             request = parse_request(settings)
             if request.restore.enabled:
-                check_options(request.restore)  # bad restore options stop the job before anything runs
+                check_restore(request.restore, p.scripts)  # bad restore options stop the job before anything runs
             p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
             setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
             if hasattr(p, "init_images"):

@@ -5,6 +5,9 @@
 - ``POST segment``  → mask, alpha, trimap, overlay (base64 PNG) and the segmentation's json
 - ``POST maps``     → the control maps of the request's units (base64 PNG by kind) and how they were made
 - ``POST generate`` → the composited images, the plan, the kept-pixel check per image, seeds, infotexts, ...
+  (restored, when the request's ``restore.enabled`` is set)
+- ``POST restore``  → the image with its faces and hands restored (``request.restore``; ``mask`` keeps pixels
+  exact), and how (:mod:`lib_garment.host.api_restore`)
 
 The three POST routes take one body: ``{"request": {...}, "image": b64, "mask": b64|null, "maps": {kind: b64}|null,
 "save_images": false}``. The body is parsed here, not by FastAPI, and validated with the pydantic-v1-API models
@@ -292,6 +295,7 @@ def _check_controlnet_first(request: GarmentRequest) -> None:
 def generate_job(job: Job) -> dict[str, Any]:
     request, started, timings = job.request, time.perf_counter(), {}
     photo, _ = check_inputs(request, job.photo, job.mask, job.maps)
+    _check_restore_first(request)
     with queued(timings) as state:
         state.job_count = request.generation.batch_count
         _check_controlnet_first(request)
@@ -310,6 +314,21 @@ def generate_job(job: Job) -> dict[str, Any]:
         "mask": encode_png(seg.mask),
         "alpha": encode_png(alpha_to_uint8(seg.alpha)),
     }
+
+
+def _check_restore_first(request: GarmentRequest) -> None:
+    """Bad restore options (422) or a missing ControlNet model for its unit (424) before any model runs."""
+    if request.restore.enabled:
+        from lib_garment.host.restore_setup import check_restore
+
+        check_restore(request.restore, scripts.scripts_img2img)
+
+
+def restore_job(job: Job) -> dict[str, Any]:
+    """Restore the image's faces and hands (``request.restore``; the mask's white pixels stay exact)."""
+    from lib_garment.host.api_restore import restore_route_job
+
+    return restore_route_job(job)
 
 
 # -- auth and routes -----------------------------------------------------------------------------------------
@@ -364,6 +383,7 @@ ROUTES: tuple[tuple[str, str, Callable[..., Any], str], ...] = (
     ("POST", "segment", _post(segment_job), "Segment the photo: mask, alpha, trimap and overlay (base64 PNG)"),
     ("POST", "maps", _post(maps_job), "The control maps of the request's units (base64 PNG by kind)"),
     ("POST", "generate", _post(generate_job), "Generate: composited images, the plan and the kept-pixel check"),
+    ("POST", "restore", _post(restore_job), "Restore the faces and hands of an image (request.restore options)"),
 )
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 

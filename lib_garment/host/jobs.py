@@ -125,9 +125,9 @@ def prepare_on_img2img(p: Any, request: GarmentRequest) -> tuple[str, ...]:
     if not getattr(p, "init_images", None):
         raise GarmentError("img2img has no init image")
     if request.restore.enabled:
-        from lib_garment.restore.options import check_options
+        from lib_garment.host.restore_setup import check_restore
 
-        check_options(request.restore)  # bad restore options stop the job before any model runs
+        check_restore(request.restore, p.scripts)  # bad restore options stop the job before any model runs
     photo = to_array(p.init_images[0])
     user_mask = None
     if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
@@ -248,8 +248,11 @@ def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = Fals
     infotexts = list(getattr(processed, "infotexts", []))[:count]
     images, kept, files = [], [], []
     folder = output_folder() if save else None
+    restore_lines: list[str] = []
     for k, image in enumerate(generated):
         out, check = finish_image(plan, image)
+        if request.restore.enabled:  # restoration after the composite, as the always-on script does it
+            out, check = _restored(p, k, out, plan, request, infotexts, restore_lines)
         images.append(out)
         kept.append(check)
         if folder is not None:
@@ -264,6 +267,38 @@ def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = Fals
         "controlnet": outcome.describe() if isinstance(outcome, Injected) else outcome.note,
         "kept": [check.to_json() for check in kept],
     }
+    if request.restore.enabled:
+        info["restore"] = restore_lines
     if isinstance(outcome, Unitless) and plan.units:
         warn(outcome.note)
     return GenerationResult(images, kept, info)
+
+
+def _restored(
+    p: Any,
+    k: int,
+    out: np.ndarray,
+    plan: GenerationPlan,
+    request: GarmentRequest,
+    infotexts: list[str],
+    lines: list[str],
+) -> tuple[np.ndarray, KeptCheck]:
+    """Output ``k`` restored (:mod:`lib_garment.host.restore_run`), its line recorded in ``lines`` and in its
+    infotext, and the kept pixels checked again on the restored image."""
+    from lib_garment.host.restore_pass import RESTORE_KEY
+    from lib_garment.host.restore_run import restore_output
+
+    out, line = restore_output(p, k, out, plan.keep_alpha, request)
+    lines.append(line)
+    if k < len(infotexts):
+        infotexts[k] = f"{infotexts[k]}, {RESTORE_KEY}: {_quoted(line)}"
+    return out, check_kept(plan.init_image, out, plan.keep_alpha)
+
+
+def _quoted(value: str) -> str:
+    """An infotext value as the WebUI writes it (quoted when it holds a comma, colon or quote)."""
+    try:
+        from modules import infotext_utils
+    except ImportError:
+        return value
+    return infotext_utils.quote(value)

@@ -7,6 +7,8 @@ Layout (left: inputs; right: outputs; the environment report at the bottom):
 - task (background | model), Keep phrase(s), prompt, negative prompt;
 - ControlNet units (map kinds, preset with the task's defaults) and, folded, their weights;
 - generation (sampler, steps, CFG, seed, batch count) and, folded, segmentation options;
+- folded, "Restore hands and faces" (:mod:`lib_garment.host.tab_restore`): the request's restore options, so
+  Generate restores each result, and "Restore this image" for a finished one;
 - Preview / Generate / Interrupt / Skip, one message line, then two output tabs: Preview (mask overlay, mask,
   alpha, inpaint mask and every control map, with a summary) and Results (composited results, the kept area
   tinted on each, the kept check, files to download, Send to img2img / inpaint);
@@ -32,7 +34,7 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
-from modules import shared
+from modules import scripts, shared
 from PIL import Image
 
 from lib_garment.errors import BadInput, GarmentError
@@ -52,7 +54,9 @@ from lib_garment.host.jobs import sampler_names as jobs_sampler_names
 from lib_garment.host.mask_editor import build_editor, combined_mask, gradio_major, normalise, uploaded_mask
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
+from lib_garment.host.restore_setup import check_restore
 from lib_garment.host.status_tab import status_panel, unload_models
+from lib_garment.host.tab_restore import RESTORE_NAMES, restore_accordion, restore_options, wire_standalone
 from lib_garment.imageio import image_to_rgb, read_image
 from lib_garment.request import GarmentRequest, parse_request
 from lib_garment.segment.overlay import overlay_image
@@ -111,12 +115,15 @@ class TabInputs:
     cfg_scale: float = DEFAULT_CFG
     seed: float = -1
     batch_count: float = 1
+    restore: dict[str, Any] | None = None  # the request's restore options (tab_restore.RESTORE_NAMES widgets)
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> TabInputs:
-        named = dict(zip(INPUT_NAMES, values, strict=True))
+        named = dict(zip(INPUT_NAMES, values[: len(INPUT_NAMES)], strict=True))
         weights = {kind: named.pop(f"weight_{kind}") for kind in UNIT_KINDS}
-        return cls(**named, weights={k: v for k, v in weights.items() if v is not None})
+        rest = values[len(INPUT_NAMES) :]  # the restore widgets' values follow the tab's own inputs
+        restore = restore_options(rest) if rest else None
+        return cls(**named, weights={k: v for k, v in weights.items() if v is not None}, restore=restore)
 
 
 INPUT_NAMES = (
@@ -180,6 +187,7 @@ def build_request(inputs: TabInputs) -> GarmentRequest:
             },
             "seed": _whole(inputs.seed, "seed", -1),
             "allow_without_controlnet": bool(inputs.allow_without_controlnet),
+            **({"restore": inputs.restore} if inputs.restore is not None else {}),
         }
     )
 
@@ -312,6 +320,8 @@ def _start(
     """The request and photos, or None with the reason in ``errors``; sets the WebUI's job count."""
     try:
         request = build_request(inputs)
+        if request.restore.enabled:  # bad restore options stop the job before any model runs
+            check_restore(request.restore, scripts.scripts_img2img)
         photos = collect_photos(inputs)
     except GarmentError as err:
         errors.append(str(err))
@@ -584,6 +594,7 @@ def _input_column(samplers: list[str]) -> dict[str, Any]:
             label="Generate without ControlNet units when ControlNet is not installed",
             elem_id=f"{ELEM}_allow_without_controlnet",
         )
+    w["restore"] = restore_accordion(GRADIO_MAJOR)
     return w
 
 
@@ -631,7 +642,8 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_mode
         with gr.Accordion("Environment and models", open=False, elem_id=f"{ELEM}_environment"):
             status_panel(status, unload)
 
-        inputs = [task_id, *(given[name] for name in INPUT_NAMES[1:])]
+        restore = given["restore"]
+        inputs = [task_id, *(given[name] for name in INPUT_NAMES[1:]), *(restore[name] for name in RESTORE_NAMES)]
         weights = [given[f"weight_{kind}"] for kind in UNIT_KINDS]
         given["task"].change(fn=task_changed, inputs=[given["task"]], outputs=[given["units"], *weights])
         out["preview"].click(
@@ -646,6 +658,7 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_mode
             outputs=[out[k] for k in ("results", "overlays", "kept", "files", "infotext", "tabs", "message")],
             **event_js(submit_js(len(inputs), RESULTS_GALLERY)),
         )
+        wire_standalone(restore, task_id, out["results"], given, _wrapped, lambda n: event_js(submit_js(n, None)))
         out["interrupt"].click(fn=lambda: shared.state.interrupt(), inputs=[], outputs=[])
         out["skip"].click(fn=lambda: shared.state.skip(), inputs=[], outputs=[])
         if paste is not None:

@@ -10,7 +10,8 @@ function on a list of detections:
 1. kinds and model classes to keep;
 2. confidence at least ``confidence``;
 3. box area ÷ image area within ``[min_ratio, max_ratio]``;
-4. the ``top_k`` largest (or most confident), 0 keeping all;
+4. the ``top_k`` largest (or most confident) **of each kind**, 0 keeping all: faces and hands are counted apart,
+   as ADetailer applies its k to each model's own detections;
 5. sorted: ``none`` (the detector's order), ``left-right`` (by the box's left edge), ``center-out`` (by the
    distance of the box's centre from the image's centre), ``area`` (largest first) or ``confidence``.
 
@@ -100,7 +101,7 @@ class FilterParams:
     """Which detections are restored (see the module docstring for the order).
 
     ``confidence``: the least score kept (ADetailer's default 0.3). ``min_ratio``/``max_ratio``: box area as a
-    share of the image's area. ``top_k``: keep at most this many (0: all), ranked by ``rank_by``. ``sort``:
+    share of the image's area. ``top_k``: keep at most this many of each kind (0: all), ranked by ``rank_by``. ``sort``:
     the order they are restored in (and the index ``[SEP]`` prompts are picked by). ``kinds``: kinds kept.
     ``classes``: the model class names kept (empty: all)."""
 
@@ -174,6 +175,12 @@ def top_k(detections: Sequence[Detection], k: int, by: RankBy = "area") -> list[
     return [detections[i] for i in sorted(chosen)]
 
 
+def top_k_per_kind(detections: Sequence[Detection], k: int, by: RankBy = "area") -> list[Detection]:
+    """:func:`top_k` within each kind (faces and hands counted apart), the survivors in their original order."""
+    kept = {id(d) for kind in KINDS for d in top_k([d for d in detections if d.kind == kind], k, by)}
+    return [d for d in detections if id(d) in kept]
+
+
 def sort_detections(detections: Sequence[Detection], order: SortOrder, shape: tuple[int, int]) -> list[Detection]:
     """Detections in restoring order (stable; see the module docstring)."""
     if order == "none":
@@ -197,7 +204,7 @@ def filter_detections(
     chosen = keep_classes(keep_kinds(detections, params.kinds), params.classes)
     chosen = above_confidence(chosen, params.confidence)
     chosen = within_area_ratio(chosen, shape, params.min_ratio, params.max_ratio)
-    chosen = top_k(chosen, params.top_k, params.rank_by)
+    chosen = top_k_per_kind(chosen, params.top_k, params.rank_by)
     return sort_detections(chosen, params.sort, shape)
 
 

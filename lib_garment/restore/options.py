@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib_garment.errors import BadInput
+from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.restore.crop import CropParams
 from lib_garment.restore.detect import FilterParams, Kind
 from lib_garment.restore.pipeline import RestoreResult, RestoreSettings
@@ -24,8 +24,12 @@ DETECTOR_ALIASES = {
     "opencv": "haar_face",
     "mediapipe": "mediapipe_face_short",
     "mediapipe_face": "mediapipe_face_short",
+    "mediapipe_hand": "mediapipe_hands",
 }
 FACE_ONLY = ("haar_face", "mediapipe_face_short", "mediapipe_face_full")
+HAND_ONLY = ("mediapipe_hands",)
+# The request's sort names (ADetailer's, written as identifiers) and the engine's.
+SORT_ORDERS = {"none": "none", "left_to_right": "left-right", "center_out": "center-out", "area": "area"}
 
 
 def detector_name(name: str, field: str = "detector") -> str:
@@ -62,7 +66,10 @@ def detector_plan(options: Any) -> tuple[DetectorChoice, ...]:
     """The detectors the options ask for: one per switched-on kind, one shared when both kinds name the same."""
     wanted: list[DetectorChoice] = []
     if getattr(options, "faces", True):
-        wanted.append(DetectorChoice(detector_name(options.face_detector, "face_detector"), "face", "face_detector"))
+        name = detector_name(options.face_detector, "face_detector")
+        if name in HAND_ONLY:
+            raise BadInput(f"restore face_detector: {name} finds hands only; use face_yolov8n, haar or a face .pt file")
+        wanted.append(DetectorChoice(name, "face", "face_detector"))
     if getattr(options, "hands", True):
         name = detector_name(options.hand_detector, "hand_detector")
         if name in FACE_ONLY:
@@ -85,8 +92,10 @@ def settings_from_request(options: Any, main_prompt: str = "", main_negative_pro
                 confidence=float(options.confidence),
                 min_ratio=float(options.min_ratio),
                 max_ratio=float(options.max_ratio),
-                top_k=int(top_k or 0),
-                rank_by="area",
+                top_k=int(top_k or 0),  # per kind: FilterParams counts faces and hands apart
+                rank_by=getattr(options, "rank_by", "area"),
+                sort=SORT_ORDERS[getattr(options, "sort", "none")],
+                classes=tuple(getattr(options, "classes", None) or ()),
             ),
             crop=CropParams(size=int(options.crop_size), margin=float(options.padding)),
             matte=options.matte,
@@ -105,13 +114,40 @@ def settings_from_request(options: Any, main_prompt: str = "", main_negative_pro
 
 
 def check_options(options: Any) -> RestoreSettings:
-    """Every restore option checked (settings and detector names), before any model runs."""
+    """Every restore option checked (settings, detector names, the skin model's file where it names a path),
+    before any model runs."""
     settings = settings_from_request(options)
     try:
         detector_plan(options)
+        if getattr(options, "skin_model", "colour") == "fcn":
+            skin_model_file(options.skin_model_path)
     except BadInput as err:
         raise BadInput(f"invalid Garment Studio request: {err}") from err
     return settings
+
+
+def skin_model_file(path: str | None, models_root: Path | None = None) -> Path:
+    """The skin model's file: a path as given, or a bare name in ``models_root/garment_studio/skin``.
+
+    BadInput when a path (anything with a folder or that exists as given) is not a file; ModelUnavailable
+    naming the folder when a bare name is not there. Without ``models_root`` a bare name is not looked up."""
+    from lib_garment.paths import MODELS_SUBDIR
+    from lib_garment.restore.skin_model import SKIN_FAMILY
+
+    text = (path or "").strip()
+    if not text:
+        raise BadInput("restore skin_model fcn needs skin_model_path (the FCN-ResNet101 state dict)")
+    given = Path(text).expanduser()
+    if given.is_absolute() or len(given.parts) > 1 or given.exists():
+        if not given.is_file():
+            raise BadInput(f"restore skin_model_path: no such file {text}")
+        return given
+    if models_root is None:
+        return given  # a bare name: looked up in the models folder when the models are made
+    folder = Path(models_root) / MODELS_SUBDIR / SKIN_FAMILY
+    if not (folder / given).is_file():
+        raise ModelUnavailable(f"restore skin model {text} is not in {folder}: put the state dict there")
+    return folder / given
 
 
 def _count(n: int, word: str) -> str:
@@ -119,7 +155,8 @@ def _count(n: int, word: str) -> str:
 
 
 def describe_result(result: RestoreResult, extra_notes: Sequence[str] = ()) -> str:
-    """One line for the infotext: what was restored, what was skipped and why, and any notes."""
+    """One line for the infotext: what was restored, what was skipped and why, and any notes (a fallback, such as
+    the classic matte standing in for ViTMatte, is always named)."""
     restored = [r for r in result.records if r.status == "restored"]
     faces = sum(r.detection.kind == "face" for r in restored)
     hands = sum(r.detection.kind == "hand" for r in restored)
@@ -130,6 +167,6 @@ def describe_result(result: RestoreResult, extra_notes: Sequence[str] = ()) -> s
     skipped = [r for r in result.records if r.status == "skipped"]
     if skipped:
         parts.append(_count(len(skipped), "detection") + " skipped (" + "; ".join(r.note for r in skipped) + ")")
-    notes = [*result.notes, *extra_notes]
+    notes = [*result.notes, *(r.note for r in restored), *extra_notes]
     parts.extend(dict.fromkeys(n for n in notes if n))
     return "; ".join(parts) or "nothing to restore"

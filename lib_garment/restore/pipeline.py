@@ -10,7 +10,8 @@
    crop → skin mask and matte inside the detection box (:mod:`.skin`) → ``regenerate(crop, matte, detection,
    index)`` → the new crop brought back onto the image's pixels → Poisson-blended through the matte
    (:mod:`.blend`), the matte confined to the detection box, the ``keep`` pixels (α = 1 of the task's garment
-   matte) untouched → seam metric.
+   matte) untouched → seam metric. The ``keep`` pixels are taken out of the matte **before** the pass: a
+   detection the garment covers entirely is skipped with a note and costs no generation.
 
 ``regenerate`` is where the host's WebUI img2img pass goes; it gets the (512, 512, 3) uint8 crop, the
 (512, 512) float32 matte (the region to regenerate, soft at its edge), the :class:`~.detect.Detection` (image
@@ -418,15 +419,19 @@ def _restore_one(
     matte = skin_matte(
         crop, crop_box, mask, method=settings.matte, matte_model=matte_model, trimap_radius=settings.trimap_radius
     )
-    pixels = int(np.count_nonzero(matte.alpha))
+    alpha_crop, covered = _without_kept(matte.alpha, region, keep)
+    pixels = int(np.count_nonzero(alpha_crop))
     timings["skin"] = time.perf_counter() - clock
     if pixels < settings.min_skin_pixels:
-        why = matte.note or f"the skin matte covers {pixels} px, fewer than {settings.min_skin_pixels}"
+        if covered and not matte.empty:
+            why = f"the kept garment covers the skin matte ({pixels} px left): no pass"
+        else:
+            why = matte.note or f"the skin matte covers {pixels} px, fewer than {settings.min_skin_pixels}"
         return record("skipped", why, pixels), image
 
     clock = time.perf_counter()
     size = region.size
-    new_crop = _regenerated(regenerate(crop.copy(), matte.alpha.copy(), detection, item.index), size, item.index)
+    new_crop = _regenerated(regenerate(crop.copy(), alpha_crop.copy(), detection, item.index), size, item.index)
     timings["regenerate"] = time.perf_counter() - clock
     if new_crop is None:
         return record("skipped", "regenerate returned nothing", pixels), image
@@ -435,7 +440,7 @@ def _restore_one(
     vx0, vy0, vx1, vy1 = region.valid
     original = image[vy0:vy1, vx0:vx1]
     generated = region.to_image_grid(new_crop)
-    alpha = region.image_alpha(matte.alpha)
+    alpha = region.image_alpha(alpha_crop)
     x0, y0, x1, y1 = detection.box
     alpha[~box_mask((x0 - vx0, y0 - vy0, x1 - vx0, y1 - vy0), alpha.shape)] = 0.0  # confined to the box
     window_keep = None if keep is None else keep[vy0:vy1, vx0:vx1]
@@ -450,6 +455,25 @@ def _restore_one(
         seam = seam_metric(blended, original, generated, alpha)
         timings["seam"] = time.perf_counter() - clock
     return record("restored", matte.note, pixels, seam), out
+
+
+def _without_kept(alpha: np.ndarray, region: CropRegion, keep: np.ndarray | None) -> tuple[np.ndarray, bool]:
+    """The crop's matte less the kept garment (α = 1 pixels of the task's matte), and whether any was removed.
+
+    Done before the pass, so a face or hand the garment hides entirely costs no generation; the blend keeps
+    those pixels exact in any case. A crop pixel counts as kept when at least half of it is."""
+    if keep is None:
+        return alpha, False
+    vx0, vy0, vx1, vy1 = region.valid
+    if not keep[vy0:vy1, vx0:vx1].any():
+        return alpha, False
+    kept = region.extract(keep.astype(np.float32)) >= 0.5
+    covered = bool(np.any(kept & (alpha > 0)))
+    if not covered:
+        return alpha, False
+    trimmed = alpha.copy()
+    trimmed[kept] = 0.0
+    return trimmed, True
 
 
 def restore_image(
