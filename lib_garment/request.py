@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from lib_garment.errors import BadInput
-from lib_garment.pydantic_compat import BaseModel, Extra, Field, ValidationError, root_validator
+from lib_garment.pydantic_compat import (
+    BaseModel,
+    Extra,
+    Field,
+    ValidationError,
+    refuse_coercion,
+    root_validator,
+    validator,
+)
 
 REQUEST_VERSION = 1
 
@@ -24,6 +32,15 @@ class _Strict(BaseModel):
     class Config:
         extra = Extra.forbid
         validate_assignment = True
+
+    # Every field's JSON type is checked before pydantic converts anything: 1.9 is no seed, 5 no prompt, "yes"
+    # no switch (ints are fine numbers). allow_reuse: the WebUI may import this module again (Reload UI).
+    @validator("*", pre=True, allow_reuse=True)
+    def _refuse_coercion(cls, value: Any, field: Any) -> Any:  # noqa: N805 - pydantic v1 API
+        return refuse_coercion(value, field)
+
+
+StrictModel = _Strict  # for the other request-shaped models (REST bodies)
 
 
 class SegmentOptions(_Strict):

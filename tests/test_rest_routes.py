@@ -112,6 +112,41 @@ def test_invalid_bodies_are_422_naming_every_field(host) -> None:
     assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
 
 
+def test_wrong_types_and_every_bad_image_in_one_422(host) -> None:
+    """Nothing is converted (pydantic 1 would make a seed of 1.9 into 1 and "yes" into True), and the request's
+    problems come back together with every image that does not decode, not one at a time."""
+    client = host.client()
+    photo, keep = photo_and_mask()
+    request = {**HARD, "seed": 1.9, "prompt": 5, "generation": {**FAST, "only_masked": "yes"}}
+    payload = {**body(host, photo, None, request), "image": "@@@", "mask": "not an image", "save_images": "no"}
+    payload["maps"] = {"canny": host.b64(photo), "depth": "###"}
+    detail = post(client, "generate", payload, 422)["detail"]
+    by_loc = {tuple(problem["loc"]): problem for problem in detail}
+    assert set(by_loc) == {
+        ("body", "request", "seed"),
+        ("body", "request", "prompt"),
+        ("body", "request", "generation", "only_masked"),
+        ("body", "save_images"),
+        ("body", "image"),
+        ("body", "mask"),
+        ("body", "maps", "depth"),
+    }
+    assert by_loc[("body", "request", "seed")]["msg"].startswith("must be an integer, got a number (1.9)")
+    assert by_loc[("body", "request", "seed")]["type"] == "type_error"
+    assert by_loc[("body", "image")]["msg"] == "image: not valid base64"
+    assert by_loc[("body", "maps", "depth")]["type"] == "value_error.image"
+    assert post(client, "maps", {**body(host, photo, keep), "mask": 7}, 422)["detail"][0]["loc"] == ["body", "mask"]
+    assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
+
+
+def test_reference_image_is_refused_where_it_means_nothing(host) -> None:
+    photo, keep = photo_and_mask()
+    request = {**HARD, "reference_image": host.b64(photo)}
+    (problem,) = post(host.client(), "generate", body(host, photo, keep, request), 422)["detail"]
+    assert problem["loc"] == ["body", "request", "reference_image"]
+    assert "the body's image" in problem["msg"]
+
+
 # -- segment, maps, generate ---------------------------------------------------------------------------------
 
 
@@ -260,12 +295,15 @@ def test_errors_answer_with_a_status_and_the_server_keeps_serving(host, monkeypa
     photo, keep = photo_and_mask()
     detail = post(client, "generate", body(host, photo, keep[:40, :50]), 422)["detail"]
     assert detail == [
-        {"loc": ["body"], "msg": "the mask is 50x40 but the photo is 96x80", "type": "value_error.bad_input"}
+        {"loc": ["body", "mask"], "msg": "the mask is 50x40 but the photo is 96x80", "type": "value_error.bad_input"}
     ]
     detail = post(client, "generate", body(host, photo, np.zeros_like(keep)), 422)["detail"]
     assert "the mask keeps nothing" in detail[0]["msg"]
+    assert detail[0]["loc"] == ["body", "mask"]
     no_source = {**HARD, "segment": {"matte": "none"}}
-    assert "segment.phrases" in post(client, "generate", body(host, photo, None, no_source), 422)["detail"][0]["msg"]
+    (problem,) = post(client, "generate", body(host, photo, None, no_source), 422)["detail"]
+    assert "segment.phrases" in problem["msg"]
+    assert problem["loc"] == ["body", "request", "segment", "phrases"]
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")

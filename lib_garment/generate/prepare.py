@@ -32,6 +32,7 @@ from lib_garment.segment.phrases import parse_phrases
 from lib_garment.segment.pipeline import Segmentation
 
 _shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
+PHRASES = ("request", "segment", "phrases")  # where a REST body says what to keep (BadInput.loc)
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,18 @@ def choose_mask_source(request: GarmentRequest, has_mask: bool) -> str:
     wanted = request.segment.mask_source
     has_phrases = bool(parse_phrases(request.segment.phrases))
     if wanted == "mask" and not has_mask:
-        raise BadInput("segment.mask_source is 'mask' but no mask was given (paint one, upload one or send it)")
+        raise BadInput(
+            "segment.mask_source is 'mask' but no mask was given (paint one, upload one or send it)", loc=("mask",)
+        )
     if wanted == "phrase" and not has_phrases:
-        raise BadInput('segment.phrases: say what to keep, e.g. "white t-shirt", or use your own mask')
+        raise BadInput('segment.phrases: say what to keep, e.g. "white t-shirt", or use your own mask', loc=PHRASES)
     if wanted == "auto":
         if has_mask:
             return "mask"
         if not has_phrases:
             raise BadInput(
-                'say what to keep: segment.phrases, e.g. "white t-shirt" (several: "dress . belt"), or give a mask'
+                'say what to keep: segment.phrases, e.g. "white t-shirt" (several: "dress . belt"), or give a mask',
+                loc=PHRASES,
             )
         return "phrase"
     return wanted
@@ -104,19 +108,27 @@ def check_inputs(
     """The photo checked and the mask source decided; BadInput for anything inconsistent."""
     photo = check_image(photo)
     if photo.ndim != 3 or photo.shape[2] != 3:
-        raise BadInput(f"the photo must be RGB, got shape {photo.shape}")
-    check_array_size(photo, "photo")
+        raise BadInput(f"the photo must be RGB, got shape {photo.shape}", loc=("image",))
+    try:
+        check_array_size(photo, "photo")
+    except BadInput as err:
+        raise BadInput(str(err), loc=("image",)) from None
     height, width = photo.shape[:2]
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape[:2] != (height, width):
-            raise BadInput(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}")
+            raise BadInput(
+                f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}", loc=("mask",)
+            )
     for kind, array in (supplied_maps or {}).items():
         if kind not in {"canny", "mask_canny", "lines", "pose", "depth", "normal"}:
-            raise BadInput(f"unknown map {kind!r} supplied")
+            raise BadInput(f"unknown map {kind!r} supplied", loc=("maps", kind))
         if np.asarray(array).shape[:2] != (height, width):
             shape = np.asarray(array).shape
-            raise BadInput(f"the supplied {kind} map is {shape[1]}x{shape[0]} but the photo is {width}x{height}")
+            raise BadInput(
+                f"the supplied {kind} map is {shape[1]}x{shape[0]} but the photo is {width}x{height}",
+                loc=("maps", kind),
+            )
     return photo, choose_mask_source(request, mask is not None)
 
 
@@ -239,9 +251,13 @@ def prepare(
         if segmentation.missing:
             raise BadInput(
                 f"nothing found for {', '.join(map(repr, segmentation.missing))}: lower segment.box_threshold, "
-                "reword the phrase or give a mask"
+                "reword the phrase or give a mask",
+                loc=PHRASES,
             )
-        raise BadInput("the mask keeps nothing: paint or upload a mask that covers the product")
+        raise BadInput(
+            "the mask keeps nothing: paint or upload a mask that covers the product",
+            loc=("mask",) if source == "mask" else PHRASES,
+        )
     notes = list(run.notes)
     notes.extend(f"nothing found for {phrase!r}" for phrase in segmentation.missing)
 
