@@ -38,6 +38,12 @@ def host(any_webui, fresh_engine_modules):
     return installed(any_webui)
 
 
+@pytest.fixture
+def one_host(webui, fresh_engine_modules):
+    """One flavour (sd-webui-controlnet appends its maps to the images), for what does not differ."""
+    return installed(webui)
+
+
 def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """A textured photo and the product mask (white = keep) of a rectangle on it."""
     rng = np.random.default_rng(7)
@@ -139,10 +145,10 @@ def test_wrong_types_and_every_bad_image_in_one_422(host) -> None:
     assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
 
 
-def test_reference_image_is_refused_where_it_means_nothing(host) -> None:
+def test_reference_image_is_refused_where_it_means_nothing(one_host) -> None:
     photo, keep = photo_and_mask()
-    request = {**HARD, "reference_image": host.b64(photo)}
-    (problem,) = post(host.client(), "generate", body(host, photo, keep, request), 422)["detail"]
+    request = {**HARD, "reference_image": one_host.b64(photo)}
+    (problem,) = post(one_host.client(), "generate", body(one_host, photo, keep, request), 422)["detail"]
     assert problem["loc"] == ["body", "request", "reference_image"]
     assert "the body's image" in problem["msg"]
 
@@ -381,3 +387,54 @@ def test_nowebui_version_schema_and_generate(any_webui, fresh_engine_modules) ->
     answer = post(client, "generate", body(host, photo, keep))
     out = np.asarray(host.decode(answer["images"][0]))
     assert np.array_equal(out[keep == 255], photo[keep == 255])
+
+
+def test_interrupt_during_generate_answers_with_what_was_made(one_host, monkeypatch) -> None:
+    """Interrupt after the first of three images: 200 with that image composited, and the answer says so."""
+    state = one_host.shared.state
+    real = state.nextjob
+
+    def nextjob_then_interrupt() -> None:
+        real()
+        state.interrupt()
+
+    monkeypatch.setattr(state, "nextjob", nextjob_then_interrupt)
+    photo, keep = photo_and_mask()
+    request = {**HARD, "generation": {**FAST, "batch_count": 3}}
+    answer = post(one_host.client(), "generate", body(one_host, photo, keep, request))
+    assert len(answer["images"]) == 1
+    out = np.asarray(one_host.decode(answer["images"][0]))
+    assert np.array_equal(out[keep == 255], photo[keep == 255])
+    info = answer["info"]
+    assert info["interrupted"] is True
+    assert info["kept"] == [{"kept_pixels": 1600, "differing": 0, "exact": True}]
+    assert "interrupted: 1 of 3 images made" in info["notes"]
+
+
+def test_interrupt_before_the_first_image_is_an_empty_answer_not_an_error(one_host, monkeypatch) -> None:
+    api = engine("lib_garment.host.api")
+    real = api.prepare
+
+    def prepare_then_interrupt(*args, **kwargs):
+        prepared = real(*args, **kwargs)
+        one_host.shared.state.interrupt()
+        return prepared
+
+    monkeypatch.setattr(api, "prepare", prepare_then_interrupt)
+    photo, keep = photo_and_mask()
+    answer = post(one_host.client(), "generate", body(one_host, photo, keep))
+    assert answer["images"] == []
+    assert answer["info"]["interrupted"] is True  # and no ControlNet map passed off as a result
+
+
+def test_saved_results_are_png_whatever_the_webuis_format(one_host) -> None:
+    """JPEG would change the kept pixels the check vouches for."""
+    from PIL import Image
+
+    one_host.set_options(samples_format="jpg")
+    photo, keep = photo_and_mask()
+    post(one_host.client(), "generate", body(one_host, photo, keep, save_images=True))
+    (path,) = Path(one_host.opts.outdir_img2img_samples).iterdir()
+    assert path.suffix == ".png"
+    with Image.open(path) as picture:
+        assert np.array_equal(np.asarray(picture.convert("RGB"))[keep == 255], photo[keep == 255])

@@ -33,6 +33,7 @@ from lib_garment.segment.pipeline import Segmentation
 
 _shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
 PHRASES = ("request", "segment", "phrases")  # where a REST body says what to keep (BadInput.loc)
+NO_CONTROLNET = "ControlNet is not installed: generated without control units (no control maps made)"
 
 
 @dataclass(frozen=True)
@@ -204,23 +205,54 @@ def _make_maps(
     return maps
 
 
-def reference_units(request: GarmentRequest, photo: np.ndarray, env: Environment) -> tuple[UnitPlan, ...]:
-    """txt2img: the units' maps made from a reference photo (segmented only when a unit needs the mask)."""
+def reference_units(
+    request: GarmentRequest, photo: np.ndarray, env: Environment, mask: np.ndarray | None = None
+) -> tuple[UnitPlan, ...]:
+    """txt2img: the units' maps made from a reference photo. Only the outline unit (mask_canny) needs to know
+    what is kept: the caller's keep ``mask`` when given (as it is: no model runs for it), else the phrases
+    (segmented without a matte: an outline needs the mask only)."""
     from lib_garment.segment.backends.assemble import run_segmentation
 
     photo = check_image(photo)
     check_array_size(photo, "reference photo")
     needed = set(map_kinds(request))
-    mask = None
+    keep, backends, outline_only = None, None, None
     if "mask_canny" in needed:
-        source = choose_mask_source(request, has_mask=False)
-        backends = segmentation_backends(request, env, from_mask=source == "mask")
-        estimators = _estimators(needed, request, env)
-        mask = run_segmentation(photo, request.segment, backends).segmentation.mask
-    else:
-        estimators = _estimators(needed, request, env)
-    maps = _make_maps(request, photo, mask, {}, needed, estimators, None)
+        use_mask = mask is not None and request.segment.mask_source != "phrase"
+        if not use_mask and (request.segment.mask_source == "mask" or not parse_phrases(request.segment.phrases)):
+            raise BadInput(
+                "the mask_canny unit outlines what the reference photo keeps: give segment.phrases (e.g. "
+                '"white t-shirt") or a keep mask for the reference photo (reference_mask), or choose other units',
+                loc=PHRASES,
+            )
+        if use_mask:
+            keep = reference_keep_mask(mask, photo)
+        else:
+            outline_only = request.segment.copy(update={"matte": "none"})
+            backends = segmentation_backends(request.copy(update={"segment": outline_only}), env, from_mask=False)
+    estimators = _estimators(needed, request, env)  # every model found before any runs
+    if backends is not None:
+        found = run_segmentation(photo, outline_only, backends).segmentation
+        if not found.mask.any():
+            raise BadInput(f"nothing found for {request.segment.phrases!r} on the reference photo", loc=PHRASES)
+        keep = found.mask
+    maps = _make_maps(request, photo, keep, {}, needed, estimators, None)
     return unit_plans(request, maps, (photo.shape[1], photo.shape[0]))
+
+
+def reference_keep_mask(mask: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """The caller's keep mask of a reference photo as 0/255 (any non-zero keeps), checked against its size."""
+    mask = np.asarray(mask)
+    height, width = photo.shape[:2]
+    if mask.shape[:2] != (height, width):
+        raise BadInput(
+            f"the reference mask is {mask.shape[1]}x{mask.shape[0]} but the reference photo is {width}x{height}",
+            loc=("request", "reference_mask"),
+        )
+    keep = (mask if mask.ndim == 2 else mask.max(axis=2)) > 0
+    if not keep.any():
+        raise BadInput("the reference mask keeps nothing", loc=("request", "reference_mask"))
+    return np.where(keep, 255, 0).astype(np.uint8)
 
 
 def prepare(
@@ -231,14 +263,17 @@ def prepare(
     mask: np.ndarray | None = None,
     supplied_maps: Mapping[str, np.ndarray] | None = None,
     cache: MapCache | None = None,
+    units: bool = True,
 ) -> Prepared:
-    """Segment ``photo`` (or take ``mask``), make the maps the units need and build the plan."""
+    """Segment ``photo`` (or take ``mask``), make the maps the units need and build the plan. ``units=False``
+    (ControlNet is absent and the request allows going without): no maps are made and the plan has no units."""
     from lib_garment.segment.backends.assemble import run_segmentation
 
     started = time.perf_counter()
     photo, source = check_inputs(request, photo, mask, supplied_maps)
-    supplied = dict(supplied_maps or {})
-    needed = {kind for kind in map_kinds(request) if kind not in supplied}
+    plan_request = request if units else request.copy(update={"control": []})
+    supplied = dict(supplied_maps or {}) if units else {}
+    needed = {kind for kind in map_kinds(plan_request) if kind not in supplied}
 
     # Every model the job needs is found (or fetched) before any of them runs.
     backends = segmentation_backends(request, env, from_mask=source == "mask")
@@ -260,11 +295,13 @@ def prepare(
         )
     notes = list(run.notes)
     notes.extend(f"nothing found for {phrase!r}" for phrase in segmentation.missing)
+    if not units and map_kinds(request):
+        notes.append(NO_CONTROLNET)
 
     maps_start = time.perf_counter()
     maps = _make_maps(request, photo, segmentation.mask, supplied, needed, (pose_model, depth_model), cache)
     maps_s = time.perf_counter() - maps_start
-    plan = build_plan(request, photo, segmentation.alpha, maps, tuple(notes))
+    plan = build_plan(plan_request, photo, segmentation.alpha, maps, tuple(notes))
     timings = {
         "setup_s": setup_s,
         "segment_s": run.seconds,

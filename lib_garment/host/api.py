@@ -167,8 +167,8 @@ class Job:
 
 
 REFERENCE_ONLY = (
-    "reference_image is the txt2img section's reference photo; these routes work on the body's image "
-    "(send the photo there)"
+    "{} belongs to the txt2img section's reference photo; these routes work on the body's image and mask "
+    "(send them there)"
 )
 
 
@@ -217,8 +217,9 @@ def parse_body(raw: bytes) -> Job:
     except ValidationError as err:
         problems = _validation_problems(err)
     request = data.get("request")
-    if isinstance(request, dict) and request.get("reference_image") is not None:
-        problems.append(_problem(["body", "request", "reference_image"], REFERENCE_ONLY, "value_error.unused"))
+    for name in ("reference_image", "reference_mask"):
+        if isinstance(request, dict) and request.get(name) is not None:
+            problems.append(_problem(["body", "request", name], REFERENCE_ONLY.format(name), "value_error.unused"))
     flagged = {tuple(problem["loc"][1:3]) for problem in problems}
     decoded, bad_images = _decode_all(data, flagged)
     problems += bad_images
@@ -316,10 +317,11 @@ def maps_job(job: Job) -> dict[str, Any]:
     }
 
 
-def _check_controlnet_first(request: GarmentRequest) -> None:
+def _check_controlnet_first(request: GarmentRequest) -> bool:
     """ControlNet and its models for the request's units, before any of our models runs (ModelUnavailable);
-    run_plan checks again on its own processing object, whose runner has the same ControlNet script."""
-    check_controlnet(scripts.scripts_img2img, request)
+    run_plan checks again on its own processing object, whose runner has the same ControlNet script. False
+    when ControlNet is absent and the request allows going without (then no maps are made)."""
+    return check_controlnet(scripts.scripts_img2img, request) is not None or not control_units(request)
 
 
 def generate_job(job: Job) -> dict[str, Any]:
@@ -327,14 +329,15 @@ def generate_job(job: Job) -> dict[str, Any]:
     photo, _ = check_inputs(request, job.photo, job.mask, job.maps)
     with queued(timings) as state:
         state.job_count = request.generation.batch_count
-        _check_controlnet_first(request)
+        units = _check_controlnet_first(request)
         with webui_progress() as progress:
-            prepared = prepare(request, photo, engine_environment(progress), mask=job.mask, supplied_maps=job.maps)
+            env = engine_environment(progress)
+            prepared = prepare(request, photo, env, mask=job.mask, supplied_maps=job.maps, units=units)
         state.job_count = prepared.plan.batch_count
         generating = time.perf_counter()
         result = run_plan(prepared.plan, request, save=job.save_images)
         timings["generate_s"] = time.perf_counter() - generating
-    info = {**prepared.to_json(), **result.info}
+    info = {**prepared.to_json(), **result.info, "notes": [*prepared.notes, *result.info.get("notes", [])]}
     info["timings"] = {**prepared.timings, **timings, "total_s": time.perf_counter() - started}
     seg = prepared.segmentation
     return {
