@@ -438,3 +438,13 @@ def test_saved_results_are_png_whatever_the_webuis_format(one_host) -> None:
     assert path.suffix == ".png"
     with Image.open(path) as picture:
         assert np.array_equal(np.asarray(picture.convert("RGB"))[keep == 255], photo[keep == 255])
+
+
+def test_only_masked_generation_keeps_the_product_exactly(one_host) -> None:
+    photo, keep = photo_and_mask()
+    request = {**HARD, "generation": {**FAST, "only_masked": True, "inpaint_padding": 4}}
+    answer = post(one_host.client(), "generate", body(one_host, photo, keep, request))
+    out = np.asarray(one_host.decode(answer["images"][0]))
+    assert np.array_equal(out[keep == 255], photo[keep == 255])
+    assert answer["info"]["plan"]["only_masked"] is True
+    assert "Inpaint area: Only masked" in answer["info"]["infotexts"][0]
