@@ -10,9 +10,16 @@ class GarmentError(Exception):
 
 
 class BadInput(GarmentError):
-    """The request, a file or an argument is invalid; nothing was run."""
+    """The request, a file or an argument is invalid; nothing was run.
+
+    ``loc``: where the bad value sits in a request body (``("mask",)``, ``("request", "segment", "phrases")``),
+    so the REST answer can name the field as pydantic's own errors do; empty when no one field is to blame."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = tuple(loc)
 
 
 class ModelUnavailable(GarmentError):

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from lib_garment.errors import BadInput
-from lib_garment.pydantic_compat import BaseModel, Extra, Field, ValidationError, root_validator
+from lib_garment.pydantic_compat import (
+    BaseModel,
+    Extra,
+    Field,
+    ValidationError,
+    refuse_coercion,
+    root_validator,
+    validator,
+)
 
 REQUEST_VERSION = 1
 
@@ -24,6 +32,15 @@ class _Strict(BaseModel):
     class Config:
         extra = Extra.forbid
         validate_assignment = True
+
+    # Every field's JSON type is checked before pydantic converts anything: 1.9 is no seed, 5 no prompt, "yes"
+    # no switch (ints are fine numbers). allow_reuse: the WebUI may import this module again (Reload UI).
+    @validator("*", pre=True, allow_reuse=True)
+    def _refuse_coercion(cls, value: Any, field: Any) -> Any:  # noqa: N805 - pydantic v1 API
+        return refuse_coercion(value, field)
+
+
+StrictModel = _Strict  # for the other request-shaped models (REST bodies)
 
 
 class SegmentOptions(_Strict):
@@ -98,10 +115,12 @@ class GenerationOptions(_Strict):
     )
     width: int | None = Field(None, ge=64, le=4096, description="Generation size; None fits the photo in 1024 px.")
     height: int | None = Field(None, ge=64, le=4096)
-    mask_blur: int = Field(4, ge=0, le=64)
-    inpaint_padding: int = Field(32, ge=0, le=256)
-    inpainting_fill: InpaintFill = "original"
-    only_masked: bool = Field(False, description="Inpaint only the masked region at full resolution.")
+    # None below: in the always-on section and the img2img script, the user's img2img settings (Mask blur, Masked
+    # content, Inpaint area, Only masked padding) or the API request's; elsewhere 4, original, whole picture, 32.
+    mask_blur: int | None = Field(None, ge=0, le=64)
+    inpaint_padding: int | None = Field(None, ge=0, le=256)
+    inpainting_fill: InpaintFill | None = None
+    only_masked: bool | None = Field(None, description="Inpaint only the masked region at full resolution.")
     batch_count: int = Field(1, ge=1, le=100)
 
 
@@ -209,6 +228,21 @@ class RestoreOptions(_Strict):
         return values
 
 
+class ModelDescription(_Strict):
+    """The person the model task generates, said field by field and composed into the prompt
+    (``lib_garment.generate.describe``); empty fields say nothing."""
+
+    gender: str = Field("", max_length=80, description='e.g. "woman", "man"')
+    age: str = Field("", max_length=80, description='e.g. "in her 30s", "25 years old"')
+    body: str = Field("", max_length=80, description='build, e.g. "slim build", "athletic", "plus-size"')
+    ethnicity: str = Field("", max_length=80, description='e.g. "East Asian", "Black", "Latina"')
+    expression: str = Field("", max_length=80, description='e.g. "smiling", "neutral expression"')
+    pose: str = Field(
+        "", max_length=120, description='e.g. "standing, hands on hips" (a pose unit follows the photo\'s pose)'
+    )
+    scene: str = Field("", max_length=120, description='e.g. "on a city street at dusk"')
+
+
 class OutputOptions(_Strict):
     save_mask: bool = True
     save_maps: bool = False
@@ -235,10 +269,25 @@ class GarmentRequest(_Strict):
         description="txt2img only: the photo (base64 or data URL) the control maps are made from, e.g. a "
         "mannequin shot; img2img uses its init image.",
     )
+    reference_mask: str | None = Field(
+        None,
+        description="txt2img only: what the reference photo keeps (white or opaque = keep; base64 or data URL, "
+        "its size), for the outline unit (mask_canny) without segmentation phrases.",
+    )
+    model: ModelDescription = Field(
+        default_factory=ModelDescription, description="model task: the person to generate, added to the prompt."
+    )
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
     preset: str | None = None
     seed: int = Field(-1, ge=-1)
     output: OutputOptions = Field(default_factory=OutputOptions)
+
+    # allow_reuse: see ControlUnit
+    @root_validator(skip_on_failure=True, allow_reuse=True)
+    def _model_for_the_model_task(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805 - pydantic v1 API
+        if values["task"] != "model" and values["model"] != ModelDescription():
+            raise ValueError("model describes the person of the model task: set task to model, or leave model out")
+        return values
 
 
 def parse_request(data: Any) -> GarmentRequest:

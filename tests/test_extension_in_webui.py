@@ -39,13 +39,15 @@ MODEL_TASK = {"task": "model", "control": []}  # txt2img without units: nothing 
 RECORDED = 'Garment Studio: "{\\"control\\":[],\\"task\\":\\"model\\"}"'  # the request, quoted JSON
 
 
-def test_always_on_section_in_both_tabs_with_two_slots(host) -> None:
-    for tab in ("txt2img", "img2img"):
+def test_always_on_section_in_both_tabs_with_its_slots(host) -> None:
+    # img2img: the enable flag and the settings; txt2img also the reference photo and its keep mask (slots
+    # 3 and 4 default to None, so REST callers sending [enabled, settings] are unaffected)
+    for tab, slots in (("txt2img", 4), ("img2img", 2)):
         host.create_ui()
         script = host.find_script("Garment Studio", tab)
         assert script is not None, f"not registered on {tab}"
         assert script in host.runner(tab).alwayson_scripts
-        assert script.args_to - script.args_from == 2  # one enable flag + one settings dict
+        assert script.args_to - script.args_from == slots
     assert Path(script.filename).name == "garment_studio.py"
 
 
@@ -81,9 +83,24 @@ def test_bad_settings_are_named_in_the_infotext_not_swallowed_as_a_traceback(hos
     assert "[Garment Studio] invalid Garment Studio request: taks" in capsys.readouterr().err
 
 
-def test_extra_rest_arguments_are_truncated_to_the_two_slots(host) -> None:
-    body = post_txt2img(host.client(), [True, MODEL_TASK, "ignored", 42])
+def test_extra_rest_arguments_are_truncated_to_the_slots(host) -> None:
+    body = post_txt2img(host.client(), [True, MODEL_TASK, None, None, "ignored", 42])
     assert RECORDED in infotext(body)
+    assert "Garment Studio error" not in infotext(body)
+
+
+@pytest.mark.parametrize("flag", ["true", 1, None])
+def test_an_enable_flag_that_is_not_a_boolean_is_an_error(host, flag, capsys) -> None:
+    body = post_txt2img(host.client(), [flag, MODEL_TASK])
+    assert body["images"] == []  # stopped, not silently switched off
+    message = json.loads(body["info"])["extra_generation_params"]["Garment Studio error"]
+    assert f"the first argument (enable) must be true or false, got {type(flag).__name__} {flag!r}" in message
+    assert "must be true or false" in capsys.readouterr().err  # and in the console
+
+
+def test_the_third_txt2img_argument_must_be_an_image(host) -> None:
+    body = post_txt2img(host.client(), [True, {"task": "model", "control": [{"kind": "canny"}]}, "not base64!"])
+    assert "reference_image: not valid base64" in infotext(body)
 
 
 def test_ui_generate_path_passes_the_same_arguments(host) -> None:

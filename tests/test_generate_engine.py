@@ -9,8 +9,9 @@ import pytest
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.generate.composite import check_kept, composite_kept
 from lib_garment.generate.controlnet_models import base_of, resolve_model, strip_hash
+from lib_garment.generate.describe import compose_prompt, describe_model, request_prompt
 from lib_garment.generate.outputs import write_preview
-from lib_garment.generate.prepare import Environment, check_inputs, choose_mask_source, prepare
+from lib_garment.generate.prepare import Environment, check_inputs, choose_mask_source, prepare, reference_units
 from lib_garment.generate.tasks import build_plan, control_units, generation_size, inpaint_mask, map_kinds
 from lib_garment.request import parse_request
 
@@ -221,3 +222,65 @@ def test_a_missing_depth_model_is_named_before_anything_runs(tmp_path) -> None:
     env = Environment(models_root=tmp_path, offline=True)
     with pytest.raises(ModelUnavailable, match="normal map needs the depth model"):
         prepare(request, photo(), env, mask=keep_mask())
+
+
+def test_without_units_no_map_is_made_and_no_model_is_asked_for(tmp_path) -> None:
+    """ControlNet absent but allowed: the depth model (not on this machine) is never needed."""
+    request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
+    env = Environment(models_root=tmp_path, offline=True)
+    prepared = prepare(request, photo(), env, mask=keep_mask(), units=False)
+    assert prepared.plan.units == ()
+    assert prepared.maps == {}
+    assert "no control maps made" in prepared.notes[-1]
+    assert prepared.request.control[0].kind == "normal"  # the request itself is reported as it was
+
+
+def test_a_later_preview_leaves_no_map_of_an_earlier_one(tmp_path) -> None:
+    env = Environment(models_root=tmp_path / "models", offline=True)
+    two = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "mask_canny"}, {"kind": "canny"}]})
+    one = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "canny"}]})
+    out = tmp_path / "out"
+    write_preview(prepare(two, photo(), env, mask=keep_mask()), out)
+    (out / "maps" / "mine.png").write_bytes(b"the user's own file")
+    write_preview(prepare(one, photo(), env, mask=keep_mask()), out)
+    assert sorted(path.name for path in (out / "maps").iterdir()) == ["canny.png", "mine.png"]
+
+
+def test_reference_units_from_a_keep_mask_need_no_phrase_and_no_model(tmp_path) -> None:
+    request = parse_request({"control": [{"kind": "mask_canny"}]})
+    env = Environment(models_root=tmp_path, offline=True)
+    (unit,) = reference_units(request, photo(), env, mask=keep_mask())
+    assert unit.image[10, 30].tolist() == [255, 255, 255]  # the product's outline
+    assert unit.image[30, 40].tolist() == [0, 0, 0]
+    with pytest.raises(BadInput, match="reference_mask"):
+        reference_units(request, photo(), env)
+    with pytest.raises(BadInput, match="the reference mask is 80x10"):
+        reference_units(request, photo(), env, mask=np.ones((10, 80), np.uint8))
+
+
+# -- the model task's person -------------------------------------------------------------------------------
+
+
+def test_the_model_description_reads_in_a_fixed_order() -> None:
+    request = parse_request(
+        {"task": "model", "model": {"scene": "in a park ", "gender": "woman", "age": "in her 30s", "pose": "  "}}
+    )
+    assert describe_model(request.model) == "fashion model, woman, in her 30s, in a park"
+    assert describe_model(parse_request({}).model) == ""
+
+
+def test_the_description_joins_the_prompt_once() -> None:
+    assert compose_prompt("linen dress, ", "fashion model, woman") == "linen dress, fashion model, woman"
+    assert compose_prompt("", "fashion model, woman") == "fashion model, woman"
+    twice = compose_prompt(compose_prompt("linen dress", "fashion model, woman"), "fashion model, woman")
+    assert twice == "linen dress, fashion model, woman"  # a pasted prompt already holds it
+    assert compose_prompt("linen dress", "") == "linen dress"
+
+
+def test_the_plan_prompt_carries_the_description_for_the_model_task_only() -> None:
+    image, alpha = photo(), soft_alpha()
+    request = parse_request({"task": "model", "prompt": "red dress", "control": [], "model": {"expression": "smiling"}})
+    assert build_plan(request, image, alpha, {}).prompt == "red dress, fashion model, smiling"
+    assert request_prompt(parse_request({"prompt": "red dress"})) == "red dress"
+    with pytest.raises(BadInput, match="model describes the person of the model task"):
+        parse_request({"task": "background", "model": {"gender": "man"}})

@@ -25,6 +25,15 @@ def host(any_webui, fresh_engine_modules):
     return any_webui
 
 
+@pytest.fixture
+def one_host(webui, fresh_engine_modules):
+    """One flavour, for what does not differ between them (ControlNet's flavour is not involved)."""
+    webui.install_controlnet(models=CN_MODELS)
+    webui.install_extension(ROOT, EXT_NAME)
+    webui.load_scripts()
+    return webui
+
+
 def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """A textured photo with a product rectangle, and the inpaint mask a user paints on the product."""
     rng = np.random.default_rng(7)
@@ -287,3 +296,256 @@ def test_older_controlnet_with_dataclass_units_takes_the_units_too(webui, fresh_
     assert [u.weight for u in applied] == [1.0, 0.5]
     out = np.asarray(webui.decode(body["images"][0]))
     assert np.array_equal(out[painted == 255], photo[painted == 255])
+
+
+# -- the user's img2img settings, "Only masked", batches, interrupts ------------------------------------------
+
+
+def kept_exactly(out: np.ndarray, photo: np.ndarray, keep: np.ndarray) -> bool:
+    return out.shape == photo.shape and np.array_equal(out[keep], photo[keep])
+
+
+def test_only_masked_keeps_the_users_choice_and_the_product_exactly(host) -> None:
+    """The request leaves the inpaint area open: the caller's "Only masked" (and padding) stand, and the product
+    stays exact through the crop, the paste-back and the composite."""
+    photo, painted = photo_and_mask()
+    body = {**img2img_body(host, photo, painted, HARD), "inpaint_full_res": True, "inpaint_full_res_padding": 8}
+    answer = post(host, "/sdapi/v1/img2img", body)
+    out = np.asarray(host.decode(answer["images"][0]))
+    assert kept_exactly(out, photo, painted == 255)
+    params = json.loads(answer["info"])["extra_generation_params"]
+    assert params["Inpaint area"] == "Only masked"
+    assert params["Masked area padding"] == 8
+
+    whole = {**HARD, "generation": {"only_masked": False}}  # set explicitly: the request's value wins
+    answer = post(host, "/sdapi/v1/img2img", {**img2img_body(host, photo, painted, whole), "inpaint_full_res": True})
+    assert "Inpaint area" not in json.loads(answer["info"])["extra_generation_params"]
+
+
+def test_only_masked_through_the_dropdown_script(one_host) -> None:
+    photo, painted = photo_and_mask()
+    settings = {**HARD, "generation": {"only_masked": True, "inpaint_padding": 4}}
+    answer = post(one_host, "/sdapi/v1/img2img", script_body(one_host, photo, painted, settings))
+    assert kept_exactly(np.asarray(one_host.decode(answer["images"][0])), photo, painted == 255)
+    assert json.loads(answer["info"])["extra_generation_params"]["Inpaint area"] == "Only masked"
+
+
+def test_several_iterations_are_each_composited(one_host) -> None:
+    photo, painted = photo_and_mask()
+    answer = post(one_host, "/sdapi/v1/img2img", {**img2img_body(one_host, photo, painted, HARD), "n_iter": 3})
+    outputs = [np.asarray(one_host.decode(b)) for b in answer["images"][:3]]
+    assert all(kept_exactly(out, photo, painted == 255) for out in outputs)
+    infotexts = json.loads(answer["info"])["infotexts"]
+    assert len(infotexts) == 3
+    assert all("1600 kept pixels, identical to the photo" in text for text in infotexts)
+    assert len({out.tobytes() for out in outputs}) == 3  # three seeds
+
+
+def test_interrupted_generation_composites_what_it_made(one_host, monkeypatch) -> None:
+    """Interrupt after the first of three iterations: the WebUI stops, and the one image made keeps the product."""
+    state = one_host.shared.state
+    real = state.nextjob
+
+    def nextjob_then_interrupt() -> None:
+        real()
+        state.interrupt()
+
+    monkeypatch.setattr(state, "nextjob", nextjob_then_interrupt)
+    photo, painted = photo_and_mask()
+    answer = post(one_host, "/sdapi/v1/img2img", {**img2img_body(one_host, photo, painted, HARD), "n_iter": 3})
+    infotexts = json.loads(answer["info"])["infotexts"]
+    assert len(infotexts) == 1
+    assert kept_exactly(np.asarray(one_host.decode(answer["images"][0])), photo, painted == 255)
+    assert "identical to the photo" in infotexts[0]
+
+
+def test_several_different_init_images_are_refused(one_host) -> None:
+    photo, painted = photo_and_mask()
+    other = np.ascontiguousarray(photo[::-1])
+    body = {**img2img_body(one_host, photo, painted, HARD), "init_images": [one_host.b64(photo), one_host.b64(other)]}
+    answer = post(one_host, "/sdapi/v1/img2img", {**body, "batch_size": 2})
+    assert answer["images"] == []
+    message = json.loads(answer["info"])["extra_generation_params"]["Garment Studio error"]
+    assert "one photo per generation and img2img got 2 different init images" in message
+
+
+def test_an_rgba_mask_is_read_by_its_alpha_as_the_webui_reads_it(one_host) -> None:
+    """A cut-out mask (white everywhere, the product opaque): the WebUI inpaints by the alpha, and so do we."""
+    photo, painted = photo_and_mask()
+    rgba = np.full((*painted.shape, 4), 255, np.uint8)
+    rgba[..., 3] = painted
+    answer = post(one_host, "/sdapi/v1/img2img", img2img_body(one_host, photo, rgba, HARD))
+    out = np.asarray(one_host.decode(answer["images"][0]))
+    assert kept_exactly(out, photo, painted == 255)
+    assert "1600 kept pixels" in json.loads(answer["info"])["infotexts"][0]
+
+
+@pytest.mark.parametrize("entry", ["dropdown", "always-on"])
+def test_the_batch_tab_restores_the_users_settings_for_each_photo(host, entry) -> None:
+    """The Batch tab reuses one processing object: the second photo (another size) must be read with the user's
+    mask mode and find its ControlNet slots free, not inherit the first photo's plan."""
+    from PIL import Image
+
+    first, first_mask = photo_and_mask(96, 80)
+    second, second_mask = photo_and_mask(72, 64)
+    host.create_ui()
+    selected = "Garment Studio" if entry == "dropdown" else None
+    args = list(host.ui_script_args("img2img", selected=selected))
+    if entry == "dropdown":
+        dropdown = next(s for s in host.runner("img2img").selectable_scripts if s.title() == "Garment Studio")
+        args[dropdown.args_from] = HARD
+    else:
+        section = host.find_script("Garment Studio", "img2img")
+        args[section.args_from : section.args_from + 2] = [True, json.dumps(HARD)]
+    results = host.module("img2img").img2img_batch(
+        tuple(args),
+        [Image.fromarray(first), Image.fromarray(second)],
+        masks=[Image.fromarray(first_mask), Image.fromarray(second_mask)],
+        inpainting_mask_invert=1,
+        inpaint_full_res=False,
+        steps=2,
+        width=64,
+        height=64,
+    )
+    assert len(results) == 2
+    for processed, photo, painted in zip(results, (first, second), (first_mask, second_mask), strict=True):
+        assert kept_exactly(np.asarray(processed.images[0]), photo, painted == 255)
+        assert "identical to the photo" in processed.infotexts[0]
+    history = host.controlnet_script("img2img").history
+    assert [len(units) for units in history[-2:]] == [2, 2]  # the first photo's units did not stay behind
+
+
+def test_a_callers_unit_that_controlnet_cannot_read_stays_in_its_slot(webui, fresh_engine_modules) -> None:
+    """Forge's spelling "None" on sd-webui-controlnet: the caller's dict stays untouched and keeps its slot;
+    ours take the others; no internal error of ours (ControlNet reports the caller's unit itself)."""
+    from PIL import Image
+
+    webui.install_controlnet(models=CN_MODELS)
+    webui.install_extension(ROOT, EXT_NAME)
+    webui.load_scripts()
+    photo, painted = photo_and_mask()
+    theirs = {"enabled": True, "module": "None", "model": "control_v11f1p_sd15_depth", "weight": 0.3}
+    webui.create_ui()
+    cn = webui.controlnet_script("img2img")
+    args = list(webui.ui_script_args("img2img", {"Garment Studio": [True, json.dumps(HARD)]}))
+    args[cn.args_from] = theirs
+    seen = []
+    real = cn.process
+
+    def recording(p, *units):
+        seen.append(list(units))
+        return real(p, *units)
+
+    cn.process = recording
+    processed = webui.img2img(
+        script_args=tuple(args),
+        init_images=[Image.fromarray(photo)],
+        mask=Image.fromarray(painted),
+        inpainting_mask_invert=1,
+        steps=2,
+        width=64,
+        height=64,
+    )
+    assert seen[-1][0] is theirs  # untouched, in its slot
+    assert [unit.weight for unit in seen[-1][1:]] == [1.0, 0.5]
+    assert "Garment Studio error" not in processed.infotexts[0]
+    assert kept_exactly(np.asarray(processed.images[0]), photo, painted == 255)
+    assert any("ControlNet unit 0 as sent could not be read" in comment for comment in processed.comments.split("\n"))
+
+
+# -- paste-back and txt2img's reference photo -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tab", ["txt2img", "img2img"])
+def test_pasting_the_infotext_restores_the_section(one_host, tab) -> None:
+    """Through the WebUI's paste path (the paste button's function and gradio's rule for its outputs): the
+    enable flag, the settings JSON, the task and the phrase widgets all take the pasted request."""
+    settings = {"task": "model", "segment": {"phrases": "red dress", "matte": "none"}, "control": [{"kind": "canny"}]}
+    recorded = json.dumps({**settings, "seed": 5}, separators=(",", ":"))
+    from modules import infotext_utils
+
+    text = f"a model\nSteps: 2, Sampler: Euler a, Seed: 5, Garment Studio: {infotext_utils.quote(recorded)}"
+    changed = one_host.paste(tab, text)
+    section = one_host.find_script("Garment Studio", tab)
+    enabled, settings_box = one_host.runner(tab).inputs[section.args_from : section.args_from + 2]
+    widgets = {target.__name__: component for component, target in section.infotext_fields if callable(target)}
+    assert changed[enabled] is True
+    assert json.loads(changed[settings_box]) == {**settings, "seed": 5}  # the settings slot itself
+    assert changed[widgets["task_from_infotext"]] == "model"
+    assert changed[widgets["phrases_from_infotext"]] == "red dress"
+
+    other = one_host.paste(tab, "a model\nSteps: 2, Sampler: Euler a, Seed: 5")
+    assert other[enabled] is False  # an infotext without the key switches the section off
+    assert settings_box not in other  # and leaves the settings alone
+
+
+def test_txt2img_reference_photo_from_the_section_with_a_keep_mask(host) -> None:
+    """The UI's upload slots: the reference photo and its keep mask make the default outline unit without
+    any segmentation phrase (no model runs for the mask)."""
+    from PIL import Image
+
+    photo, painted = photo_and_mask()
+    settings = json.dumps({"control": [{"kind": "mask_canny"}]})
+    processed = host.txt2img(
+        values={"Garment Studio": [True, settings, Image.fromarray(photo), Image.fromarray(painted)]},
+        prompt="a shirt",
+        steps=2,
+        width=64,
+        height=64,
+    )
+    assert "Garment Studio error" not in processed.infotexts[0]
+    (unit,) = host.controlnet_script("txt2img").history[-1]
+    outline = unit.control_map[..., 0] > 0
+    assert outline.any()
+    assert unit.source_shape[:2] == photo.shape[:2]
+
+
+def test_txt2img_reference_mask_as_a_request_field(one_host) -> None:
+    photo, painted = photo_and_mask()
+    settings = {"control": [{"kind": "mask_canny"}], "reference_image": one_host.b64(photo)}
+    args = [True, {**settings, "reference_mask": one_host.b64(painted[:40])}]
+    answer = post(
+        one_host,
+        "/sdapi/v1/txt2img",
+        {"prompt": "x", "steps": 2, "width": 64, "height": 64, "alwayson_scripts": {"garment studio": {"args": args}}},
+    )
+    message = json.loads(answer["info"])["extra_generation_params"]["Garment Studio error"]
+    assert "the reference mask is 96x40 but the reference photo is 96x80" in message
+    args = [True, {**settings, "reference_mask": one_host.b64(painted)}]
+    post(
+        one_host,
+        "/sdapi/v1/txt2img",
+        {"prompt": "x", "steps": 2, "width": 64, "height": 64, "alwayson_scripts": {"garment studio": {"args": args}}},
+    )
+    assert len(one_host.controlnet_script("txt2img").history[-1]) == 1
+
+
+def test_txt2img_without_controlnet_but_allowed_makes_no_maps(webui, fresh_engine_modules) -> None:
+    """The task's default units need the depth model, which is not here: had the maps been made, the job
+    would fail for it. Without ControlNet nothing would take them, so none are made."""
+    webui.install_extension(ROOT, EXT_NAME)
+    webui.load_scripts()
+    photo, _ = photo_and_mask()
+    settings = {"allow_without_controlnet": True, "reference_image": webui.b64(photo)}
+    processed = webui.txt2img(
+        values={"Garment Studio": [True, json.dumps(settings)]}, prompt="x", steps=2, width=64, height=64
+    )
+    assert "Garment Studio error" not in processed.infotexts[0]
+    assert len(processed.images) == 1
+    assert "no control maps made" in processed.comments
+
+
+def test_the_model_description_joins_the_webuis_prompt(one_host) -> None:
+    settings = {"task": "model", "control": [], "model": {"gender": "woman", "scene": "in a park"}}
+    processed = one_host.txt2img(
+        values={"Garment Studio": [True, json.dumps(settings)]}, prompt="linen dress", steps=2, width=64, height=64
+    )
+    assert processed.infotexts[0].startswith("linen dress, fashion model, woman, in a park\n")
+
+
+def test_a_lossy_samples_format_is_said_next_to_the_check(one_host) -> None:
+    one_host.set_options(samples_format="jpg")
+    photo, painted = photo_and_mask()
+    answer = post(one_host, "/sdapi/v1/img2img", img2img_body(one_host, photo, painted, HARD))
+    kept = json.loads(answer["info"])["extra_generation_params"]["Garment Studio kept"]
+    assert kept.startswith("1600 kept pixels, identical to the photo (before the WebUI's jpg encoding")

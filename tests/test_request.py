@@ -78,3 +78,30 @@ def test_schema_is_json_and_forbids_unknown_fields() -> None:
 def test_round_trip_through_json() -> None:
     request = parse_request({"task": "model", "seed": 7, "restore": {"enabled": True}})
     assert parse_request(json.loads(request.json())) == request
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"seed": 1.9}, "seed: must be an integer, got a number (1.9)"),
+        ({"prompt": 5}, "prompt: must be a string, got an integer (5)"),
+        ({"generation": {"only_masked": "yes"}}, "generation.only_masked: must be a boolean, got a string"),
+        ({"allow_without_controlnet": 1}, "allow_without_controlnet: must be a boolean, got an integer"),
+        ({"segment": {"box_threshold": True}}, "segment.box_threshold: must be a number, got a boolean"),
+        ({"control": [{"kind": "canny", "weight": "0.5"}]}, "control.0.weight: must be a number, got a string"),
+        ({"task": 1}, "task: must be one of 'background', 'model', got an integer"),
+        ({"version": True}, "version: must be one of 1, got a boolean"),
+        ({"segment": "white shirt"}, "segment: must be an object, got a string"),
+    ],
+)
+def test_wrong_types_are_refused_not_converted(settings: dict, named: str) -> None:
+    with pytest.raises(BadInput) as caught:
+        parse_request(settings)
+    assert named in str(caught.value)
+
+
+def test_whole_numbers_are_fine_numbers() -> None:
+    request = parse_request({"generation": {"cfg_scale": 7, "denoising_strength": 1}, "control": [{"kind": "canny"}]})
+    assert request.generation.cfg_scale == 7.0
+    assert isinstance(request.generation.cfg_scale, float)
+    assert request.generation.denoising_strength == 1.0

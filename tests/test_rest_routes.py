@@ -38,6 +38,12 @@ def host(any_webui, fresh_engine_modules):
     return installed(any_webui)
 
 
+@pytest.fixture
+def one_host(webui, fresh_engine_modules):
+    """One flavour (sd-webui-controlnet appends its maps to the images), for what does not differ."""
+    return installed(webui)
+
+
 def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """A textured photo and the product mask (white = keep) of a rectangle on it."""
     rng = np.random.default_rng(7)
@@ -110,6 +116,41 @@ def test_invalid_bodies_are_422_naming_every_field(host) -> None:
     detail = post(client, "maps", {**body(host, photo), "maps": {"depth": host.b64(photo), "edges": "x"}}, 422)
     assert [problem["loc"] for problem in detail["detail"]] == [["body", "maps", "__key__"]]
     assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
+
+
+def test_wrong_types_and_every_bad_image_in_one_422(host) -> None:
+    """Nothing is converted (pydantic 1 would make a seed of 1.9 into 1 and "yes" into True), and the request's
+    problems come back together with every image that does not decode, not one at a time."""
+    client = host.client()
+    photo, keep = photo_and_mask()
+    request = {**HARD, "seed": 1.9, "prompt": 5, "generation": {**FAST, "only_masked": "yes"}}
+    payload = {**body(host, photo, None, request), "image": "@@@", "mask": "not an image", "save_images": "no"}
+    payload["maps"] = {"canny": host.b64(photo), "depth": "###"}
+    detail = post(client, "generate", payload, 422)["detail"]
+    by_loc = {tuple(problem["loc"]): problem for problem in detail}
+    assert set(by_loc) == {
+        ("body", "request", "seed"),
+        ("body", "request", "prompt"),
+        ("body", "request", "generation", "only_masked"),
+        ("body", "save_images"),
+        ("body", "image"),
+        ("body", "mask"),
+        ("body", "maps", "depth"),
+    }
+    assert by_loc[("body", "request", "seed")]["msg"].startswith("must be an integer, got a number (1.9)")
+    assert by_loc[("body", "request", "seed")]["type"] == "type_error"
+    assert by_loc[("body", "image")]["msg"] == "image: not valid base64"
+    assert by_loc[("body", "maps", "depth")]["type"] == "value_error.image"
+    assert post(client, "maps", {**body(host, photo, keep), "mask": 7}, 422)["detail"][0]["loc"] == ["body", "mask"]
+    assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
+
+
+def test_reference_image_is_refused_where_it_means_nothing(one_host) -> None:
+    photo, keep = photo_and_mask()
+    request = {**HARD, "reference_image": one_host.b64(photo)}
+    (problem,) = post(one_host.client(), "generate", body(one_host, photo, keep, request), 422)["detail"]
+    assert problem["loc"] == ["body", "request", "reference_image"]
+    assert "the body's image" in problem["msg"]
 
 
 # -- segment, maps, generate ---------------------------------------------------------------------------------
@@ -260,12 +301,15 @@ def test_errors_answer_with_a_status_and_the_server_keeps_serving(host, monkeypa
     photo, keep = photo_and_mask()
     detail = post(client, "generate", body(host, photo, keep[:40, :50]), 422)["detail"]
     assert detail == [
-        {"loc": ["body"], "msg": "the mask is 50x40 but the photo is 96x80", "type": "value_error.bad_input"}
+        {"loc": ["body", "mask"], "msg": "the mask is 50x40 but the photo is 96x80", "type": "value_error.bad_input"}
     ]
     detail = post(client, "generate", body(host, photo, np.zeros_like(keep)), 422)["detail"]
     assert "the mask keeps nothing" in detail[0]["msg"]
+    assert detail[0]["loc"] == ["body", "mask"]
     no_source = {**HARD, "segment": {"matte": "none"}}
-    assert "segment.phrases" in post(client, "generate", body(host, photo, None, no_source), 422)["detail"][0]["msg"]
+    (problem,) = post(client, "generate", body(host, photo, None, no_source), 422)["detail"]
+    assert "segment.phrases" in problem["msg"]
+    assert problem["loc"] == ["body", "request", "segment", "phrases"]
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
@@ -345,3 +389,64 @@ def test_nowebui_version_schema_and_generate(any_webui, fresh_engine_modules) ->
     answer = post(client, "generate", body(host, photo, keep))
     out = np.asarray(host.decode(answer["images"][0]))
     assert np.array_equal(out[keep == 255], photo[keep == 255])
+
+
+def test_interrupt_during_generate_answers_with_what_was_made(one_host, monkeypatch) -> None:
+    """Interrupt after the first of three images: 200 with that image composited, and the answer says so."""
+    state = one_host.shared.state
+    real = state.nextjob
+
+    def nextjob_then_interrupt() -> None:
+        real()
+        state.interrupt()
+
+    monkeypatch.setattr(state, "nextjob", nextjob_then_interrupt)
+    photo, keep = photo_and_mask()
+    request = {**HARD, "generation": {**FAST, "batch_count": 3}}
+    answer = post(one_host.client(), "generate", body(one_host, photo, keep, request))
+    assert len(answer["images"]) == 1
+    out = np.asarray(one_host.decode(answer["images"][0]))
+    assert np.array_equal(out[keep == 255], photo[keep == 255])
+    info = answer["info"]
+    assert info["interrupted"] is True
+    assert info["kept"] == [{"kept_pixels": 1600, "differing": 0, "exact": True}]
+    assert "interrupted: 1 of 3 images made" in info["notes"]
+
+
+def test_interrupt_before_the_first_image_is_an_empty_answer_not_an_error(one_host, monkeypatch) -> None:
+    api = engine("lib_garment.host.api")
+    real = api.prepare
+
+    def prepare_then_interrupt(*args, **kwargs):
+        prepared = real(*args, **kwargs)
+        one_host.shared.state.interrupt()
+        return prepared
+
+    monkeypatch.setattr(api, "prepare", prepare_then_interrupt)
+    photo, keep = photo_and_mask()
+    answer = post(one_host.client(), "generate", body(one_host, photo, keep))
+    assert answer["images"] == []
+    assert answer["info"]["interrupted"] is True  # and no ControlNet map passed off as a result
+
+
+def test_saved_results_are_png_whatever_the_webuis_format(one_host) -> None:
+    """JPEG would change the kept pixels the check vouches for."""
+    from PIL import Image
+
+    one_host.set_options(samples_format="jpg")
+    photo, keep = photo_and_mask()
+    post(one_host.client(), "generate", body(one_host, photo, keep, save_images=True))
+    (path,) = Path(one_host.opts.outdir_img2img_samples).iterdir()
+    assert path.suffix == ".png"
+    with Image.open(path) as picture:
+        assert np.array_equal(np.asarray(picture.convert("RGB"))[keep == 255], photo[keep == 255])
+
+
+def test_only_masked_generation_keeps_the_product_exactly(one_host) -> None:
+    photo, keep = photo_and_mask()
+    request = {**HARD, "generation": {**FAST, "only_masked": True, "inpaint_padding": 4}}
+    answer = post(one_host.client(), "generate", body(one_host, photo, keep, request))
+    out = np.asarray(one_host.decode(answer["images"][0]))
+    assert np.array_equal(out[keep == 255], photo[keep == 255])
+    assert answer["info"]["plan"]["only_masked"] is True
+    assert "Inpaint area: Only masked" in answer["info"]["infotexts"][0]

@@ -106,6 +106,9 @@ def img2img(host, photo: np.ndarray, painted: np.ndarray, gs: dict, **extra: Any
         "height": photo.shape[0],
         "seed": 11,
         "denoising_strength": 0.1,
+        # the user's inpaint settings stand (the request leaves them open): "original", whole picture
+        "inpainting_fill": 1,
+        "inpaint_full_res": False,
         "alwayson_scripts": {"garment studio": {"args": [True, gs]}, **extra.pop("alwayson", {})},
         **extra,
     }

@@ -175,6 +175,22 @@ def test_preview_only_writes_the_preview_and_says_how_to_generate(files: dict[st
     assert {**vars(again), "webui": None} == vars(given)
 
 
+def test_unit_guidance_and_maps_of_ones_own(files: dict[str, Path], tmp_path: Path) -> None:
+    own = np.zeros((H, W, 3), np.uint8)
+    own[::7] = 255
+    Image.fromarray(own).save(tmp_path / "lines.png")
+    out = tmp_path / "out"
+    args = job(files, out, "--maps", f"lines={tmp_path / 'lines.png'}")
+    args[args.index("mask_canny,canny")] = "mask_canny:0.8:0:0.6,lines"
+    assert run(*args) == 0
+    units = json.loads((out / "plan.json").read_text())["plan"]["units"]
+    assert [(u["kind"], u["weight"], u["guidance_start"], u["guidance_end"]) for u in units] == [
+        ("mask_canny", 0.8, 0.0, 0.6),
+        ("lines", 1.0, 0.0, 1.0),
+    ]
+    assert np.array_equal(read(out / "maps" / "lines.png"), own)  # used as given, not made
+
+
 def test_flags_override_the_request_file(files: dict[str, Path], tmp_path: Path) -> None:
     request = tmp_path / "request.json"
     request.write_text(json.dumps({"prompt": "from the file", "generation": {"steps": 10, "cfg_scale": 5}, "seed": 1}))
@@ -367,6 +383,11 @@ def _request_file(text: str):
     return make
 
 
+def _map_of_another_size(files: dict[str, Path], tmp_path: Path) -> list[object]:
+    Image.new("RGB", (8, 8)).save(tmp_path / "small.png")
+    return ["--mask", files["keep"], "--units", "canny", "--maps", f"canny={tmp_path / 'small.png'}"]
+
+
 def _out_is_a_file(files: dict[str, Path], tmp_path: Path) -> list[object]:
     (tmp_path / "out").write_text("a file")
     return ["--mask", files["keep"]]
@@ -391,6 +412,16 @@ BAD_INPUT = {
     "request not json": (_request_file("{nope"), "not valid JSON"),
     "request unknown field": (_request_file('{"colour": "red"}'), "colour: unknown field"),
     "request bad value": (_request_file('{"generation": {"batch_count": 0}}'), "generation.batch_count"),
+    "request wrong type": (_request_file('{"seed": 1.5}'), "seed: must be an integer"),
+    "guidance not a number": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:a:1"], "guidance start of canny"),
+    "guidance two numbers": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:0.5"], "KIND:WEIGHT:START:END"),
+    "guidance reversed": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:0.8:0.2"], "guidance_start must"),
+    "map without file": (lambda f, t: ["--mask", f["keep"], "--maps", "canny"], "give KIND=FILE.png"),
+    "map of no unit": (
+        lambda f, t: ["--mask", f["keep"], "--units", "canny", "--maps", f"depth={f['keep']}"],
+        "no such unit",
+    ),
+    "map of another size": (_map_of_another_size, "--maps canny: the supplied canny map is 8x8"),
 }
 
 

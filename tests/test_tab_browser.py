@@ -8,6 +8,7 @@ runs), and the values the browser sends go through the same handlers as in the W
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -178,4 +179,23 @@ def test_preview_then_generate_in_the_browser(page, files) -> None:
     message = visible(page, "#garment_studio_message").inner_text()
     assert "Time taken" in message  # the WebUI's wrapper ran; no error line
     assert not page.locator("#garment_studio_message .garment-studio-error").count()
+    assert [e for e in errors if not OFFLINE_NOISE.search(e)] == []
+
+
+def test_pasting_an_infotext_restores_the_txt2img_section(page) -> None:
+    """The WebUI's paste button (the double wires it as the WebUI does) fills the always-on section: the settings
+    JSON and the task and phrase widgets take the pasted request (a gr.State would not take it)."""
+    page, errors = page
+    page.locator("#tabs .tab-nav button", has_text="txt2img").first.click()
+    recorded = json.dumps({"segment": {"phrases": "red dress"}, "task": "model"}, separators=(",", ":"))
+    infotext = f"a model\nSteps: 2, Sampler: Euler a, Seed: 5, Garment Studio: {json.dumps(recorded)}"
+    visible(page, "#txt2img_prompt textarea").fill(infotext)
+    visible(page, "#txt2img_paste").click()
+    section = "#script_txt2img_garment_studio"
+    page.wait_for_function(
+        f"() => (document.querySelector('{section}_phrases textarea') || {{}}).value === 'red dress'", timeout=TIMEOUT
+    )
+    settings = page.locator(f"{section}_settings textarea").first.input_value()
+    assert json.loads(settings) == {"segment": {"phrases": "red dress"}, "task": "model"}
+    assert page.locator(f"{section}_task input[value='model']").first.is_checked()
     assert [e for e in errors if not OFFLINE_NOISE.search(e)] == []

@@ -163,15 +163,16 @@ def test_generate_through_the_webuis_gpu_wrapper(paired) -> None:
     tab = paired.tab
     photo, painted = photo_and_mask()
     values = inputs(tab, photo, painted, task_id="task(abc123)", batch_count=2)
-    flat = [values.task_id, values.photo, values.mask_upload, values.more_photos, values.task, values.phrases]
-    flat += [values.prompt, values.negative_prompt, values.units]
-    flat += [values.weights.get(kind, 1.0) for kind in tab.UNIT_KINDS]
-    flat += [values.matte, values.box_threshold, values.allow_without_controlnet, values.sampler, values.steps]
-    flat += [values.cfg_scale, values.seed, values.batch_count]
-    outputs = tab._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*flat)
+    named = {name: getattr(values, name, None) for name in tab.INPUT_NAMES}  # what gradio passes, by position
+    for kind in tab.UNIT_KINDS:
+        named.update({f"weight_{kind}": values.weights.get(kind, 1.0), f"map_{kind}": None})
+        named.update({f"guidance_start_{kind}": 0.0, f"guidance_end_{kind}": 1.0})
+    named.update({name: "" for name in tab.INPUT_NAMES if name.startswith("model_")})
+    outputs = tab._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*(named[name] for name in tab.INPUT_NAMES))
     assert len(outputs) == tab.GENERATE_OUTPUTS
-    results, overlays, kept, files, infotext, tabs, message = outputs
-    assert len(results) == len(overlays) == len(files) == 2  # batch count 2
+    results, overlays, kept, files, infotext, infotexts, tabs, message = outputs
+    assert len(results) == len(overlays) == len(files) == len(infotexts) == 2  # batch count 2
+    assert infotext == infotexts[0]
     assert kept.count("1600 kept pixels, identical to the photo") == 2
     assert tabs["selected"] == "results"
     assert "Time taken" in message
@@ -467,3 +468,53 @@ def test_restore_this_image_through_the_webuis_gpu_wrapper(paired, head, monkeyp
     assert "1 face restored (seed 5)" in message
     assert "garment-studio-error" not in message
     assert paired.shared.state.begun_jobs[-1] == "task(rst123)"
+
+
+def test_guidance_and_the_model_description_reach_the_request(paired) -> None:
+    tab = paired.tab
+    values = inputs(tab, task="model", units=["pose", "depth"], guidance={"depth": (0.2, 0.7)})
+    values.model = {"gender": "woman", "scene": "in a park"}
+    request = tab.build_request(values)
+    assert [(u.kind, u.guidance_start, u.guidance_end) for u in request.control] == [
+        ("pose", 0.0, 1.0),
+        ("depth", 0.2, 0.7),
+    ]
+    assert (request.model.gender, request.model.scene) == ("woman", "in a park")
+    values.task = "background"  # the hidden fields stay filled: they are left out, not refused
+    assert tab.build_request(values).model.gender == ""
+    bad = inputs(tab, guidance={"canny": (0.9, 0.1)})
+    with pytest.raises(tab.BadInput, match="guidance_start must not exceed guidance_end"):
+        tab.build_request(bad)
+
+
+def test_a_map_of_the_users_own_is_used_instead_of_ours(paired) -> None:
+    photo, painted = photo_and_mask()
+    own = np.zeros_like(photo)
+    own[5:10] = 200
+    result = paired.tab.run_preview(inputs(paired.tab, photo, painted, maps={"canny": Image.fromarray(own)}))
+    assert result.errors == []
+    images = {caption: np.asarray(image) for image, caption in result.gallery}
+    assert np.array_equal(images["canny map"], own)
+    unused = paired.tab.run_preview(inputs(paired.tab, photo, painted, maps={"depth": Image.fromarray(own)}))
+    assert "the uploaded depth map is not used: no depth unit is chosen" in unused.notes
+    wrong = paired.tab.run_preview(inputs(paired.tab, photo, painted, maps={"canny": Image.fromarray(own[:9])}))
+    assert any("the supplied canny map is 96x9 but the photo is 96x80" in error for error in wrong.errors)
+
+
+def test_send_to_takes_the_selected_results_infotext(paired) -> None:
+    from types import SimpleNamespace
+
+    texts = ["first, Seed: 1", "second, Seed: 2"]
+    assert paired.tab.selected_infotext(texts, SimpleNamespace(index=1)) == "second, Seed: 2"
+    assert paired.tab.selected_infotext(texts, SimpleNamespace(index=5)) == ""
+
+
+def test_unsaved_results_share_one_temporary_folder_and_are_png(paired) -> None:
+    tab = paired.tab
+    photo, painted = photo_and_mask()
+    paired.set_options(samples_save=False, samples_format="jpg")
+    (first,) = tab.run_generate(inputs(tab, photo, painted)).files
+    (second,) = tab.run_generate(inputs(tab, photo, painted)).files
+    assert Path(first).parent == Path(second).parent  # one folder per session, not one per Generate
+    assert Path(first).suffix == Path(second).suffix == ".png"  # exact, whatever the WebUI's format
+    assert np.array_equal(np.asarray(Image.open(first).convert("RGB"))[painted], photo[painted])

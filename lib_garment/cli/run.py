@@ -93,10 +93,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--negative-prompt", metavar="TEXT", help="what to avoid")
     parser.add_argument(
         "--units",
-        metavar="KIND[:WEIGHT],...",
-        help=f"ControlNet units, e.g. mask_canny,normal or pose:1,mask_canny:0.8,depth:0.6 (kinds: "
-        f"{', '.join(MAP_NAMES)}); none for no units. Default: the task's (background: mask_canny:1,normal:0.6; "
-        "model: pose:1,mask_canny:0.8,depth:0.6)",
+        metavar="KIND[:WEIGHT[:START:END]],...",
+        help=f"ControlNet units, e.g. mask_canny,normal or pose:1,mask_canny:0.8,depth:0.6:0:0.5 (kinds: "
+        f"{', '.join(MAP_NAMES)}; START and END: the share of the steps the unit acts in, default 0 and 1); none "
+        "for no units. Default: the task's (background: mask_canny:1,normal:0.6; model: pose:1,mask_canny:0.8,"
+        "depth:0.6)",
+    )
+    parser.add_argument(
+        "--maps",
+        action="append",
+        metavar="KIND=FILE.png",
+        help="a control map of your own for a unit, the photo's size, used instead of making it (repeat the flag, "
+        "or separate with commas: --maps pose=pose.png,depth=depth.png)",
     )
     parser.add_argument("--request", metavar="REQUEST.json", help="a Garment Studio request; flags override it")
     parser.add_argument("--steps", type=int, metavar="N", help="sampling steps (default: the server's)")
@@ -126,7 +134,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # 1. Everything the user gave, before any network or model.
-    request, photo, label, mask, server = _inputs(args)
+    request, photo, label, mask, maps, server = _inputs(args)
     out = Path(args.out)
     timings: dict[str, Any] = {"read_s": time.perf_counter() - started}
 
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         timings["check_s"] = time.perf_counter() - check_start
 
     # 3. Segment, maps, plan (models fetched with a progress bar on first use).
-    prepared = _prepare(args, request, photo, mask, models)
+    prepared = _prepare(args, request, photo, mask, maps, models)
     timings["prepare"] = prepared.timings
 
     # 4. The preview (an earlier run's results go first: they must not pass for this run's).
@@ -230,27 +238,33 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
 
 
 def parse_units(text: str) -> list[dict[str, Any]]:
-    """``mask_canny,normal`` or ``pose:1,mask_canny:0.8``; ``none`` for no units."""
+    """``mask_canny,normal``, ``pose:1,mask_canny:0.8`` or ``depth:0.6:0:0.5`` (weight, guidance start and
+    end); ``none`` for no units."""
     if text.strip().lower() == "none":
         return []
     units = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        kind, colon, weight = part.partition(":")
-        kind = kind.strip()
+        kind, *numbers = (piece.strip() for piece in part.split(":"))
         if kind not in MAP_NAMES:
             raise BadInput(f"--units: unknown kind {kind!r} (choose from {', '.join(MAP_NAMES)}, or none)")
+        if len(numbers) not in (0, 1, 3):
+            raise BadInput(f"--units: {part!r}: give KIND, KIND:WEIGHT or KIND:WEIGHT:START:END")
         unit: dict[str, Any] = {"kind": kind}
-        if colon:
-            try:
-                unit["weight"] = float(weight)
-            except ValueError:
-                raise BadInput(f"--units: the weight of {kind} must be a number, got {weight.strip()!r}") from None
+        for name, number in zip(("weight", "guidance_start", "guidance_end"), numbers, strict=False):
+            unit[name] = _number(number, f"--units: the {name.replace('_', ' ')} of {kind}")
         units.append(unit)
     if not units:
         raise BadInput("--units: name at least one unit (e.g. mask_canny,normal), or none")
     return units
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise BadInput(f"{what} must be a number, got {text!r}") from None
 
 
 def _read_request_file(path: str) -> dict[str, Any]:
@@ -293,20 +307,27 @@ def _get(data: dict[str, Any], path: str) -> Any:
 # -- inputs ------------------------------------------------------------------------------------------------------
 def _inputs(
     args: argparse.Namespace,
-) -> tuple[GarmentRequest, np.ndarray, str, np.ndarray | None, WebUI | None]:
-    """The request, photo, mask and server client, every one checked (BadInput, exit 2) before anything runs."""
+) -> tuple[GarmentRequest, np.ndarray, str, np.ndarray | None, dict[str, np.ndarray], WebUI | None]:
+    """The request, photo, mask, the user's maps and the server client, every one checked (BadInput, exit 2)
+    before anything runs."""
     from lib_garment.generate.prepare import check_inputs
     from lib_garment.segment.phrases import parse_phrases
 
     request = build_request(args)
     photo, label = _photo(args)
     mask = _mask(args, photo)
+    maps = _maps(args, request)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} exists and is not a folder")
     if mask is None and request.segment.mask_source != "mask" and not parse_phrases(request.segment.phrases):
         raise BadInput('say what to keep: --keep "white t-shirt" (several: "dress . belt"), or --mask KEEP.png')
-    check_inputs(request, photo, mask)
+    try:
+        check_inputs(request, photo, mask, maps)
+    except BadInput as err:
+        if err.loc[:1] != ("maps",):
+            raise
+        raise BadInput(f"--maps {err.loc[1]}: {err}") from None
     if not args.timeout > 0:
         raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
     server = _server(args)
@@ -314,7 +335,7 @@ def _inputs(
         from lib_garment.maps.devices import resolve_device
 
         resolve_device(args.device)  # no GPU here: ModelUnavailable (exit 3) before anything runs
-    return request, photo, label, mask, server
+    return request, photo, label, mask, maps, server
 
 
 def _photo(args: argparse.Namespace) -> tuple[np.ndarray, str]:
@@ -329,6 +350,29 @@ def _photo(args: argparse.Namespace) -> tuple[np.ndarray, str]:
     if args.image is None:
         raise BadInput("give the photo (IMAGE) or --sample astronaut")
     return imageio.read_image(args.image), str(Path(args.image).resolve())
+
+
+def _maps(args: argparse.Namespace, request: GarmentRequest) -> dict[str, np.ndarray]:
+    """--maps KIND=FILE (repeated or comma-separated) read as RGB, by kind; every file checked now."""
+    from lib_garment import imageio
+    from lib_garment.generate.tasks import map_kinds
+
+    maps: dict[str, np.ndarray] = {}
+    for item in (piece.strip() for text in args.maps or () for piece in text.split(",")):
+        if not item:
+            continue
+        kind, equals, path = (part.strip() for part in item.partition("="))
+        if not equals or not path:
+            raise BadInput(f"--maps: {item!r}: give KIND=FILE.png, e.g. pose=pose.png")
+        if kind not in MAP_NAMES:
+            raise BadInput(f"--maps: unknown kind {kind!r} (choose from {', '.join(MAP_NAMES)})")
+        if kind in maps:
+            raise BadInput(f"--maps: {kind} is given twice")
+        maps[kind] = imageio.read_image(path)
+    unused = sorted(set(maps) - set(map_kinds(request)))
+    if unused:
+        raise BadInput(f"--maps {', '.join(unused)}: no such unit (add it to --units, or leave the map out)")
+    return maps
 
 
 def _mask(args: argparse.Namespace, photo: np.ndarray) -> np.ndarray | None:
@@ -368,6 +412,7 @@ def _prepare(
     request: GarmentRequest,
     photo: np.ndarray,
     mask: np.ndarray | None,
+    maps: dict[str, np.ndarray],
     models: list[str] | None,
 ) -> Prepared:
     """The engine's prepare() with the CLI's model folder, device and download policy; the plan's units carry
@@ -384,7 +429,7 @@ def _prepare(
         progress=progress,
     )
     try:
-        prepared = prepare(request, photo, env, mask=mask)
+        prepared = prepare(request, photo, env, mask=mask, supplied_maps=maps)
     finally:
         progress.close()
     for note in prepared.notes:
@@ -465,6 +510,8 @@ def command_line(args: argparse.Namespace, webui: str) -> str:
         value = getattr(args, attr)
         if value is not None:
             words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    for item in args.maps or ():
+        words += ["--maps", item]
     if args.offline:
         words.append("--offline")
     if args.timeout != DEFAULT_TIMEOUT_S:

@@ -60,6 +60,7 @@ def img2img_payload(
     defaults; an open sampler is left to the server."""
     if len(models) != len(plan.units):
         raise ValueError(f"{len(plan.units)} units but {len(models)} model titles")
+    plan = plan.with_inpaint_defaults()  # the API's own defaults (e.g. "Only masked") are not the UI's
     body: dict[str, Any] = {
         "init_images": [encode_png(plan.init_image)],
         "mask": encode_png(plan.inpaint_mask),

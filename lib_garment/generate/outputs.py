@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
 from lib_garment import imageio
 from lib_garment.generate.prepare import Prepared
+from lib_garment.request import MapKind
 from lib_garment.segment.matte import alpha_to_uint8
+
+MAP_KINDS = get_args(MapKind)
 
 
 def preview_images(prepared: Prepared) -> dict[str, np.ndarray]:
@@ -27,10 +30,15 @@ def preview_images(prepared: Prepared) -> dict[str, np.ndarray]:
 
 
 def write_preview(prepared: Prepared, out: Path) -> list[Path]:
-    """overlay.png, mask.png, alpha.png, inpaint_mask.png, maps/<kind>.png, then plan.json (last: complete)."""
+    """overlay.png, mask.png, alpha.png, inpaint_mask.png, maps/<kind>.png, then plan.json (last: complete).
+
+    An earlier run's maps of kinds this run has not (maps/<kind>.png for our map names only: other files in
+    maps/ are the user's) are removed first, so the folder shows this run's maps and no others."""
     out = Path(out)
     (out / "maps").mkdir(parents=True, exist_ok=True)
     (out / "plan.json").unlink(missing_ok=True)  # an earlier run's must not vouch for a half-written set
+    for kind in set(MAP_KINDS) - set(prepared.maps):
+        (out / "maps" / f"{kind}.png").unlink(missing_ok=True)
     written = [imageio.write_png(out / f"{name}.png", image) for name, image in preview_images(prepared).items()]
     written.append(imageio.write_json(out / "plan.json", prepared.to_json()))
     return written

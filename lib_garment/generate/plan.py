@@ -6,7 +6,7 @@ plan's ``keep_alpha`` so the kept product pixels are the photographed ones whate
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,15 @@ DEFAULT_STEPS = 20
 DEFAULT_CFG = 7.0
 # The WebUI's inpainting_fill values (host-contract §3.5), by the request's names.
 INPAINT_FILL = {"fill": 0, "original": 1, "latent noise": 2, "latent nothing": 3}
+# The inpaint options a plan leaves open (None) where no user setting stands in for them: a generation of our
+# own (tab, REST /generate, a remote WebUI's API). The always-on section and the img2img script keep the
+# user's img2img settings instead.
+INPAINT_DEFAULTS = {
+    "mask_blur": 4,
+    "inpaint_padding": 32,
+    "inpainting_fill": INPAINT_FILL["original"],
+    "only_masked": False,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,12 +71,16 @@ class GenerationPlan:
     cfg_scale: float | None = None
     sampler: str | None = None
     denoising_strength: float = 1.0
-    mask_blur: int = 4
-    inpaint_padding: int = 32
-    inpainting_fill: int = INPAINT_FILL["original"]
-    only_masked: bool = False
+    mask_blur: int | None = None  # None: the backend's current value (see INPAINT_DEFAULTS)
+    inpaint_padding: int | None = None
+    inpainting_fill: int | None = None
+    only_masked: bool | None = None
     batch_count: int = 1
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_inpaint_defaults(self) -> GenerationPlan:
+        """This plan with INPAINT_DEFAULTS where it leaves an inpaint option open (for a generation of our own)."""
+        return replace(self, **{name: value for name, value in INPAINT_DEFAULTS.items() if getattr(self, name) is None})
 
     @property
     def photo_size(self) -> tuple[int, int]:

@@ -32,6 +32,8 @@ from lib_garment.segment.phrases import parse_phrases
 from lib_garment.segment.pipeline import Segmentation
 
 _shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
+PHRASES = ("request", "segment", "phrases")  # where a REST body says what to keep (BadInput.loc)
+NO_CONTROLNET = "ControlNet is not installed: generated without control units (no control maps made)"
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,18 @@ def choose_mask_source(request: GarmentRequest, has_mask: bool) -> str:
     wanted = request.segment.mask_source
     has_phrases = bool(parse_phrases(request.segment.phrases))
     if wanted == "mask" and not has_mask:
-        raise BadInput("segment.mask_source is 'mask' but no mask was given (paint one, upload one or send it)")
+        raise BadInput(
+            "segment.mask_source is 'mask' but no mask was given (paint one, upload one or send it)", loc=("mask",)
+        )
     if wanted == "phrase" and not has_phrases:
-        raise BadInput('segment.phrases: say what to keep, e.g. "white t-shirt", or use your own mask')
+        raise BadInput('segment.phrases: say what to keep, e.g. "white t-shirt", or use your own mask', loc=PHRASES)
     if wanted == "auto":
         if has_mask:
             return "mask"
         if not has_phrases:
             raise BadInput(
-                'say what to keep: segment.phrases, e.g. "white t-shirt" (several: "dress . belt"), or give a mask'
+                'say what to keep: segment.phrases, e.g. "white t-shirt" (several: "dress . belt"), or give a mask',
+                loc=PHRASES,
             )
         return "phrase"
     return wanted
@@ -104,19 +109,27 @@ def check_inputs(
     """The photo checked and the mask source decided; BadInput for anything inconsistent."""
     photo = check_image(photo)
     if photo.ndim != 3 or photo.shape[2] != 3:
-        raise BadInput(f"the photo must be RGB, got shape {photo.shape}")
-    check_array_size(photo, "photo")
+        raise BadInput(f"the photo must be RGB, got shape {photo.shape}", loc=("image",))
+    try:
+        check_array_size(photo, "photo")
+    except BadInput as err:
+        raise BadInput(str(err), loc=("image",)) from None
     height, width = photo.shape[:2]
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape[:2] != (height, width):
-            raise BadInput(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}")
+            raise BadInput(
+                f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}", loc=("mask",)
+            )
     for kind, array in (supplied_maps or {}).items():
         if kind not in {"canny", "mask_canny", "lines", "pose", "depth", "normal"}:
-            raise BadInput(f"unknown map {kind!r} supplied")
+            raise BadInput(f"unknown map {kind!r} supplied", loc=("maps", kind))
         if np.asarray(array).shape[:2] != (height, width):
             shape = np.asarray(array).shape
-            raise BadInput(f"the supplied {kind} map is {shape[1]}x{shape[0]} but the photo is {width}x{height}")
+            raise BadInput(
+                f"the supplied {kind} map is {shape[1]}x{shape[0]} but the photo is {width}x{height}",
+                loc=("maps", kind),
+            )
     return photo, choose_mask_source(request, mask is not None)
 
 
@@ -192,23 +205,54 @@ def _make_maps(
     return maps
 
 
-def reference_units(request: GarmentRequest, photo: np.ndarray, env: Environment) -> tuple[UnitPlan, ...]:
-    """txt2img: the units' maps made from a reference photo (segmented only when a unit needs the mask)."""
+def reference_units(
+    request: GarmentRequest, photo: np.ndarray, env: Environment, mask: np.ndarray | None = None
+) -> tuple[UnitPlan, ...]:
+    """txt2img: the units' maps made from a reference photo. Only the outline unit (mask_canny) needs to know
+    what is kept: the caller's keep ``mask`` when given (as it is: no model runs for it), else the phrases
+    (segmented without a matte: an outline needs the mask only)."""
     from lib_garment.segment.backends.assemble import run_segmentation
 
     photo = check_image(photo)
     check_array_size(photo, "reference photo")
     needed = set(map_kinds(request))
-    mask = None
+    keep, backends, outline_only = None, None, None
     if "mask_canny" in needed:
-        source = choose_mask_source(request, has_mask=False)
-        backends = segmentation_backends(request, env, from_mask=source == "mask")
-        estimators = _estimators(needed, request, env)
-        mask = run_segmentation(photo, request.segment, backends).segmentation.mask
-    else:
-        estimators = _estimators(needed, request, env)
-    maps = _make_maps(request, photo, mask, {}, needed, estimators, None)
+        use_mask = mask is not None and request.segment.mask_source != "phrase"
+        if not use_mask and (request.segment.mask_source == "mask" or not parse_phrases(request.segment.phrases)):
+            raise BadInput(
+                "the mask_canny unit outlines what the reference photo keeps: give segment.phrases (e.g. "
+                '"white t-shirt") or a keep mask for the reference photo (reference_mask), or choose other units',
+                loc=PHRASES,
+            )
+        if use_mask:
+            keep = reference_keep_mask(mask, photo)
+        else:
+            outline_only = request.segment.copy(update={"matte": "none"})
+            backends = segmentation_backends(request.copy(update={"segment": outline_only}), env, from_mask=False)
+    estimators = _estimators(needed, request, env)  # every model found before any runs
+    if backends is not None:
+        found = run_segmentation(photo, outline_only, backends).segmentation
+        if not found.mask.any():
+            raise BadInput(f"nothing found for {request.segment.phrases!r} on the reference photo", loc=PHRASES)
+        keep = found.mask
+    maps = _make_maps(request, photo, keep, {}, needed, estimators, None)
     return unit_plans(request, maps, (photo.shape[1], photo.shape[0]))
+
+
+def reference_keep_mask(mask: np.ndarray, photo: np.ndarray) -> np.ndarray:
+    """The caller's keep mask of a reference photo as 0/255 (any non-zero keeps), checked against its size."""
+    mask = np.asarray(mask)
+    height, width = photo.shape[:2]
+    if mask.shape[:2] != (height, width):
+        raise BadInput(
+            f"the reference mask is {mask.shape[1]}x{mask.shape[0]} but the reference photo is {width}x{height}",
+            loc=("request", "reference_mask"),
+        )
+    keep = (mask if mask.ndim == 2 else mask.max(axis=2)) > 0
+    if not keep.any():
+        raise BadInput("the reference mask keeps nothing", loc=("request", "reference_mask"))
+    return np.where(keep, 255, 0).astype(np.uint8)
 
 
 def prepare(
@@ -219,14 +263,17 @@ def prepare(
     mask: np.ndarray | None = None,
     supplied_maps: Mapping[str, np.ndarray] | None = None,
     cache: MapCache | None = None,
+    units: bool = True,
 ) -> Prepared:
-    """Segment ``photo`` (or take ``mask``), make the maps the units need and build the plan."""
+    """Segment ``photo`` (or take ``mask``), make the maps the units need and build the plan. ``units=False``
+    (ControlNet is absent and the request allows going without): no maps are made and the plan has no units."""
     from lib_garment.segment.backends.assemble import run_segmentation
 
     started = time.perf_counter()
     photo, source = check_inputs(request, photo, mask, supplied_maps)
-    supplied = dict(supplied_maps or {})
-    needed = {kind for kind in map_kinds(request) if kind not in supplied}
+    plan_request = request if units else request.copy(update={"control": []})
+    supplied = dict(supplied_maps or {}) if units else {}
+    needed = {kind for kind in map_kinds(plan_request) if kind not in supplied}
 
     # Every model the job needs is found (or fetched) before any of them runs.
     backends = segmentation_backends(request, env, from_mask=source == "mask")
@@ -239,16 +286,22 @@ def prepare(
         if segmentation.missing:
             raise BadInput(
                 f"nothing found for {', '.join(map(repr, segmentation.missing))}: lower segment.box_threshold, "
-                "reword the phrase or give a mask"
+                "reword the phrase or give a mask",
+                loc=PHRASES,
             )
-        raise BadInput("the mask keeps nothing: paint or upload a mask that covers the product")
+        raise BadInput(
+            "the mask keeps nothing: paint or upload a mask that covers the product",
+            loc=("mask",) if source == "mask" else PHRASES,
+        )
     notes = list(run.notes)
     notes.extend(f"nothing found for {phrase!r}" for phrase in segmentation.missing)
+    if not units and map_kinds(request):
+        notes.append(NO_CONTROLNET)
 
     maps_start = time.perf_counter()
     maps = _make_maps(request, photo, segmentation.mask, supplied, needed, (pose_model, depth_model), cache)
     maps_s = time.perf_counter() - maps_start
-    plan = build_plan(request, photo, segmentation.alpha, maps, tuple(notes))
+    plan = build_plan(plan_request, photo, segmentation.alpha, maps, tuple(notes))
     timings = {
         "setup_s": setup_s,
         "segment_s": run.seconds,

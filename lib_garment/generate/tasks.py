@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from lib_garment.errors import BadInput
+from lib_garment.generate.describe import request_prompt
 from lib_garment.generate.plan import INPAINT_FILL, GenerationPlan, UnitPlan
 from lib_garment.request import ControlUnit, GarmentRequest
 
@@ -115,7 +116,7 @@ def build_plan(
         inpaint_mask=inpaint_mask(alpha),
         keep_alpha=np.asarray(alpha, dtype=np.float32),
         units=units,
-        prompt=request.prompt,
+        prompt=request_prompt(request),
         negative_prompt=request.negative_prompt,
         width=gen_width,
         height=gen_height,
@@ -126,7 +127,7 @@ def build_plan(
         denoising_strength=options.denoising_strength,
         mask_blur=options.mask_blur,
         inpaint_padding=options.inpaint_padding,
-        inpainting_fill=INPAINT_FILL[options.inpainting_fill],
+        inpainting_fill=None if options.inpainting_fill is None else INPAINT_FILL[options.inpainting_fill],
         only_masked=options.only_masked,
         batch_count=options.batch_count,
         notes=notes,

@@ -8,7 +8,13 @@ dict; the Garment Studio tab and REST callers set any field.
   user's inpaint mask, maps, plan); the plan's inpaint mask and ControlNet units go onto ``p`` (units merged
   with the user's). After the WebUI's own inpaint composite, ``postprocess_image_after_composite`` puts the
   kept pixels back exactly at the photo's resolution and records the check in the infotext.
-- txt2img: ControlNet units made from ``reference_image`` (pose, depth, canny of a mannequin shot).
+- txt2img: ControlNet units made from a reference photo (pose, depth, canny of a mannequin shot): the section's
+  upload (slots 3 and 4: photo and optional keep mask) or ``reference_image``/``reference_mask`` in the settings.
+
+Paste-back: the settings travel as JSON text in a textbox (slot 2), not in a ``gr.State``: gradio (3 and 4)
+ignores a ``gr.update`` sent to a State, which is what the WebUI's paste makes of a value, so a State would never
+receive a pasted request. The textbox, the enable flag and the task/phrase widgets are the infotext's paste
+targets; REST callers may still pass the settings as an object (or its JSON text).
 
 ``before_process`` runs for every generation, enabled or not: it first gives the GPU memory Garment Studio's
 resident models hold back to the WebUI (setting "Free Garment Studio's GPU memory before each generation").
@@ -23,11 +29,13 @@ import traceback
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from modules import scripts, shared
 
 from lib_garment.b64images import decode_image
-from lib_garment.errors import GarmentError
-from lib_garment.generate.prepare import Prepared, reference_units
+from lib_garment.errors import BadInput, GarmentError
+from lib_garment.generate.describe import request_prompt
+from lib_garment.generate.prepare import NO_CONTROLNET, Prepared, reference_units
 from lib_garment.generate.tasks import control_units
 from lib_garment.host.jobs import (
     INNER_MARK,
@@ -36,9 +44,13 @@ from lib_garment.host.jobs import (
     engine_environment,
     finish_image,
     inject_units,
+    outcome_notes,
     prepare_on_img2img,
+    remember_fields,
+    restore_fields,
     to_array,
 )
+from lib_garment.host.mask_editor import gradio_major, uploaded_mask
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
 from lib_garment.host.restore_pass import DETECTORS_ATTR, REQUEST_ATTR, restore_in_hook
@@ -51,7 +63,8 @@ TITLE = "Garment Studio"
 INFOTEXT_KEY = "Garment Studio"
 KEPT_KEY = "Garment Studio kept"
 ERROR_KEY = "Garment Studio error"
-EXCLUDED_FROM_INFOTEXT = {"reference_image"}
+EXCLUDED_FROM_INFOTEXT = {"reference_image", "reference_mask"}
+LOSSY_FORMATS = {"jpg", "jpeg", "webp", "avif"}
 
 
 def _enable_control(elem_id: str) -> tuple[Any, Any]:
@@ -67,13 +80,32 @@ def _enable_control(elem_id: str) -> tuple[Any, Any]:
 
 
 def split_args(args: tuple[Any, ...]) -> tuple[bool, Any]:
-    """(enabled, settings) from the script's slots. A lone dict counts as enabled settings, as API users expect."""
+    """(enabled, settings) from the script's slots. A lone dict counts as enabled settings, as API users expect;
+    an enable flag that is not true or false (``"true"``, 1) is refused rather than read as "off"."""
     if not args:
         return False, None
     first = args[0]
     if isinstance(first, dict):  # `[{...}]` over REST: the second slot then holds the UI default
         return True, first
-    return first is True, (args[1] if len(args) > 1 else None)
+    if not isinstance(first, bool):
+        raise BadInput(
+            f"the first argument (enable) must be true or false, got {type(first).__name__} {first!r}; "
+            "the arguments are [true, {...settings...}]"
+        )
+    return first, (args[1] if len(args) > 1 else None)
+
+
+def settings_object(settings: Any) -> Any:
+    """The settings as a dict: the UI's JSON text ("" = none) or a REST caller's object, as it came otherwise
+    (parse_request names anything else)."""
+    if isinstance(settings, str):
+        if not settings.strip():
+            return {}
+        try:
+            return json.loads(settings)
+        except ValueError as err:
+            raise BadInput(f"the settings text is not valid JSON: {err}") from None
+    return settings
 
 
 def infotext_value(request: GarmentRequest) -> str:
@@ -84,27 +116,91 @@ def infotext_value(request: GarmentRequest) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
-def settings_from_infotext(params: dict[str, Any]) -> Any:
-    """Paste-back: the settings dict from an infotext's "Garment Studio" value (unchanged when absent)."""
+def pasted_settings(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings dict an infotext's "Garment Studio" value holds, or None (absent or not a JSON object)."""
     text = params.get(INFOTEXT_KEY)
-    if not text:
-        return gr.update()
+    if not isinstance(text, str) or not text:
+        return None
     try:
         value = json.loads(text)
     except ValueError:
-        return gr.update()
-    return value if isinstance(value, dict) else gr.update()
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# The paste targets below answer with gr.update(value=…): the WebUI passes an update through as it is, whereas a
+# plain value is first converted to the type of the widget's current value (and dropped when that is None, as
+# gradio 4's empty textboxes have it).
+
+
+def settings_from_infotext(params: dict[str, Any]) -> Any:
+    """Paste-back into the settings textbox: the request's JSON text (unchanged when the infotext has none)."""
+    value = pasted_settings(params)
+    return gr.update() if value is None else gr.update(value=json.dumps(value, separators=(",", ":"), sort_keys=True))
+
+
+def task_from_infotext(params: dict[str, Any]) -> Any:
+    value = pasted_settings(params)
+    return gr.update() if value is None else gr.update(value=value.get("task", "background"))
+
+
+def phrases_from_infotext(params: dict[str, Any]) -> Any:
+    value = pasted_settings(params)
+    return gr.update() if value is None else gr.update(value=(value.get("segment") or {}).get("phrases", ""))
 
 
 def settings_with(settings: Any, **fields: Any) -> dict[str, Any]:
     """A new settings dict with ``fields`` set (the default dict is shared by the host: never mutate it)."""
-    new = dict(settings) if isinstance(settings, dict) else {}
+    try:
+        current = settings_object(settings)
+    except BadInput:
+        current = {}  # the user is editing broken JSON: the widgets start it afresh
+    new = dict(current) if isinstance(current, dict) else {}
     for key, value in fields.items():
         if key == "phrases":
             new["segment"] = {**(new.get("segment") or {}), "phrases": value}
         else:
             new[key] = value
     return new
+
+
+def settings_text_with(settings: Any, **fields: Any) -> str:
+    """:func:`settings_with` as the settings textbox holds it."""
+    return json.dumps(settings_with(settings, **fields), separators=(",", ":"), sort_keys=True)
+
+
+def lossy_note() -> str | None:
+    """What the kept-pixel check cannot vouch for: the WebUI encodes its saved files and API answers in its own
+    samples_format, and JPEG/WebP change pixels (the check is of the image before encoding)."""
+    fmt = str(shared.opts.data.get("samples_format") or "png").lower()
+    if fmt not in LOSSY_FORMATS:
+        return None
+    return (
+        f"before the WebUI's {fmt} encoding, which changes pixels; for exact files set Settings > Saving images > "
+        "File format to png"
+    )
+
+
+def reference_inputs(request: GarmentRequest, photo: Any, mask: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """txt2img's reference photo (RGB) and keep mask (or None): from the settings' base64 fields, or from the
+    section's uploads (PIL from the UI, base64 text from a REST caller's third and fourth arguments)."""
+    if request.reference_image is not None and photo is not None:
+        raise BadInput("give the reference photo once: in the section (or the third argument) or as reference_image")
+    if request.reference_mask is not None and mask is not None:
+        raise BadInput("give the reference mask once: in the section (or the fourth argument) or as reference_mask")
+    photo_value = request.reference_image if request.reference_image is not None else photo
+    mask_value = request.reference_mask if request.reference_mask is not None else mask
+    return _picture(photo_value, "reference_image", rgb=True), _picture(mask_value, "reference_mask", rgb=False)
+
+
+def _picture(value: Any, name: str, *, rgb: bool) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = decode_image(value, name)
+    if not hasattr(value, "convert"):
+        raise BadInput(f"{name}: expected an image (base64 text), got {type(value).__name__}")
+    return to_array(value) if rgb else uploaded_mask(value, name)
 
 
 def fail(p: Any, message: str) -> None:
@@ -130,25 +226,40 @@ class GarmentStudioScript(scripts.Script):
                 + (
                     " (the init image; paint the product and pick 'Inpaint not masked' to use your own mask)."
                     if is_img2img
-                    else " with ControlNet units made from a reference photo (API: reference_image)."
+                    else " with ControlNet units made from a reference photo (e.g. a mannequin shot)."
                 )
-                + " All options: the Garment Studio tab; API callers pass the settings dict as the second argument.",
+                + " All options: the Garment Studio tab, or the settings JSON below (API callers pass it as the "
+                "second argument).",
                 elem_id=self.elem_id("help"),
             )
-            # The default dict is shared between API requests by the host: it is read, never mutated.
-            settings = gr.State({})
             with gr.Row():
                 task = gr.Radio(["background", "model"], value="background", label="Task", elem_id=self.elem_id("task"))
                 phrases = gr.Textbox(
-                    label="Keep (what to segment)", placeholder="white t-shirt", elem_id=self.elem_id("phrases")
+                    "", label="Keep (what to segment)", placeholder="white t-shirt", elem_id=self.elem_id("phrases")
                 )
-            task.change(lambda s, v: settings_with(s, task=v), inputs=[settings, task], outputs=[settings])
-            phrases.change(lambda s, v: settings_with(s, phrases=v), inputs=[settings, phrases], outputs=[settings])
+            references: list[Any] = []
+            if not is_img2img:
+                with gr.Row():
+                    references = [
+                        _upload("Reference photo (the units' maps are made from it)", self.elem_id("reference")),
+                        _upload("Its keep mask (optional; white = keep)", self.elem_id("reference_mask")),
+                    ]
+            with gr.Accordion("Settings (JSON)", open=False, elem_id=self.elem_id("settings_accordion")):
+                # A textbox, not a gr.State: the infotext's paste reaches it (see the module docstring).
+                settings = gr.Textbox(
+                    "{}", label="Request fields (see the API's schema)", lines=2, elem_id=self.elem_id("settings")
+                )
+            task.change(lambda s, v: settings_text_with(s, task=v), inputs=[settings, task], outputs=[settings])
+            phrases.change(
+                lambda s, v: settings_text_with(s, phrases=v), inputs=[settings, phrases], outputs=[settings]
+            )
         self.infotext_fields = [
             (enabled, lambda params: INFOTEXT_KEY in params),
             (settings, settings_from_infotext),
+            (task, task_from_infotext),
+            (phrases, phrases_from_infotext),
         ]
-        return [enabled, settings]
+        return [enabled, settings, *references]
 
     def before_process(self, p: Any, *args: Any) -> None:
         if current_settings().offload_before_generation:
@@ -158,42 +269,49 @@ class GarmentStudioScript(scripts.Script):
                 warn(f"could not move Garment Studio's models off the GPU: {type(err).__name__}: {err}")
         if getattr(p, INNER_MARK, False) or getattr(p, JOB_ATTR, None) is not None:
             return  # our own pass, or a job the img2img script already prepared
-        enabled, settings = split_args(args)
-        if not enabled:
-            return
         try:
-            request = parse_request(settings)
+            enabled, settings = split_args(args)
+            if not enabled:
+                return
+            request = parse_request(settings_object(settings))
             if request.restore.enabled:
                 check_restore(request.restore, p.scripts)  # bad restore options stop the job before anything runs
             p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
             setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
+            if isinstance(p.prompt, str):
+                p.prompt = request_prompt(request, p.prompt)  # the model task's person, said in the prompt
             if hasattr(p, "init_images"):
+                if request.reference_image is not None or request.reference_mask is not None:
+                    p.comment(f"{TITLE}: reference_image/reference_mask are for txt2img; img2img uses its init image")
+                remember_fields(p)  # put back in postprocess: the Batch tab reuses p for its next image
                 for note in prepare_on_img2img(p, request):
                     p.comment(f"{TITLE}: {note}")
             else:
-                self._prepare_txt2img(p, request)
+                self._prepare_txt2img(p, request, *args[2:4])
         except GarmentError as err:
             fail(p, str(err))
         except Exception as err:  # noqa: BLE001 - the host would swallow it; say it and stop instead
             traceback.print_exc()  # for the console and bug reports; the user gets the one-line message
             fail(p, f"internal error: {type(err).__name__}: {err} (please report it)")
 
-    def _prepare_txt2img(self, p: Any, request: GarmentRequest) -> None:
-        units = control_units(request)
-        if not units:
+    def _prepare_txt2img(self, p: Any, request: GarmentRequest, photo: Any = None, mask: Any = None) -> None:
+        photo, mask = reference_inputs(request, photo, mask)
+        if not control_units(request):
             return
-        if not request.reference_image:
-            raise GarmentError(
-                "txt2img: the control maps are made from a reference photo; send it as reference_image "
-                "(base64), or use img2img with your photo"
-            )
-        photo = to_array(decode_image(request.reference_image, "reference_image"))
         bridge = check_controlnet(p.scripts, request)
+        if bridge is None:  # allowed to go without: no unit would take the maps, so none are made
+            p.comment(f"{TITLE}: {NO_CONTROLNET}")
+            return
+        if photo is None:
+            raise GarmentError(
+                "txt2img: the control maps are made from a reference photo; upload one in the Garment Studio "
+                "section or send it as reference_image (base64), or use img2img with your photo"
+            )
         with webui_progress() as progress:
-            units = reference_units(request, photo, engine_environment(progress))
+            units = reference_units(request, photo, engine_environment(progress), mask=mask)
         outcome = inject_units(p, units, bridge, resize_mode=1)  # ControlNet crops the maps to the generation
-        if hasattr(outcome, "note"):
-            p.comment(f"{TITLE}: {outcome.note}")
+        for note in outcome_notes(outcome):
+            p.comment(f"{TITLE}: {note}")
 
     def postprocess_image_after_composite(self, p: Any, pp: Any, *args: Any) -> None:
         if getattr(p, INNER_MARK, False):
@@ -209,13 +327,21 @@ class GarmentStudioScript(scripts.Script):
             from PIL import Image
 
             pp.image = Image.fromarray(image)
-            p.extra_generation_params[KEPT_KEY] = check.describe()
+            caveat = lossy_note()
+            p.extra_generation_params[KEPT_KEY] = check.describe() + (f" ({caveat})" if caveat else "")
             keep_alpha = prepared.plan.keep_alpha  # restoration leaves the garment's alpha = 1 pixels exact
         request = getattr(p, REQUEST_ATTR, None) or (prepared.request if prepared is not None else None)
         if request is not None and request.restore.enabled:
             pp.image = restore_in_hook(p, pp.image, keep_alpha, request)
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
+        restore_fields(p)  # the user's mask, inpaint options and ControlNet units, for the Batch tab's next image
         for attr in (JOB_ATTR, REQUEST_ATTR, DETECTORS_ATTR):
             if hasattr(p, attr):
                 delattr(p, attr)  # the photo, maps and detectors are not kept alive by the finished job
+
+
+def _upload(label: str, elem_id: str) -> Any:
+    """An image upload for the running gradio (``source=`` on 3, ``sources=`` on 4)."""
+    sources = {"sources": ["upload"]} if gradio_major() >= 4 else {"source": "upload"}
+    return gr.Image(label=label, type="pil", elem_id=elem_id, **sources)

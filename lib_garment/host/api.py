@@ -38,7 +38,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from fastapi import Depends, FastAPI, Request
@@ -58,8 +58,8 @@ from lib_garment.host.jobs import check_controlnet, engine_environment, run_plan
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
 from lib_garment.imageio import image_to_mask, image_to_rgb
-from lib_garment.pydantic_compat import BaseModel, Extra, Field, ValidationError
-from lib_garment.request import REQUEST_VERSION, GarmentRequest, MapKind, request_json_schema
+from lib_garment.pydantic_compat import Field, StrictBool, StrictStr, ValidationError
+from lib_garment.request import REQUEST_VERSION, GarmentRequest, MapKind, StrictModel, request_json_schema
 from lib_garment.segment.backends.assemble import run_segmentation
 from lib_garment.segment.matte import alpha_to_uint8
 
@@ -69,21 +69,18 @@ TAG = "Garment Studio"
 EXTRA_MESSAGE = "unknown field (not part of the Garment Studio request)"
 
 
-class RouteBody(BaseModel):
-    """The body of ``segment``, ``maps`` and ``generate``."""
+class RouteBody(StrictModel):
+    """The body of ``segment``, ``maps`` and ``generate`` (types checked as strictly as the request's)."""
 
     request: GarmentRequest = Field(default_factory=GarmentRequest, description="The Garment Studio request.")
-    image: str = Field(..., description="The photo: base64, bare or as a data URL.")
-    mask: str | None = Field(
+    image: StrictStr = Field(..., description="The photo: base64, bare or as a data URL.")
+    mask: StrictStr | None = Field(
         None, description="The product mask (white = keep), same size as the photo; base64 or a data URL."
     )
-    maps: dict[MapKind, str] | None = Field(
+    maps: dict[MapKind, StrictStr] | None = Field(
         None, description="Control maps you made yourself, by kind, same size as the photo; used instead of ours."
     )
-    save_images: bool = Field(False, description="generate: the WebUI saves the outputs as for img2img.")
-
-    class Config:
-        extra = Extra.forbid
+    save_images: StrictBool = Field(False, description="generate: the WebUI saves the outputs as for img2img.")
 
 
 # -- responses and errors ------------------------------------------------------------------------------------
@@ -145,7 +142,7 @@ def _answer(work: Callable[[], dict[str, Any]]) -> Response:
     except Refused as refused:
         return _json(refused.content, refused.status)
     except BadInput as err:
-        return _json({"detail": [_problem(["body"], str(err), "value_error.bad_input")]}, 422)
+        return _json({"detail": [_problem(["body", *err.loc], str(err), "value_error.bad_input")]}, 422)
     except ModelUnavailable as err:
         return _json({"error": type(err).__name__, "detail": str(err)}, 424)
     except GarmentError as err:
@@ -172,30 +169,67 @@ class Job:
     save_images: bool
 
 
-def _decoded(loc: Sequence[str], convert: Callable[[Any, str], np.ndarray], data: str) -> np.ndarray:
-    name = ".".join(loc)
-    try:
-        return convert(decode_image(data, name), name)
-    except BadInput as err:
-        raise _invalid([_problem(["body", *loc], str(err), "value_error.image")]) from None
+REFERENCE_ONLY = (
+    "{} belongs to the txt2img section's reference photo; these routes work on the body's image and mask "
+    "(send them there)"
+)
+
+
+def _images_of(data: dict[str, Any]) -> list[tuple[list[str], Callable[[Any, str], np.ndarray], Any]]:
+    """Every image the body carries, with its location and how it is decoded (the raw values: a wrong type is
+    validation's to report)."""
+    found: list[tuple[list[str], Callable[[Any, str], np.ndarray], Any]] = [
+        (["image"], image_to_rgb, data.get("image"))
+    ]
+    if data.get("mask") is not None:
+        found.append((["mask"], image_to_mask, data["mask"]))
+    maps = data.get("maps")
+    if isinstance(maps, dict):
+        kinds = get_args(MapKind)  # an unknown kind is validation's to report
+        found += [(["maps", kind], image_to_rgb, text) for kind, text in maps.items() if kind in kinds]
+    return found
+
+
+def _decode_all(data: dict[str, Any], flagged: set[tuple[Any, ...]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each string image decoded, by dotted location, and a problem for each one that does not decode; images
+    already reported by validation (wrong type, unknown map kind) are left to that report."""
+    decoded, problems = {}, []
+    for loc, convert, value in _images_of(data):
+        if not isinstance(value, str) or any(tuple(loc[: len(f)]) == f for f in flagged if f):
+            continue
+        name = ".".join(loc)
+        try:
+            decoded[name] = convert(decode_image(value, name), name)
+        except BadInput as err:
+            problems.append(_problem(["body", *loc], str(err), "value_error.image"))
+    return decoded, problems
 
 
 def parse_body(raw: bytes) -> Job:
-    """The request body checked and decoded, or Refused(422) naming every bad field."""
+    """The request body checked and decoded, or Refused(422) naming every bad field and every bad image at once."""
     try:
         data = json.loads(raw or b"null")
     except ValueError as err:
         raise _invalid([_problem(["body"], f"the body is not valid JSON: {err}", "value_error.jsondecode")]) from None
     if not isinstance(data, dict):
         raise _invalid([_problem(["body"], "the body must be a JSON object", "type_error.dict")])
+    problems: list[dict[str, Any]] = []
+    body = None
     try:
         body = RouteBody.parse_obj(data)
     except ValidationError as err:
-        raise _invalid(_validation_problems(err)) from None
-    photo = _decoded(["image"], image_to_rgb, body.image)
-    mask = _decoded(["mask"], image_to_mask, body.mask) if body.mask is not None else None
-    maps = {kind: _decoded(["maps", kind], image_to_rgb, text) for kind, text in (body.maps or {}).items()}
-    return Job(body.request, photo, mask, maps, body.save_images)
+        problems = _validation_problems(err)
+    request = data.get("request")
+    for name in ("reference_image", "reference_mask"):
+        if isinstance(request, dict) and request.get(name) is not None:
+            problems.append(_problem(["body", "request", name], REFERENCE_ONLY.format(name), "value_error.unused"))
+    flagged = {tuple(problem["loc"][1:3]) for problem in problems}
+    decoded, bad_images = _decode_all(data, flagged)
+    problems += bad_images
+    if problems or body is None:
+        raise _invalid(problems)
+    maps = {kind: decoded[f"maps.{kind}"] for kind in body.maps or {}}
+    return Job(body.request, decoded["image"], decoded.get("mask"), maps, body.save_images)
 
 
 # -- the WebUI's queue ---------------------------------------------------------------------------------------
@@ -286,10 +320,11 @@ def maps_job(job: Job) -> dict[str, Any]:
     }
 
 
-def _check_controlnet_first(request: GarmentRequest) -> None:
+def _check_controlnet_first(request: GarmentRequest) -> bool:
     """ControlNet and its models for the request's units, before any of our models runs (ModelUnavailable);
-    run_plan checks again on its own processing object, whose runner has the same ControlNet script."""
-    check_controlnet(scripts.scripts_img2img, request)
+    run_plan checks again on its own processing object, whose runner has the same ControlNet script. False
+    when ControlNet is absent and the request allows going without (then no maps are made)."""
+    return check_controlnet(scripts.scripts_img2img, request) is not None or not control_units(request)
 
 
 def generate_job(job: Job) -> dict[str, Any]:
@@ -298,14 +333,15 @@ def generate_job(job: Job) -> dict[str, Any]:
     _check_restore_first(request)
     with queued(timings) as state:
         state.job_count = request.generation.batch_count
-        _check_controlnet_first(request)
+        units = _check_controlnet_first(request)
         with webui_progress() as progress:
-            prepared = prepare(request, photo, engine_environment(progress), mask=job.mask, supplied_maps=job.maps)
+            env = engine_environment(progress)
+            prepared = prepare(request, photo, env, mask=job.mask, supplied_maps=job.maps, units=units)
         state.job_count = prepared.plan.batch_count
         generating = time.perf_counter()
         result = run_plan(prepared.plan, request, save=job.save_images)
         timings["generate_s"] = time.perf_counter() - generating
-    info = {**prepared.to_json(), **result.info}
+    info = {**prepared.to_json(), **result.info, "notes": [*prepared.notes, *result.info.get("notes", [])]}
     info["timings"] = {**prepared.timings, **timings, "total_s": time.perf_counter() - started}
     seg = prepared.segmentation
     return {

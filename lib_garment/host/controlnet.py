@@ -45,9 +45,20 @@ class Injected:
     slots: tuple[int, ...]
     models: tuple[str, ...]
     kept_user_units: int
+    notes: tuple[str, ...] = ()  # the caller's slot values this flavour could not read (left as they were)
 
     def describe(self) -> str:
         return ", ".join(f"{slot}: {model}" for slot, model in zip(self.slots, self.models, strict=True))
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A caller's slot value this ControlNet's unit class refuses (e.g. module "None" on sd-webui-controlnet):
+    it stays in its slot untouched, ControlNet reports it in its own way, and an enabled one keeps its slot."""
+
+    value: Any
+    enabled: bool
+    problem: str
 
 
 def _is_controlnet(script: Any) -> bool:
@@ -141,6 +152,12 @@ class ControlNetBridge:
         current = [self._slot_unit(value) for value in args[script.args_from : script.args_to]]
         free = [i for i, unit in enumerate(current) if not getattr(unit, "enabled", False)]
         kept = len(current) - len(free)
+        notes = tuple(
+            f"ControlNet unit {i} as sent could not be read ({unit.problem}); left as it is"
+            + ("" if unit.enabled else " (disabled)")
+            for i, unit in enumerate(current)
+            if isinstance(unit, Unreadable)
+        )
         if len(free) < len(units):
             raise GarmentError(
                 f"ControlNet has {len(current)} unit slots and {kept} are in use; Garment Studio needs "
@@ -150,14 +167,28 @@ class ControlNetBridge:
         mode = RESIZE_MODES.get(int(resize_mode or 0), "Just Resize")
         for slot, unit, model in zip(free[: len(units)], units, models, strict=True):
             current[slot] = self.make_unit(unit, model, mode)
-        args[script.args_from : script.args_to] = current
+        args[script.args_from : script.args_to] = [u.value if isinstance(u, Unreadable) else u for u in current]
         p.script_args = tuple(args) if isinstance(p.script_args, tuple) else args
-        return Injected(tuple(free[: len(units)]), tuple(models), kept)
+        return Injected(tuple(free[: len(units)]), tuple(models), kept, notes)
 
     def _slot_unit(self, value: Any) -> Any:
+        """The slot's unit, or Unreadable when the caller's value does not convert (never our error: the caller
+        keeps the slot, enabled or not as the value says)."""
         if value is None:
             return self.disabled_unit()
-        return self.to_unit(value)
+        try:
+            return self.to_unit(value)
+        except Exception as err:  # noqa: BLE001 - each flavour refuses in its own way (ValueError, TypeError…)
+            enabled = value.get("enabled", self._default_enabled()) if isinstance(value, dict) else True
+            return Unreadable(value, bool(enabled), f"{type(err).__name__}: {' '.join(str(err).split())}")
+
+    def _default_enabled(self) -> bool:
+        """A unit's ``enabled`` when the caller leaves it out (False from sd-webui-controlnet 1.1.448 on, True
+        before and on Forge); True when the class cannot say, so a caller's unit is never overwritten."""
+        try:
+            return bool(self._unit_class()().enabled)
+        except Exception:  # noqa: BLE001 - a unit class that needs arguments: assume the unit is meant
+            return True
 
 
 class MikubillBridge(ControlNetBridge):

@@ -1,7 +1,9 @@
 """The "Garment Studio" entry of img2img's Script dropdown: runs a task on the init image(s).
 
-The WebUI's img2img batch tab calls ``run`` once per image, so folders of products go through the same
-path. The job is prepared here (the same engine call as the always-on script); the always-on script's
+The WebUI's img2img batch tab calls ``run`` once per image with the same processing object, so folders of
+products go through the same path; what the plan changed on that object (mask, inpaint options, ControlNet
+units) is put back after each run, so the next image starts from the user's settings, not from our last plan.
+The job is prepared here (the same engine call as the always-on script); the always-on script's
 ``postprocess_image_after_composite`` then composites each output before the WebUI saves it, so saved files
 keep the product exactly too. REST: ``"script_name": "garment studio", "script_args": [{...settings...}]``.
 """
@@ -14,8 +16,9 @@ import gradio as gr
 from modules import processing, scripts
 
 from lib_garment.errors import GarmentError
+from lib_garment.generate.describe import request_prompt
 from lib_garment.host.always_on import ERROR_KEY, INFOTEXT_KEY, TITLE, infotext_value, settings_with
-from lib_garment.host.jobs import prepare_on_img2img
+from lib_garment.host.jobs import prepare_on_img2img, remember_fields, restore_fields
 from lib_garment.host.messages import warn
 from lib_garment.request import parse_request
 
@@ -49,12 +52,19 @@ class GarmentStudioImg2ImgScript(scripts.Script):
 
     def run(self, p: Any, *args: Any) -> Any:
         settings = args[0] if args else {}
+        prompt = p.prompt
+        remember_fields(p)
         try:
             request = parse_request(settings)
             p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
+            if isinstance(prompt, str):
+                p.prompt = request_prompt(request, prompt)  # the model task's person, said in the prompt
             notes = prepare_on_img2img(p, request)
+            for note in notes:
+                p.comment(f"{TITLE}: {note}")
+            return processing.process_images(p)
         except GarmentError as err:
             return _refused(p, str(err))
-        for note in notes:
-            p.comment(f"{TITLE}: {note}")
-        return processing.process_images(p)
+        finally:
+            restore_fields(p)  # the Batch tab's next image starts from the user's settings
+            p.prompt = prompt

@@ -11,7 +11,9 @@ No pipeline logic here: segmentation, maps and plans are the engine's (``lib_gar
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import shutil
 import tempfile
 from copy import copy
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ import numpy as np
 from modules import processing, scripts, shared
 from PIL import Image
 
-from lib_garment.errors import GarmentError
+from lib_garment.errors import BadInput, GarmentError
 from lib_garment.generate.composite import KeptCheck, check_kept, composite_kept
 from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS, GenerationPlan, UnitPlan
 from lib_garment.generate.prepare import Environment, prepare
@@ -61,11 +63,52 @@ def to_array(image: Any) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+def painted_area(image_mask: Any) -> np.ndarray:
+    """Where the WebUI inpaints for this mask: as its create_binary_mask reads it (an RGBA mask that is not fully
+    opaque by its alpha above 128, anything else by its grey value) and as its latent mask rounds grey (≥ 128)."""
+    if image_mask.mode == "RGBA" and image_mask.getextrema()[-1] != (255, 255):
+        return np.asarray(image_mask.getchannel("A")) > 128
+    return np.asarray(image_mask.convert("L")) >= 128
+
+
 def kept_mask_from_inpaint(image_mask: Any, invert: int | bool) -> np.ndarray:
     """What the user's inpaint mask keeps: the unpainted area, or the painted one with "Inpaint not masked"."""
-    painted = np.asarray(image_mask.convert("L")) >= 128
+    painted = painted_area(image_mask)
     keep = painted if invert else ~painted
     return (keep * 255).astype(np.uint8)
+
+
+# What apply_plan changes on the caller's processing object. The WebUI reuses one object for every image of
+# its img2img Batch tab, so these are put back after each run (restore_fields): the next image must see the
+# user's mask and options, never our previous plan's.
+PLAN_FIELDS = (
+    "image_mask",
+    "mask_blur_x",
+    "mask_blur_y",
+    "inpainting_fill",
+    "inpaint_full_res",
+    "inpaint_full_res_padding",
+    "inpainting_mask_invert",
+    "resize_mode",
+    "script_args",
+)
+SAVED_ATTR = "_garment_studio_saved_fields"
+
+
+def remember_fields(p: Any) -> None:
+    """Note ``p``'s PLAN_FIELDS before a plan is applied (once per run; a nested call keeps the first note)."""
+    if getattr(p, SAVED_ATTR, None) is None:
+        setattr(p, SAVED_ATTR, {name: getattr(p, name) for name in PLAN_FIELDS if hasattr(p, name)})
+
+
+def restore_fields(p: Any) -> None:
+    """Put back what :func:`remember_fields` noted (nothing when nothing was noted)."""
+    saved = getattr(p, SAVED_ATTR, None)
+    if saved is None:
+        return
+    for name, value in saved.items():
+        setattr(p, name, value)
+    setattr(p, SAVED_ATTR, None)
 
 
 @dataclass
@@ -105,15 +148,41 @@ def inject_units(
 
 
 def apply_plan(p: Any, plan: GenerationPlan, bridge: ControlNetBridge | None) -> Injected | Unitless:
-    """Make an img2img ``p`` regenerate what the plan says: its inpaint mask and options, and its units."""
+    """Make an img2img ``p`` regenerate what the plan says: its inpaint mask and units, and the inpaint options
+    the plan sets (None: ``p`` keeps its own, i.e. the user's img2img settings or the API request's)."""
+    remember_fields(p)
     p.image_mask = Image.fromarray(plan.inpaint_mask, mode="L")
-    p.mask_blur = int(plan.mask_blur)
-    p.inpainting_fill = plan.inpainting_fill
-    p.inpaint_full_res = plan.only_masked
-    p.inpaint_full_res_padding = plan.inpaint_padding
-    p.inpainting_mask_invert = 0
+    if plan.mask_blur is not None:
+        p.mask_blur = int(plan.mask_blur)
+    if plan.inpainting_fill is not None:
+        p.inpainting_fill = plan.inpainting_fill
+    if plan.only_masked is not None:
+        p.inpaint_full_res = plan.only_masked
+    if plan.inpaint_padding is not None:
+        p.inpaint_full_res_padding = plan.inpaint_padding
+    p.inpainting_mask_invert = 0  # our mask is white where the WebUI regenerates
     p.resize_mode = 0  # "Just resize": the output maps back onto the photo for the exact composite
     return inject_units(p, plan.units, bridge)
+
+
+def outcome_notes(outcome: Injected | Unitless) -> tuple[str, ...]:
+    """What the user should read about the units: why there are none, or caller units left as they were."""
+    return (outcome.note,) if isinstance(outcome, Unitless) else outcome.notes
+
+
+def the_photo(p: Any) -> Any:
+    """``p``'s one init image. The WebUI's Batch tab repeats one photo batch-size times; different photos in one
+    generation (REST init_images) would share one inpaint mask, so they are refused."""
+    first, *others = p.init_images
+    pixels = np.asarray(first)
+    for other in others:
+        if other is not first and not np.array_equal(np.asarray(other), pixels):
+            raise BadInput(
+                f"Garment Studio prepares one photo per generation and img2img got {len(p.init_images)} different "
+                "init images: send one per request (or use the img2img Batch tab, or Garment Studio's own "
+                "/garment-studio/v1/generate route per photo)"
+            )
+    return first
 
 
 def prepare_on_img2img(p: Any, request: GarmentRequest) -> tuple[str, ...]:
@@ -128,18 +197,18 @@ def prepare_on_img2img(p: Any, request: GarmentRequest) -> tuple[str, ...]:
         from lib_garment.host.restore_setup import check_restore
 
         check_restore(request.restore, p.scripts)  # bad restore options stop the job before any model runs
-    photo = to_array(p.init_images[0])
+    photo = to_array(the_photo(p))
     user_mask = None
     if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
         user_mask = kept_mask_from_inpaint(p.image_mask, getattr(p, "inpainting_mask_invert", 0))
     bridge = check_controlnet(p.scripts, request)
     with webui_progress() as progress:
-        prepared = prepare(request, photo, engine_environment(progress), mask=user_mask)
+        prepared = prepare(request, photo, engine_environment(progress), mask=user_mask, units=bridge is not None)
     outcome = apply_plan(p, prepared.plan, bridge)
     setattr(p, JOB_ATTR, prepared)
     notes = list(prepared.notes)
-    if isinstance(outcome, Unitless):
-        notes.append(outcome.note)
+    if isinstance(outcome, Injected):  # without units prepare() already said why
+        notes += outcome.notes
     return tuple(notes)
 
 
@@ -156,6 +225,8 @@ def _controlnet_only_runner(parent: Any) -> tuple[Any, list[Any]]:
     runner.alwayson_scripts = [cn] if cn is not None else []
     runner.selectable_scripts = []
     runner.scripts = list(runner.alwayson_scripts)
+    if hasattr(runner, "callback_map"):
+        runner.callback_map = {}  # a shallow copy shares the ordered-hook cache; ours has other scripts
     args: list[Any] = [0] + [None] * max((s.args_to for s in runner.alwayson_scripts), default=0)
     return runner, args
 
@@ -212,40 +283,73 @@ def _default_sampler() -> str:
     return DEFAULT_SAMPLER if DEFAULT_SAMPLER in names or not names else names[0]
 
 
+RESULT_FORMAT = "png"  # lossless: a JPEG or WebP file would change the kept pixels the check vouches for
+_session_folder: list[str] = []  # the temporary folder of this WebUI session, made on first use
+
+
+def _temporary_folder() -> str:
+    """One temporary folder for the session's unsaved results (still offered for download), removed at exit."""
+    if not _session_folder:
+        folder = tempfile.mkdtemp(prefix="garment_studio_")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _session_folder.append(folder)
+    return _session_folder[0]
+
+
 def output_folder() -> tuple[str, str]:
     """Where results are saved and in which format: the WebUI's img2img folder (its own order of settings)
-    when it saves samples, else a temporary folder (files are still offered for download)."""
+    when it saves samples, else the session's temporary folder; always PNG, whatever the WebUI's
+    samples_format, so a saved or downloaded result keeps the product pixels it is checked for."""
     opts = shared.opts.data
     if opts.get("samples_save", True):
         folder = opts.get("outdir_samples") or opts.get("outdir_img2img_samples") or "outputs/img2img-images"
     else:
-        folder = tempfile.mkdtemp(prefix="garment_studio_")
-    return str(folder), str(opts.get("samples_format") or "png")
+        folder = _temporary_folder()
+    return str(folder), RESULT_FORMAT
 
 
 def save_result(image: Image.Image, folder: tuple[str, str], seed: Any, prompt: str, infotext: str) -> str:
-    """Save a composited result with the WebUI's own naming and infotext; returns the path."""
+    """Save a composited result with the WebUI's own naming and infotext (as PNG); returns the path."""
     from modules import images
 
-    path, _ = images.save_image(image, folder[0], "", seed=seed, prompt=prompt, extension=folder[1], info=infotext)
+    path, _ = images.save_image(image, folder[0], "", seed=seed, prompt=prompt, extension=RESULT_FORMAT, info=infotext)
     return str(path)
+
+
+def first_image(processed: Any) -> int:
+    """Where the outputs start in ``processed.images`` (after a grid, when the WebUI made one)."""
+    return int(getattr(processed, "index_of_first_image", 0) or 0)
+
+
+def _generated(p: Any, processed: Any) -> list[Any]:
+    """The images the WebUI generated, without what follows them (ControlNet appends its detected maps to
+    ``processed.images`` but adds no infotext for them, while every output has one). The WebUI leaves one
+    placeholder infotext when it stopped before the first batch: ``p.seeds`` is still None then."""
+    if p.seeds is None:
+        return []
+    start = first_image(processed)
+    count = min(len(getattr(processed, "infotexts", []) or []) - start, p.n_iter * p.batch_size)
+    return list(processed.images[start : start + max(count, 0)])
 
 
 def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = False) -> GenerationResult:
     """Generate ``plan`` with the WebUI (current checkpoint) and composite every output."""
+    plan = plan.with_inpaint_defaults()  # no user img2img settings stand behind our own processing object
     p = _img2img(plan)
     runner, args = _controlnet_only_runner(scripts.scripts_img2img)
     p.scripts = runner
     p.script_args = args
     with contextlib.closing(p):
         outcome = apply_plan(p, plan, check_controlnet(p.scripts, request))
+        p.seeds = None  # stays None when no batch started (see _generated)
         processed = processing.process_images(p)
-    count = p.n_iter * p.batch_size
-    generated = list(processed.images[:count])  # ControlNet appends its maps after the outputs
-    if not generated:
-        raise GarmentError("the WebUI returned no image (interrupted, or the generation failed: see the console)")
+    generated = _generated(p, processed)
+    interrupted = bool(shared.state.interrupted)
+    if not generated and not interrupted:
+        raise GarmentError("the WebUI returned no image (the generation failed: see the console)")
+    count = len(generated)
     seeds = list(getattr(processed, "all_seeds", []))[:count]
-    infotexts = list(getattr(processed, "infotexts", []))[:count]
+    infotexts = list(getattr(processed, "infotexts", []))[first_image(processed) :][:count]
     images, kept, files = [], [], []
     folder = output_folder() if save else None
     restore_lines: list[str] = []
@@ -266,9 +370,13 @@ def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = Fals
         "files": files,
         "controlnet": outcome.describe() if isinstance(outcome, Injected) else outcome.note,
         "kept": [check.to_json() for check in kept],
+        "interrupted": interrupted,
+        "notes": list(outcome.notes) if isinstance(outcome, Injected) else [],
     }
     if request.restore.enabled:
         info["restore"] = restore_lines
+    if interrupted:
+        info["notes"].append(f"interrupted: {count} of {plan.batch_count} images made")
     if isinstance(outcome, Unitless) and plan.units:
         warn(outcome.note)
     return GenerationResult(images, kept, info)

@@ -45,6 +45,7 @@ from lib_garment.host.always_on import INFOTEXT_KEY, KEPT_KEY, infotext_value
 from lib_garment.host.jobs import (
     DEFAULT_SAMPLER,
     GenerationResult,
+    check_controlnet,
     engine_environment,
     output_folder,
     run_plan,
@@ -56,7 +57,18 @@ from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
 from lib_garment.host.restore_setup import check_restore
 from lib_garment.host.status_tab import status_panel, unload_models
+from lib_garment.host.tab_model import MODEL_INPUT_NAMES, build_model_fields, model_fields_shown, split_model_values
 from lib_garment.host.tab_restore import RESTORE_NAMES, restore_accordion, restore_options, wire_standalone
+from lib_garment.host.tab_units import (
+    build_guidance,
+    build_map_uploads,
+    check_uploaded_maps,
+    guidance_fields,
+    split_unit_values,
+    supplied_maps,
+    unit_input_names,
+    unused_maps,
+)
 from lib_garment.imageio import image_to_rgb, read_image
 from lib_garment.request import GarmentRequest, parse_request
 from lib_garment.segment.overlay import overlay_image
@@ -116,6 +128,9 @@ class TabInputs:
     seed: float = -1
     batch_count: float = 1
     restore: dict[str, Any] | None = None  # the request's restore options (tab_restore.RESTORE_NAMES widgets)
+    guidance: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # kind: (start, end); absent: 0 and 1
+    maps: dict[str, Any] = field(default_factory=dict)  # kind: the user's own map (PIL) for the editor's photo
+    model: dict[str, str] = field(default_factory=dict)  # the model task's person, by field
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> TabInputs:
@@ -123,7 +138,10 @@ class TabInputs:
         weights = {kind: named.pop(f"weight_{kind}") for kind in UNIT_KINDS}
         rest = values[len(INPUT_NAMES) :]  # the restore widgets' values follow the tab's own inputs
         restore = restore_options(rest) if rest else None
-        return cls(**named, weights={k: v for k, v in weights.items() if v is not None}, restore=restore)
+        guidance, maps = split_unit_values(named, UNIT_KINDS)
+        model = split_model_values(named)
+        weights = {k: v for k, v in weights.items() if v is not None}
+        return cls(**named, weights=weights, guidance=guidance, maps=maps, model=model, restore=restore)
 
 
 INPUT_NAMES = (
@@ -145,6 +163,8 @@ INPUT_NAMES = (
     "cfg_scale",
     "seed",
     "batch_count",
+    *unit_input_names(UNIT_KINDS),
+    *MODEL_INPUT_NAMES,
 )
 
 
@@ -168,9 +188,13 @@ def build_request(inputs: TabInputs) -> GarmentRequest:
     if unknown:
         raise BadInput(f"unknown unit kind(s): {', '.join(unknown)}")
     weights = {**task_weights(task), **inputs.weights}
+    units = [
+        {"kind": kind, "weight": float(weights[kind]), **guidance_fields(inputs.guidance, kind)} for kind in chosen
+    ]
     return parse_request(
         {
             "task": task,
+            **({"model": dict(inputs.model)} if task == "model" and inputs.model else {}),
             "prompt": inputs.prompt or "",
             "negative_prompt": inputs.negative_prompt or "",
             "segment": {
@@ -178,7 +202,7 @@ def build_request(inputs: TabInputs) -> GarmentRequest:
                 "matte": inputs.matte or "vitmatte",
                 "box_threshold": 0.35 if inputs.box_threshold is None else float(inputs.box_threshold),
             },
-            "control": [{"kind": kind, "weight": float(weights[kind])} for kind in chosen],
+            "control": units,
             "generation": {
                 "sampler": inputs.sampler or None,
                 "steps": _whole(inputs.steps, "steps", DEFAULT_STEPS),
@@ -197,6 +221,7 @@ class Photo:
     name: str
     pixels: np.ndarray  # (H, W, 3) uint8 RGB
     mask: np.ndarray | None  # (H, W) uint8, non-zero = keep; None: the Keep phrase decides
+    maps: dict[str, np.ndarray] = field(default_factory=dict)  # the user's own control maps, by kind
 
 
 def _file_path(item: Any) -> str:
@@ -213,9 +238,11 @@ def collect_photos(inputs: TabInputs) -> list[Photo]:
     """The editor's photo (with the painted and/or uploaded mask), then every extra photo, in order."""
     editor = normalise(inputs.photo)
     upload = uploaded_mask(inputs.mask_upload)
+    check_uploaded_maps(inputs.maps, editor.image is not None)
     photos = []
     if editor.image is not None:
-        photos.append(Photo(EDITOR_PHOTO_NAME, image_to_rgb(editor.image, "photo"), combined_mask(editor, upload)))
+        pixels, mask = image_to_rgb(editor.image, "photo"), combined_mask(editor, upload)
+        photos.append(Photo(EDITOR_PHOTO_NAME, pixels, mask, supplied_maps(inputs.maps)))
     elif upload is not None:
         raise BadInput("the uploaded mask belongs to the photo in the editor: upload that photo there as well")
     more = inputs.more_photos or []
@@ -268,13 +295,14 @@ class GenerateResult:
             kept,
             self.files or None,
             self.infotexts[0] if self.infotexts else "",
+            list(self.infotexts),
             gr.update(selected="results"),
-            message_html(self.errors, self.notes),
+            message_html(self.errors, self.notes),  # last: the WebUI's wrapper appends its timing to it
         )
 
 
 PREVIEW_OUTPUTS = 4
-GENERATE_OUTPUTS = 7
+GENERATE_OUTPUTS = 8
 
 
 def _picture(array: np.ndarray) -> Image.Image:
@@ -327,12 +355,14 @@ def _start(
         errors.append(str(err))
         return None
     shared.state.job_count = len(photos) * per_photo
+    notes.extend(unused_maps(request, inputs.maps))
     return request, photos
 
 
-def _prepare(request: GarmentRequest, photo: Photo) -> Prepared:
+def _prepare(request: GarmentRequest, photo: Photo, units: bool = True) -> Prepared:
     with webui_progress() as progress:
-        return prepare(request, photo.pixels, engine_environment(progress), mask=photo.mask)
+        env = engine_environment(progress)
+        return prepare(request, photo.pixels, env, mask=photo.mask, supplied_maps=photo.maps, units=units)
 
 
 def _interrupted(notes: list[str], done: int, total: int) -> bool:
@@ -434,6 +464,17 @@ def _deliver(
         out.infotexts.append(paste)
 
 
+def _reported(out: GenerateResult, name: str, prepared: Prepared, result: GenerationResult, done: str) -> bool:
+    """The photo's notes; True when the generation was interrupted (what it made is delivered already)."""
+    if prepared.plan.units and result.info.get("controlnet"):
+        out.notes.append(f"{name}: ControlNet: {result.info['controlnet']}")
+    out.notes += [f"{name}: {note}" for note in (*prepared.notes, *result.info.get("notes", []))]
+    if result.info.get("interrupted"):
+        out.notes.append(f"Interrupted: {done} photos done.")
+        return True
+    return False
+
+
 def run_generate(inputs: TabInputs) -> GenerateResult:
     """Every photo in turn: prepare, generate with the WebUI's current checkpoint, composite, save."""
     out = GenerateResult()
@@ -446,6 +487,11 @@ def run_generate(inputs: TabInputs) -> GenerateResult:
     if started is None:
         return out
     request, photos = started
+    try:  # ControlNet and its models before any of ours runs; without it (when allowed) no maps are made
+        units = check_controlnet(scripts.scripts_img2img, request) is not None
+    except GarmentError as err:
+        out.errors.append(str(err))
+        return out
     folder = output_folder()
     try:
         for index, photo in enumerate(photos):
@@ -453,7 +499,7 @@ def run_generate(inputs: TabInputs) -> GenerateResult:
                 break
             shared.state.textinfo = f"Garment Studio: {photo.name} ({index + 1}/{len(photos)})"
             try:
-                prepared = _prepare(request, photo)
+                prepared = _prepare(request, photo, units)
                 if _interrupted(out.notes, index, len(photos)):
                     break
                 if _skipped(out.notes, photo.name):
@@ -469,8 +515,8 @@ def run_generate(inputs: TabInputs) -> GenerateResult:
                 continue
             shared.state.skipped = False  # a Skip during this photo's sampling is spent on it
             _deliver(out, folder, photo.name, prepared, result, request)
-            if prepared.plan.units and result.info.get("controlnet"):
-                out.notes.append(f"{photo.name}: ControlNet: {result.info['controlnet']}")
+            if _reported(out, photo.name, prepared, result, f"{index} of {len(photos)}"):
+                break
     except _Stop:
         pass
     return out
@@ -485,6 +531,12 @@ def preview(*values: Any) -> tuple[Any, ...]:
 
 def generate(*values: Any) -> tuple[Any, ...]:
     return run_generate(TabInputs.from_values(values)).outputs()
+
+
+def selected_infotext(infotexts: list[str], evt: gr.SelectData) -> str:
+    """The infotext of the result selected in the gallery: what "Send to img2img" pastes."""
+    index = evt.index if isinstance(evt.index, int) else 0
+    return infotexts[index] if 0 <= index < len(infotexts or []) else ""
 
 
 def task_changed(task: str) -> tuple[Any, ...]:
@@ -561,6 +613,8 @@ def _input_column(samplers: list[str]) -> dict[str, Any]:
         placeholder="white t-shirt",
         elem_id=f"{ELEM}_phrases",
     )
+    w["model_group"], model_fields = build_model_fields(ELEM, visible=False)  # shown for the model task
+    w.update(model_fields)
     w["prompt"] = gr.Textbox(
         label="Prompt", lines=2, placeholder="on a marble table, soft daylight", elem_id=f"{ELEM}_prompt"
     )
@@ -571,11 +625,15 @@ def _input_column(samplers: list[str]) -> dict[str, Any]:
         label=f"ControlNet units ({UNIT_HELP})",
         elem_id=f"{ELEM}_units",
     )
-    with gr.Accordion("Unit weights", open=False, elem_id=f"{ELEM}_weights"):
+    with gr.Accordion("Unit weights and guidance", open=False, elem_id=f"{ELEM}_weights"):
         for kind in UNIT_KINDS:
             w[f"weight_{kind}"] = gr.Slider(
                 0.0, 2.0, value=weights[kind], step=0.05, label=kind, elem_id=f"{ELEM}_weight_{kind}"
             )
+        gr.Markdown("When each unit acts: from start to end, as shares of the sampling steps.")
+        w.update(build_guidance(UNIT_KINDS, ELEM))
+    with gr.Accordion("Your own control maps (optional)", open=False, elem_id=f"{ELEM}_own_maps"):
+        w.update(build_map_uploads(UNIT_KINDS, ELEM, GRADIO_MAJOR))
     with gr.Row():
         default = DEFAULT_SAMPLER if DEFAULT_SAMPLER in samplers else samplers[0]
         w["sampler"] = gr.Dropdown(samplers, value=default, label="Sampling method", elem_id=f"{ELEM}_sampler")
@@ -618,6 +676,7 @@ def _output_column(paste: bool) -> dict[str, Any]:
                 w["send_img2img"] = gr.Button("Send to img2img", elem_id=f"{ELEM}_send_img2img")
                 w["send_inpaint"] = gr.Button("Send to inpaint", elem_id=f"{ELEM}_send_inpaint")
             w["infotext"] = gr.Textbox(visible=False, elem_id=f"{ELEM}_infotext")
+            w["infotexts"] = gr.State([])  # every result's, for the one selected in the gallery
         with gr.Tab("Preview", id="preview", elem_id=f"{ELEM}_preview_tab"):
             w["maps"] = _gallery("Mask, matte, inpaint mask and control maps", f"{ELEM}_maps", columns=4)
             w["summary"] = gr.Markdown("", elem_id=f"{ELEM}_summary")
@@ -646,6 +705,8 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_mode
         inputs = [task_id, *(given[name] for name in INPUT_NAMES[1:]), *(restore[name] for name in RESTORE_NAMES)]
         weights = [given[f"weight_{kind}"] for kind in UNIT_KINDS]
         given["task"].change(fn=task_changed, inputs=[given["task"]], outputs=[given["units"], *weights])
+        given["task"].change(fn=model_fields_shown, inputs=[given["task"]], outputs=[given["model_group"]])
+        out["results"].select(fn=selected_infotext, inputs=[out["infotexts"]], outputs=[out["infotext"]])
         out["preview"].click(
             fn=_wrapped(preview, PREVIEW_OUTPUTS),
             inputs=inputs,
@@ -655,7 +716,9 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_mode
         out["generate"].click(
             fn=_wrapped(generate, GENERATE_OUTPUTS),
             inputs=inputs,
-            outputs=[out[k] for k in ("results", "overlays", "kept", "files", "infotext", "tabs", "message")],
+            outputs=[
+                out[k] for k in ("results", "overlays", "kept", "files", "infotext", "infotexts", "tabs", "message")
+            ],
             **event_js(submit_js(len(inputs), RESULTS_GALLERY)),
         )
         wire_standalone(restore, task_id, out["results"], given, _wrapped, lambda n: event_js(submit_js(n, None)))

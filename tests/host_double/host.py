@@ -426,6 +426,34 @@ class WebUIDouble:
         args = script_args if script_args is not None else self.ui_script_args("img2img", values, selected)
         return self.module("img2img").img2img(args, **p_kwargs)
 
+    def paste(self, tab: str, text: str) -> dict[Any, Any]:
+        """Type ``text`` into ``tab``'s prompt and press its paste button: the paste function the WebUI wires
+        (``infotext_utils.connect_paste``), its outputs applied as gradio applies them — a ``gr.State`` takes a
+        plain value but ignores an update, any other component takes an update's ``value`` or a plain value.
+        Returns ``{component: new value}`` for the components that change."""
+        self._ensure_ui(tab)
+        infotext_utils = self.module("infotext_utils")
+        binding = next(
+            b
+            for b in infotext_utils.registered_param_bindings
+            if b.tabname == tab
+            and b.source_text_component is not None
+            and b.source_text_component.elem_id == f"{tab}_prompt"
+        )
+        paste_func, outputs = binding.paste_button.host_double_paste
+        changed: dict[Any, Any] = {}
+        for component, value in zip(outputs, paste_func(text), strict=True):
+            is_update = isinstance(value, dict) and "update" in str(value.get("__type__", ""))
+            if type(component).__name__ == "State":
+                if not is_update:
+                    changed[component] = value
+            elif is_update:
+                if "value" in value:
+                    changed[component] = value["value"]
+            else:
+                changed[component] = value
+        return changed
+
     def controlnet_script(self, tab: str = "txt2img") -> Any:
         return self.find_script("controlnet", tab)
 

@@ -6,6 +6,7 @@ a *copy* of this file from the per-test WebUI root instead of importing it in pl
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 import gradio as gr
@@ -55,19 +56,28 @@ class FormHTML(gr.HTML):
         return "html"
 
 
-class InputAccordion(gr.Checkbox):
+class InputAccordionImpl(gr.Checkbox):
     """A checkbox that renders as an accordion: its value (bool) is a script argument, and ``with`` opens the
-    accordion so the controls created inside land in it."""
+    accordion so the controls created inside land in it.
+
+    Forge's shape (``modules/ui_components.py`` at dfdcbab6): gradio 4 applies an update to a component by
+    building it again from its arguments, so only ``setup=True`` (the :func:`InputAccordion` factory) builds
+    the accordion; a plain call is just the checkbox. AUTOMATIC1111 1.10.1 (gradio 3, which never rebuilds)
+    has a class taking ``value`` positionally instead of the factory: called the same way, it behaves the same."""
 
     global_index = 0
 
-    def __init__(self, value: bool, **kwargs: Any) -> None:
+    @wraps(gr.Checkbox.__init__)
+    def __init__(self, value: Any = None, setup: bool = False, **kwargs: Any) -> None:
+        if not setup:
+            super().__init__(value=value, **kwargs)
+            return
         self.accordion_id = kwargs.get("elem_id")
         if self.accordion_id is None:
-            self.accordion_id = f"input-accordion-{InputAccordion.global_index}"
-            InputAccordion.global_index += 1
+            self.accordion_id = f"input-accordion-{InputAccordionImpl.global_index}"
+            InputAccordionImpl.global_index += 1
         checkbox_kwargs = {**kwargs, "elem_id": f"{self.accordion_id}-checkbox", "visible": False}
-        super().__init__(value, **checkbox_kwargs)
+        super().__init__(value=value, **checkbox_kwargs)
         accordion_kwargs = {
             "elem_id": self.accordion_id,
             "label": kwargs.get("label", "Accordion"),
@@ -79,7 +89,7 @@ class InputAccordion(gr.Checkbox):
     def extra(self) -> Any:
         return gr.Column(elem_id=self.accordion_id + "-extra", elem_classes="input-accordion-extra", min_width=0)
 
-    def __enter__(self) -> InputAccordion:
+    def __enter__(self) -> InputAccordionImpl:
         self.accordion.__enter__()
         return self
 
@@ -88,3 +98,7 @@ class InputAccordion(gr.Checkbox):
 
     def get_block_name(self) -> str:
         return "checkbox"
+
+
+def InputAccordion(value: Any = None, **kwargs: Any) -> InputAccordionImpl:
+    return InputAccordionImpl(value=value, setup=True, **kwargs)
