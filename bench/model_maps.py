@@ -39,7 +39,8 @@ from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSources, compute_maps
 from lib_garment.maps.depth_fm import DEPTH_FM_REQUIREMENT, DepthFmEstimator, DepthFmParams
 from lib_garment.maps.depth_models import DEPTH_REQUIREMENT, DepthAnythingEstimator
-from lib_garment.maps.pose_model import PoseModelParams, YoloPoseEstimator, prepare_ultralytics
+from lib_garment.maps.pose_model import PoseModelParams, YoloPoseEstimator
+from lib_garment.models.yolo import prepare_ultralytics
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime, in_process_runtime
 
 TARGET = 1.10

@@ -49,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lib_garment.maps.pose_model import prepare_ultralytics
+from lib_garment.models.yolo import prepare_ultralytics
 from lib_garment.request import RestoreOptions
 from lib_garment.restore.detect import Detection
 from lib_garment.restore.detectors import YoloDetector

@@ -94,7 +94,14 @@ class MapOptions(_Strict):
     canny_high: int = Field(200, ge=0, le=1000)
     pose_model: str = Field("yolov8n-pose", description="yolov8n-pose, yolov8s-pose or a .pt file.")
     pose_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Keypoints below this confidence are left out.")
-    depth_model: str = Field("depth-anything-v2-small", description="depth-anything-v2-small or a model folder.")
+    depth_model: str = Field(
+        "depth-anything-v2-small",
+        description="depth-anything-v2-small, depth-fm (DepthFM), a Depth Anything folder or a DepthFM .ckpt file.",
+    )
+    depth_steps: int = Field(2, ge=1, le=50, description="depth-fm: Euler steps of the flow.")
+    depth_ensemble: int = Field(
+        1, ge=1, le=16, description="depth-fm: predictions averaged, each from its own noise (smoother, slower)."
+    )
 
     # allow_reuse: see ControlUnit
     @root_validator(skip_on_failure=True, allow_reuse=True)

@@ -270,3 +270,40 @@ def test_the_maps_command_makes_depth_with_depth_fm(tiny_depth_fm, tmp_path: Pat
     depth = np.asarray(Image.open(out / "depth.png"))
     assert depth.shape == (H, W)
     assert (out / "normal.png").is_file()
+
+
+def test_a_request_with_depth_fm_makes_its_depth_unit_from_it(tiny_depth_fm, tmp_path: Path, monkeypatch) -> None:
+    from lib_garment.generate.prepare import Environment, prepare
+    from lib_garment.request import parse_request
+
+    models = tmp_path / "models"
+    _registry_folder(models, tiny_depth_fm)
+    spec = registry.get_spec("stable-diffusion-v1-5-vae")
+    monkeypatch.setattr(
+        registry,
+        "MODELS",
+        tuple(
+            replace(s, files=tuple(replace(f, sha256=None) for f in s.files)) if s is spec else s
+            for s in registry.MODELS
+        ),
+    )
+    keep = np.zeros((H, W), np.uint8)
+    keep[16:48, 32:96] = 255
+    env = Environment(models_root=models, offline=True, device="cpu")
+    maps = {"depth_model": "depth-fm", "depth_steps": 1, "depth_ensemble": 2}
+    request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "depth"}], "maps": maps})
+    prepared = prepare(request, _photo(8), env, mask=keep)
+    depth = prepared.maps["depth"]
+    assert depth.shape == (H, W)
+    assert depth.dtype == np.uint8
+    direct = DepthFmEstimator(
+        models / MODELS_SUBDIR / "depth" / "depthfm-v1.ckpt",
+        models / MODELS_SUBDIR / "depth" / "stable-diffusion-v1-5-vae",
+        "cpu",
+        DepthFmParams(steps=1, ensemble=2),
+    )(_photo(8))
+    from lib_garment.maps.depth import normalize_depth
+
+    assert np.array_equal(depth, normalize_depth(direct))  # the request's steps and ensemble reached the model
+    with pytest.raises(BadInput, match="depth_steps"):
+        parse_request({"maps": {"depth_model": "depth-fm", "depth_steps": 0}})

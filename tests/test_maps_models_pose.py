@@ -23,12 +23,12 @@ from lib_garment.maps.compute import MapSources, compute_maps
 from lib_garment.maps.pose_model import (
     PoseModelParams,
     YoloPoseEstimator,
-    _precision,
     detect_people,
     pose_estimator,
 )
 from lib_garment.models import registry
 from lib_garment.models.store import UnverifiedFile
+from lib_garment.models.yolo import precision_arguments
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.runtime import InProcessRuntime, WorkerRuntime, shared_worker
 from lib_garment.runtime.cache import load_count
@@ -222,7 +222,7 @@ def test_ultralytics_is_made_offline_safe_before_its_import(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if k not in ("YOLO_CONFIG_DIR", "YOLO_OFFLINE")}
     code = (
         "import os, sys\nfrom pathlib import Path\n"
-        "from lib_garment.maps.pose_model import prepare_ultralytics\n"
+        "from lib_garment.models.yolo import prepare_ultralytics\n"
         f"print('=', prepare_ultralytics(Path({str(tmp_path / 'cfg')!r})))\n"
         "from ultralytics.utils import ONLINE, USER_CONFIG_DIR\n"
         "print('=', os.environ['YOLO_OFFLINE'], ONLINE, USER_CONFIG_DIR)\n"
@@ -246,7 +246,7 @@ def test_a_yolo_config_dir_already_set_is_kept(tmp_path: Path) -> None:
     env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "set"), "YOLO_OFFLINE": "false"}
     code = (
         "import os, sys\nfrom pathlib import Path\n"
-        "from lib_garment.maps.pose_model import prepare_ultralytics\n"
+        "from lib_garment.models.yolo import prepare_ultralytics\n"
         f"print(prepare_ultralytics(Path({str(tmp_path / 'offered')!r})), os.environ['YOLO_OFFLINE'])\n"
         "print('ultralytics' in sys.modules)\n"
     )
@@ -267,5 +267,5 @@ def test_yolov8s_pose_has_no_known_hash_so_it_needs_trust(tmp_path: Path) -> Non
 def test_fp16_is_asked_for_the_way_the_installed_ultralytics_understands(yolo_environment: Path) -> None:
     from ultralytics.cfg import DEFAULT_CFG_DICT
 
-    assert _precision(False) == {}  # FP32 is both versions' default: no argument, no deprecation warning
-    assert _precision(True) == ({"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True})
+    assert precision_arguments(False) == {}  # FP32 is both versions' default: no argument, no deprecation warning
+    assert precision_arguments(True) == ({"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lib_garment.cli.run import _read_request_file, _set
+from lib_garment.cli.run import read_request_file, set_field
 from lib_garment.errors import BadInput
 from lib_garment.request import GarmentRequest
 
@@ -123,7 +123,7 @@ def build_restore_request(args: argparse.Namespace) -> GarmentRequest:
     """--request's JSON with the flags laid over it, validated; BadInput naming the flag or the file's field."""
     from lib_garment.pydantic_compat import ValidationError
 
-    data = _read_request_file(args.request) if args.request else {}
+    data = read_request_file(args.request) if args.request else {}
     flags: dict[str, str] = {}
     for attr, path in FLAG_FIELDS.items():
         value = getattr(args, attr)
@@ -131,21 +131,21 @@ def build_restore_request(args: argparse.Namespace) -> GarmentRequest:
             continue
         if attr == "skin_model":
             fcn = value.strip().lower() != "colour"
-            _set(data, "restore.skin_model", "fcn" if fcn else "colour")
-            _set(data, "restore.skin_model_path", value if fcn else None)
+            set_field(data, "restore.skin_model", "fcn" if fcn else "colour")
+            set_field(data, "restore.skin_model_path", value if fcn else None)
             flags["restore.skin_model_path"] = "--skin-model"
         else:
-            _set(data, path, _flag_value(args, attr, value))
+            set_field(data, path, _flag_value(args, attr, value))
         flags[path] = "--" + attr.replace("_", "-")
     if args.controlnet_model and args.controlnet is None:
         raise BadInput("--controlnet-model needs --controlnet KIND")
     if args.no_faces:
-        _set(data, "restore.faces", False)
+        set_field(data, "restore.faces", False)
         flags["restore.faces"] = "--no-faces"
     if args.no_hands:
-        _set(data, "restore.hands", False)
+        set_field(data, "restore.hands", False)
         flags["restore.hands"] = "--no-hands"
-    _set(data, "restore.enabled", True)  # this command restores
+    set_field(data, "restore.enabled", True)  # this command restores
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:

@@ -203,7 +203,7 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
     from lib_garment.pydantic_compat import ValidationError
     from lib_garment.request import GarmentRequest
 
-    data = _read_request_file(args.request) if args.request else {}
+    data = read_request_file(args.request) if args.request else {}
     flags: dict[str, str] = {}  # dotted field → flag
     for attr, path in FLAG_FIELDS.items():
         value = getattr(args, attr)
@@ -211,16 +211,16 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
             continue
         if attr == "units":
             value = parse_units(value)
-        _set(data, path, value)
+        set_field(data, path, value)
         flags[path] = "--" + attr.replace("_", "-")
     if args.mask is not None:
-        _set(data, "segment.mask_source", "mask")
+        set_field(data, "segment.mask_source", "mask")
         if args.keep is not None:
             print("note: --keep is not used with --mask (the mask says what to keep)", file=sys.stderr)
     elif args.keep is not None:
-        _set(data, "segment.mask_source", "phrase")
+        set_field(data, "segment.mask_source", "phrase")
     elif args.sample is not None and not _get(data, "segment.phrases"):
-        _set(data, "segment.phrases", SAMPLE_KEEP[args.sample])
+        set_field(data, "segment.phrases", SAMPLE_KEEP[args.sample])
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
@@ -267,7 +267,7 @@ def _number(text: str, what: str) -> float:
         raise BadInput(f"{what} must be a number, got {text!r}") from None
 
 
-def _read_request_file(path: str) -> dict[str, Any]:
+def read_request_file(path: str) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
         raise BadInput(f"--request {path}: no such file")
@@ -282,7 +282,7 @@ def _read_request_file(path: str) -> dict[str, Any]:
     return data
 
 
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
+def set_field(data: dict[str, Any], path: str, value: Any) -> None:
     *parents, last = path.split(".")
     node = data
     for key in parents:

@@ -154,8 +154,9 @@ def segmentation_backends(request: GarmentRequest, env: Environment, *, from_mas
     )
 
 
-def _estimators(kinds: set[str], request: GarmentRequest, env: Environment) -> tuple[Any, Any]:
+def map_estimators(kinds: set[str], request: GarmentRequest, env: Environment) -> tuple[Any, Any]:
     """The pose and depth models the maps need, found and verified now (ModelUnavailable names them all)."""
+    from lib_garment.maps.depth_fm import DepthFmParams
     from lib_garment.maps.depth_models import depth_estimator
     from lib_garment.maps.pose_model import pose_estimator
 
@@ -174,7 +175,8 @@ def _estimators(kinds: set[str], request: GarmentRequest, env: Environment) -> t
             problems.append(f"the pose map needs the pose model: {err}")
     if kinds & {"depth", "normal"}:
         try:
-            depth = depth_estimator(request.maps.depth_model, env.models_root, **common)
+            depth_fm = DepthFmParams(steps=request.maps.depth_steps, ensemble=request.maps.depth_ensemble)
+            depth = depth_estimator(request.maps.depth_model, env.models_root, depth_fm=depth_fm, **common)
         except ModelUnavailable as err:
             problems.append(f"the {'/'.join(sorted(kinds & {'depth', 'normal'}))} map needs the depth model: {err}")
     if problems:
@@ -230,7 +232,7 @@ def reference_units(
         else:
             outline_only = request.segment.copy(update={"matte": "none"})
             backends = segmentation_backends(request.copy(update={"segment": outline_only}), env, from_mask=False)
-    estimators = _estimators(needed, request, env)  # every model found before any runs
+    estimators = map_estimators(needed, request, env)  # every model found before any runs
     if backends is not None:
         found = run_segmentation(photo, outline_only, backends).segmentation
         if not found.mask.any():
@@ -277,7 +279,7 @@ def prepare(
 
     # Every model the job needs is found (or fetched) before any of them runs.
     backends = segmentation_backends(request, env, from_mask=source == "mask")
-    pose_model, depth_model = _estimators(needed, request, env)
+    pose_model, depth_model = map_estimators(needed, request, env)
     setup_s = time.perf_counter() - started
 
     run = run_segmentation(photo, request.segment, backends, mask if source == "mask" else None)

@@ -218,8 +218,9 @@ def finish_image(plan: GenerationPlan, generated: Any) -> tuple[np.ndarray, Kept
     return out, check_kept(plan.init_image, out, plan.keep_alpha)
 
 
-def _controlnet_only_runner(parent: Any) -> tuple[Any, list[Any]]:
-    """A copy of the img2img runner with ControlNet as its only script, and script args sized for it."""
+def controlnet_only_copy(parent: Any) -> tuple[Any, Any]:
+    """A shallow copy of a script runner with ControlNet as its only script (host-contract §3.6), and that script
+    (None without ControlNet)."""
     runner = copy(parent)
     cn = find_cn_script(parent)
     runner.alwayson_scripts = [cn] if cn is not None else []
@@ -227,6 +228,12 @@ def _controlnet_only_runner(parent: Any) -> tuple[Any, list[Any]]:
     runner.scripts = list(runner.alwayson_scripts)
     if hasattr(runner, "callback_map"):
         runner.callback_map = {}  # a shallow copy shares the ordered-hook cache; ours has other scripts
+    return runner, cn
+
+
+def controlnet_only_runner(parent: Any) -> tuple[Any, list[Any]]:
+    """A copy of the img2img runner with ControlNet as its only script, and script args sized for it."""
+    runner, _ = controlnet_only_copy(parent)
     args: list[Any] = [0] + [None] * max((s.args_to for s in runner.alwayson_scripts), default=0)
     return runner, args
 
@@ -251,7 +258,7 @@ def _img2img(plan: GenerationPlan) -> Any:
         resize_mode=0,
         denoising_strength=plan.denoising_strength,
         seed=plan.seed,
-        sampler_name=plan.sampler or _default_sampler(),
+        sampler_name=plan.sampler or default_sampler(),
         batch_size=1,
         n_iter=plan.batch_count,
         steps=plan.steps or DEFAULT_STEPS,
@@ -278,7 +285,7 @@ def sampler_names() -> list[str]:
     return [name for name in (getattr(item, "name", item) for item in items) if isinstance(name, str)]
 
 
-def _default_sampler() -> str:
+def default_sampler() -> str:
     names = sampler_names()
     return DEFAULT_SAMPLER if DEFAULT_SAMPLER in names or not names else names[0]
 
@@ -336,7 +343,7 @@ def run_plan(plan: GenerationPlan, request: GarmentRequest, *, save: bool = Fals
     """Generate ``plan`` with the WebUI (current checkpoint) and composite every output."""
     plan = plan.with_inpaint_defaults()  # no user img2img settings stand behind our own processing object
     p = _img2img(plan)
-    runner, args = _controlnet_only_runner(scripts.scripts_img2img)
+    runner, args = controlnet_only_runner(scripts.scripts_img2img)
     p.scripts = runner
     p.script_args = args
     with contextlib.closing(p):

@@ -35,7 +35,7 @@ from PIL import Image
 
 from lib_garment.errors import GarmentError
 from lib_garment.host.controlnet import find_cn_script, find_controlnet
-from lib_garment.host.jobs import INNER_MARK, to_array
+from lib_garment.host.jobs import INNER_MARK, controlnet_only_copy, to_array
 from lib_garment.host.messages import say, warn
 from lib_garment.host.restore_setup import JOB_ATTR, RestoreJob, restore_job
 from lib_garment.request import GarmentRequest, RestoreOptions
@@ -113,13 +113,7 @@ def nested_runner(parent_runner: Any, parent_args: Any) -> tuple[Any, list[Any]]
     ``script_filter`` (host-contract §3.6, option B). ``(None, [])`` when the parent has no runner."""
     if parent_runner is None:
         return None, []
-    runner = copy(parent_runner)
-    cn = find_cn_script(parent_runner)
-    runner.alwayson_scripts = [cn] if cn is not None else []
-    runner.selectable_scripts = []
-    runner.scripts = list(runner.alwayson_scripts)
-    if hasattr(runner, "callback_map"):
-        runner.callback_map = {}  # a shallow copy shares the ordered-hook cache; ours has other scripts
+    runner, cn = controlnet_only_copy(parent_runner)
     args = [copy(value) for value in (parent_args or ())]
     if cn is not None:
         if len(args) < cn.args_to:

@@ -24,7 +24,7 @@ from PIL import Image
 
 from lib_garment.generate.composite import check_kept
 from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS
-from lib_garment.host.jobs import _controlnet_only_runner, _default_sampler, to_array
+from lib_garment.host.jobs import controlnet_only_runner, default_sampler, to_array
 from lib_garment.host.restore_pass import restore_processed_image
 from lib_garment.request import GarmentRequest
 
@@ -76,13 +76,13 @@ class StandaloneParent:
 def standalone_parent(request: GarmentRequest, *, is_api: bool = True) -> StandaloneParent:
     """The stand-in parent for ``request``: restore's own steps/CFG/sampler, else the generation's, else the UI's."""
     options, generation = request.restore, request.generation
-    runner, args = _controlnet_only_runner(scripts.scripts_img2img)
+    runner, args = controlnet_only_runner(scripts.scripts_img2img)
     seed = request.seed if request.seed >= 0 else random.randrange(SEED_RANGE)
     return StandaloneParent(
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         seed=seed,
-        sampler_name=options.sampler or generation.sampler or _default_sampler(),
+        sampler_name=options.sampler or generation.sampler or default_sampler(),
         steps=int(options.steps or generation.steps or DEFAULT_STEPS),
         cfg_scale=float(options.cfg_scale or generation.cfg_scale or DEFAULT_CFG),
         scripts=runner,

@@ -8,16 +8,12 @@ caller's pixels whatever the image size.
 
 ultralytics needs no transformers, so the model runs in the WebUI's process (the runtime's ``auto`` choice);
 ``GARMENT_MODEL_RUNTIME=worker`` moves it into the model worker like every other family. Before ultralytics
-is first imported, :func:`prepare_ultralytics` makes it offline-safe: ``YOLO_OFFLINE=true`` (at import it
-otherwise probes DNS servers) and a settings folder that exists, with a local font so nothing it draws
-downloads Arial.ttf (environment notes §2).
+is first imported, :func:`lib_garment.models.yolo.prepare_ultralytics` makes it offline-safe.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,18 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.errors import BadInput
 from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.models.progress import ProgressCallback
+from lib_garment.models.yolo import (
+    CONFIG_SUBDIR,
+    YOLO_REQUIREMENT,
+    check_predict_params,
+    load_yolo,
+    predict,
+    prepare_ultralytics,
+)
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
 
-POSE_REQUIREMENT = "ultralytics>=8.1"
+POSE_REQUIREMENT = YOLO_REQUIREMENT
 DEFAULT_POSE_MODEL = "yolov8n-pose"
 POSE_MODEL_NAMES = ("yolov8n-pose", "yolov8s-pose")  # registry entries of the "pose" family
 COCO_KEYPOINTS = 17
-CONFIG_SUBDIR = "ultralytics"  # under <models>/garment_studio/: ultralytics' settings folder when none is set
-FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")  # the fonts ultralytics would download for plotting
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,8 @@ class PoseModelParams:
     half: bool = False
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.conf <= 1.0:
-            raise BadInput(f"person confidence threshold must be within 0..1, got {self.conf}")
-        if not 0.0 < self.iou <= 1.0:
-            raise BadInput(f"NMS IoU must be within (0, 1], got {self.iou}")
-        if self.imgsz < 32 or self.imgsz % 32:
-            raise BadInput(f"pose model input size must be a multiple of 32, got {self.imgsz}")
-        if self.max_people < 1:
-            raise BadInput(f"max_people must be at least 1, got {self.max_people}")
+        what = "person confidence threshold"
+        check_predict_params(self.conf, self.iou, self.imgsz, self.max_people, what=what, count_name="max_people")
 
 
 DEFAULT_POSE_MODEL_PARAMS = PoseModelParams()
@@ -75,51 +71,6 @@ class PeopleFound:
     scores: np.ndarray
 
 
-# -- ultralytics, offline ---------------------------------------------------------------------------------------
-
-
-def prepare_ultralytics(config_dir: Path | None = None) -> Path | None:
-    """Make ultralytics offline-safe; call before it is imported. Returns its settings folder (None when it
-    was already imported by someone else, ADetailer for instance, and nothing can be changed any more).
-
-    ``YOLO_OFFLINE`` defaults to ``true`` (a value the user set is kept). ``YOLO_CONFIG_DIR`` keeps a value
-    already set; otherwise it becomes ``config_dir``. Either way the ``Ultralytics`` folder inside is created
-    (ultralytics falls back to a temporary folder when it does not exist) and gets a local font.
-    """
-    if "ultralytics" in sys.modules:
-        return None
-    os.environ.setdefault("YOLO_OFFLINE", "true")
-    current = os.environ.get("YOLO_CONFIG_DIR")
-    if current:
-        base = Path(current).expanduser()
-    elif config_dir is not None:
-        base = Path(config_dir)
-        os.environ["YOLO_CONFIG_DIR"] = str(base)
-    else:
-        return None  # ultralytics' own default folder; YOLO_OFFLINE still stops the network probes
-    settings = base / "Ultralytics"
-    try:
-        settings.mkdir(parents=True, exist_ok=True)
-        _offer_font(settings)
-    except OSError:  # a read-only folder: ultralytics warns and uses a temporary one, which still works
-        pass
-    return base
-
-
-def _offer_font(settings: Path) -> None:
-    missing = [name for name in FONT_NAMES if not (settings / name).exists()]
-    if not missing:
-        return
-    try:
-        import matplotlib  # an ultralytics dependency; its DejaVuSans covers Latin and many other scripts
-    except ImportError:
-        return
-    font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    if font.is_file():
-        for name in missing:
-            shutil.copyfile(font, settings / name)
-
-
 # -- the engine function (runs in whichever process the runtime chose) ------------------------------------------
 
 
@@ -128,14 +79,7 @@ def load_yolo_pose(model_path: str, device: str) -> Any:
 
     The caller has verified the file (hash or explicit trust): this function only loads.
     """
-    from ultralytics import YOLO
-
-    try:
-        model = YOLO(model_path)
-    except Exception as err:  # a damaged or foreign file: say which, not a traceback
-        raise ModelUnavailable(f"could not load {model_path} as an ultralytics model: {err}") from err
-    if model.task != "pose":
-        raise BadInput(f"{model_path} is a YOLO {model.task} model, not a pose model (e.g. yolov8n-pose.pt)")
+    model = load_yolo(model_path, device, ("pose",), "a pose model (e.g. yolov8n-pose.pt)")
     network = model.model
     if getattr(network, "kpt_shape", None) is None:
         # Models built from a yaml and saved without training lack kpt_shape, which the predictor needs
@@ -147,7 +91,6 @@ def load_yolo_pose(model_path: str, device: str) -> Any:
     kpt_shape = tuple(int(v) for v in network.kpt_shape)
     if kpt_shape[0] != COCO_KEYPOINTS or kpt_shape[1] not in (2, 3):
         raise BadInput(f"{model_path} predicts {kpt_shape[0]} keypoints; the pose map needs the 17 COCO keypoints")
-    model.to(device)
     return model
 
 
@@ -162,25 +105,19 @@ def detect_people(
 
     The model stays resident (``cached_model``) under its path and device.
     """
-    import cv2
-    import torch
-
     prepare_ultralytics(Path(config_dir) if config_dir else None)
     device = resolve_device(device)
     model = cached_model(("yolo-pose", model_path, device), lambda: load_yolo_pose(model_path, device), device=device)
-    # ultralytics takes arrays as OpenCV BGR.
-    bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
-    with torch.inference_mode():
-        result = model.predict(
-            bgr,
-            imgsz=params.imgsz,
-            conf=params.conf,
-            iou=params.iou,
-            max_det=params.max_people,
-            device=device,
-            verbose=False,
-            **_precision(params.half and device.startswith("cuda")),
-        )[0]
+    result = predict(
+        model,
+        image,
+        device,
+        conf=params.conf,
+        iou=params.iou,
+        imgsz=params.imgsz,
+        max_det=params.max_people,
+        half=params.half,
+    )
     boxes = result.boxes
     count = 0 if boxes is None else len(boxes)
     if count == 0 or result.keypoints is None:
@@ -197,16 +134,6 @@ def detect_people(
         np.ascontiguousarray(xyxy[order], np.float32),
         np.ascontiguousarray(scores[order], np.float32),
     )
-
-
-def _precision(half: bool) -> dict[str, Any]:
-    """The predict argument for FP16: ``quantize=16`` since ultralytics 8.4.x deprecated ``half`` (which it
-    still takes, with a warning on every call); nothing at all for FP32, the default of both."""
-    if not half:
-        return {}
-    from ultralytics.cfg import DEFAULT_CFG_DICT
-
-    return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
 # -- the estimator (what compute_maps calls) --------------------------------------------------------------------

@@ -70,7 +70,7 @@ def crop_control(request: GarmentRequest, env: Environment) -> CropControl | Non
     if unit is None:
         return None
     # The task's own estimator lookup: one place decides which pose/depth model a request means.
-    from lib_garment.generate.prepare import _estimators
+    from lib_garment.generate.prepare import map_estimators
 
-    pose, depth = _estimators({unit.kind}, request, env)
+    pose, depth = map_estimators({unit.kind}, request, env)
     return CropControl(unit, map_settings(request), pose, depth)

@@ -34,14 +34,20 @@ import numpy as np
 
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.maps.devices import check_device, resolve_device
-from lib_garment.maps.pose_model import POSE_REQUIREMENT, _precision, prepare_ultralytics
 from lib_garment.models.progress import ProgressCallback
+from lib_garment.models.yolo import (
+    CONFIG_SUBDIR,
+    YOLO_REQUIREMENT,
+    check_predict_params,
+    load_yolo,
+    predict,
+    prepare_ultralytics,
+)
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.restore.arrays import check_rgb
 from lib_garment.restore.detect import KINDS, Detection, Detector, Kind
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
 
-YOLO_REQUIREMENT = POSE_REQUIREMENT  # ultralytics; needs no transformers, so in-process by default
 YOLO_MODEL_NAMES = ("face_yolov8n", "face_yolov8s", "hand_yolov8n")  # registry entries of the "restore" family
 MEDIAPIPE_FACE_MODELS = {
     "mediapipe_face_short": (0, "face_detection_short_range.tflite"),
@@ -55,7 +61,6 @@ MEDIAPIPE_HAND_FILES = {  # by model complexity: the lite pair (0) or the full p
 HAAR_FACE = "haar_face"
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 DETECTOR_NAMES = (*YOLO_MODEL_NAMES, *MEDIAPIPE_FACE_MODELS, MEDIAPIPE_HANDS, HAAR_FACE)
-CONFIG_SUBDIR = "ultralytics"
 
 
 def kind_from_name(text: str) -> Kind | None:
@@ -99,14 +104,9 @@ class YoloParams:
     half: bool = False
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.conf <= 1.0:
-            raise BadInput(f"detector confidence must be within 0..1, got {self.conf}")
-        if not 0.0 < self.iou <= 1.0:
-            raise BadInput(f"NMS IoU must be within (0, 1], got {self.iou}")
-        if self.imgsz < 32 or self.imgsz % 32:
-            raise BadInput(f"detector input size must be a multiple of 32, got {self.imgsz}")
-        if self.max_det < 1:
-            raise BadInput(f"max_det must be at least 1, got {self.max_det}")
+        check_predict_params(
+            self.conf, self.iou, self.imgsz, self.max_det, what="detector confidence", count_name="max_det"
+        )
 
 
 DEFAULT_YOLO_PARAMS = YoloParams()
@@ -128,16 +128,7 @@ def load_yolo_detector(model_path: str, device: str) -> Any:
 
     The caller has verified the file (hash or explicit trust): this function only loads.
     """
-    from ultralytics import YOLO
-
-    try:
-        model = YOLO(model_path)
-    except Exception as err:  # a damaged or foreign file: say which, not a traceback
-        raise ModelUnavailable(f"could not load {model_path} as an ultralytics model: {err}") from err
-    if model.task not in ("detect", "segment"):
-        raise BadInput(f"{model_path} is a YOLO {model.task} model, not a detector (e.g. face_yolov8n.pt)")
-    model.to(device)
-    return model
+    return load_yolo(model_path, device, ("detect", "segment"), "a detector (e.g. face_yolov8n.pt)")
 
 
 def detect_yolo(
@@ -151,27 +142,22 @@ def detect_yolo(
 
     The model stays resident (``cached_model``) under its path and device.
     """
-    import cv2
-    import torch
-
     prepare_ultralytics(Path(config_dir) if config_dir else None)
     device = resolve_device(device)
     model = cached_model(
         ("yolo-detect", model_path, device), lambda: load_yolo_detector(model_path, device), device=device
     )
-    bgr = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)  # ultralytics takes arrays as BGR
-    with torch.inference_mode():
-        result = model.predict(
-            bgr,
-            imgsz=params.imgsz,
-            conf=params.conf,
-            iou=params.iou,
-            max_det=params.max_det,
-            device=device,
-            retina_masks=True,  # masks at the image's own size
-            verbose=False,
-            **_precision(params.half and device.startswith("cuda")),
-        )[0]
+    result = predict(
+        model,
+        image,
+        device,
+        conf=params.conf,
+        iou=params.iou,
+        imgsz=params.imgsz,
+        max_det=params.max_det,
+        half=params.half,
+        retina_masks=True,  # masks at the image's own size
+    )
     boxes = result.boxes
     if boxes is None or len(boxes) == 0:
         return YoloFound(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), ())

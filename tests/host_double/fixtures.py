@@ -2,7 +2,9 @@
 
 * ``webui`` – a started AUTOMATIC1111 1.10.1 double in ``tmp_path / "webui"``;
 * ``forge_webui`` – the same for Forge;
-* ``any_webui`` – parametrised over both flavours (test ids ``a1111`` / ``forge``);
+* ``any_webui`` – the flavour whose packages this environment has (test id ``a1111`` or ``forge``): gradio 3
+  and pydantic 1 are AUTOMATIC1111 1.10.1's, gradio 4 and pydantic 2 Forge's. A Forge double on gradio 3 is a
+  host nobody runs, so each package set tests its own WebUI (``GARMENT_TEST_FLAVOURS=a1111,forge`` runs both);
 * ``fresh_engine_modules`` – the extension's ``lib_garment`` imported from the copy installed into a double
   (the test process's own modules are set aside and put back afterwards);
 * ``make_webui`` – a factory ``make_webui(flavour="a1111", cmd_args=(), name="webui")`` for custom flags or
@@ -14,6 +16,7 @@ entries are removed again.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -49,7 +52,21 @@ def forge_webui(make_webui: Callable[..., WebUIDouble]) -> WebUIDouble:
     return make_webui("forge", name="webui")
 
 
-@pytest.fixture(params=FLAVOURS)
+def flavours_of_this_set() -> tuple[str, ...]:
+    """The host flavours ``any_webui`` runs here: the one this environment's gradio belongs to."""
+    override = os.environ.get("GARMENT_TEST_FLAVOURS", "").strip()
+    if override:
+        wanted = tuple(name.strip() for name in override.split(",") if name.strip())
+        unknown = [name for name in wanted if name not in FLAVOURS]
+        if unknown:
+            raise ValueError(f"GARMENT_TEST_FLAVOURS names unknown flavours {unknown}; use {', '.join(FLAVOURS)}")
+        return wanted
+    from importlib.metadata import version
+
+    return ("a1111",) if int(version("gradio").split(".")[0]) < 4 else ("forge",)
+
+
+@pytest.fixture(params=flavours_of_this_set())
 def any_webui(request: pytest.FixtureRequest, make_webui: Callable[..., WebUIDouble]) -> WebUIDouble:
     return make_webui(request.param, name="webui")
 
