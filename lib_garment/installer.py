@@ -27,10 +27,28 @@ def installed_distributions(path: Sequence[str] | None = None) -> dict[str, str]
     found: dict[str, str] = {}
     search = list(path) if path is not None else sys.path
     for dist in metadata.distributions(path=search):
-        name = dist.metadata["Name"]
-        if name:
-            found.setdefault(normalize(name), dist.version)
+        name, version = name_and_version(dist)
+        if name and version:
+            found.setdefault(normalize(name), version)
     return found
+
+
+def name_and_version(dist: metadata.Distribution) -> tuple[str | None, str | None]:
+    """A distribution's Name and Version headers. ``dist.metadata`` runs the e-mail parser over the whole file,
+    long descriptions included (about 1 ms a package, a third of a second for a WebUI's 170 packages, every
+    time the status panel is built); the two headers come first, so they are read off the top."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    name = version = None
+    for line in text.splitlines():
+        if not line.strip():  # the headers end at the first blank line
+            break
+        if line.startswith("Name:"):
+            name = line[5:].strip()
+        elif line.startswith("Version:"):
+            version = line[8:].strip()
+        if name and version:
+            return name, version
+    return name or dist.metadata["Name"], version or dist.version
 
 
 def pins_file(webui_root: Path | None) -> str | None:

@@ -137,3 +137,24 @@ def test_read_pins_prefers_the_webuis_own_file(tmp_path: Path) -> None:
     (tmp_path / "requirements_versions.txt").write_text("gradio==4.40.0\n")
     assert installer.read_pins(tmp_path) == {"gradio": "4.40.0"}
     assert installer.read_pins(None) == A1111_1_10_1_PINS
+
+
+def test_names_and_versions_read_off_the_headers_match_the_full_parser() -> None:
+    from importlib import metadata
+
+    dists = list(metadata.distributions())
+    assert len(dists) > 50  # this environment's packages, torch and gradio among them
+    for dist in dists:
+        assert installer.name_and_version(dist) == (dist.metadata["Name"], dist.version), dist._path
+
+
+def test_a_metadata_file_without_the_headers_falls_back_to_the_parser(tmp_path) -> None:
+    from importlib import metadata
+
+    info = tmp_path / "odd-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nSummary: x\n\nName: not-a-header\n", encoding="utf-8")
+    (dist,) = metadata.distributions(path=[str(tmp_path)])
+    assert installer.name_and_version(dist) == (None, None)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: odd\nVersion: 1.0\n\nlong text\n", encoding="utf-8")
+    assert installer.installed_distributions([str(tmp_path)]) == {"odd": "1.0"}

@@ -1,6 +1,6 @@
 """Pytest fixtures of the host double (declared in ``tests/conftest.py``).
 
-* ``webui`` – a started AUTOMATIC1111 1.10.1 double in ``tmp_path / "webui"``;
+* ``webui`` – a started AUTOMATIC1111 1.10.1 double (in the session's ``host-doubles/webui``, emptied first);
 * ``forge_webui`` – the same for Forge;
 * ``any_webui`` – the flavour whose packages this environment has (test id ``a1111`` or ``forge``): gradio 3
   and pydantic 1 are AUTOMATIC1111 1.10.1's, gradio 4 and pydantic 2 Forge's. A Forge double on gradio 3 is a
@@ -17,9 +17,9 @@ entries are removed again.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -27,13 +27,19 @@ from tests.host_double.host import FLAVOURS, WebUIDouble
 
 
 @pytest.fixture
-def make_webui(tmp_path: Path) -> Iterator[Callable[..., WebUIDouble]]:
+def make_webui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., WebUIDouble]]:
     made: list[WebUIDouble] = []
+    # One folder per double name for the whole session, emptied before each use: the extension copied into it
+    # then has the same path in every test, so Python's bytecode cache (PYTHONPYCACHEPREFIX in the test
+    # command) serves its modules instead of compiling the whole package again for every double.
+    hosts = tmp_path_factory.getbasetemp() / "host-doubles"
 
     def factory(flavour: str = "a1111", cmd_args: Sequence[str] = (), name: str | None = None) -> WebUIDouble:
         if any(h._started for h in made):
             raise RuntimeError("only one host double can be active at a time (they share `modules`)")
-        host = WebUIDouble(tmp_path / (name or f"webui-{len(made)}"), flavour=flavour, cmd_args=cmd_args)
+        root = hosts / (name or f"webui-{len(made)}")
+        shutil.rmtree(root, ignore_errors=True)
+        host = WebUIDouble(root, flavour=flavour, cmd_args=cmd_args)
         made.append(host)
         return host.start()
 

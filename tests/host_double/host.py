@@ -30,6 +30,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tests.host_double import lazy_gradio_apps
+
 FLAVOURS = ("a1111", "forge")
 CONTROLNET_KINDS = ("mikubill", "legacy", "forge")
 DEFAULT_CN_MODELS = ("control_v11p_sd15_canny", "control_v11p_sd15_openpose", "control_v11f1p_sd15_depth")
@@ -98,6 +100,7 @@ class WebUIDouble:
         self._sys_path_copy = list(sys.path)
         sys.path.insert(0, str(self.root))
         self._started = True
+        lazy_gradio_apps.install()
         try:
             self._install_package("modules")
             if self.is_forge:
