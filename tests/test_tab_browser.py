@@ -190,7 +190,7 @@ def test_pasting_an_infotext_restores_the_txt2img_section(page) -> None:
     recorded = json.dumps({"segment": {"phrases": "red dress"}, "task": "model"}, separators=(",", ":"))
     infotext = f"a model\nSteps: 2, Sampler: Euler a, Seed: 5, Garment Studio: {json.dumps(recorded)}"
     visible(page, "#txt2img_prompt textarea").fill(infotext)
-    visible(page, "#txt2img_paste").click()
+    visible(page, "#tab_txt2img #paste").click()
     section = "#script_txt2img_garment_studio"
     page.wait_for_function(
         f"() => (document.querySelector('{section}_phrases textarea') || {{}}).value === 'red dress'", timeout=TIMEOUT

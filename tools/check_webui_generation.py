@@ -54,48 +54,86 @@ def sample(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_restore(url: str) -> int:
-    """img2img at low denoising on the astronaut with the face restore pass (OpenCV's Haar detector, offline):
-    the nested pass runs and the infotext records it; the kept region stays exact.
+    """The restore pass in a running WebUI, on scikit-image's astronaut (a face OpenCV's Haar cascade finds
+    offline). With the test bed's random weights every generated pixel is noise, in which no detector finds a
+    face, so the nested pass is shown where the face is still the photographed one:
 
-    With the test bed's random weights every generated pixel is noise, so no detector can find a face in a
-    regenerated area: the face is inside the kept region here (kept pixels stay exact, so the restore pass
-    runs and is recorded but cannot change them). With real weights the face lies outside the garment."""
+    1. ``POST /garment-studio/v1/restore`` on the photo, with a ControlNet canny unit made from each crop: the
+       nested img2img pass runs (one "[Garment Studio] restore: face …" line in the server log, ControlNet
+       hooked inside it) and the face region changes while everything outside the skin matte stays;
+    2. img2img with the always-on section, the restore pass on and the astronaut kept by a painted mask: the
+       infotext records the restore line (the kept garment covers the face, so it says why nothing ran);
+    3. ``/garment-studio/v1/generate`` with ``restore.enabled``: ``info.restore`` has the line.
+    """
     from skimage import data
 
-    photo = np.ascontiguousarray(data.astronaut())  # 512x512, a face near the top left of centre
+    photo = np.ascontiguousarray(data.astronaut())  # 512x512
+    restore = {"face_detector": "haar", "hands": False, "steps": 2, "crop_size": 128, "denoising_strength": 0.3}
+    ok = True
+    body = {
+        "request": {"prompt": "an astronaut", "restore": {**restore, "controlnet": {"kind": "canny"}}},
+        "image": b64(photo),
+    }
+    status, answer = call(f"{url}/garment-studio/v1/restore", body)
+    print("1. /garment-studio/v1/restore status", status)
+    if status == 200:
+        out = decode(answer["image"])
+        changed = np.any(out != photo, axis=-1)
+        ys, xs = np.nonzero(changed)
+        box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())) if len(xs) else None
+        print(f"   restore line: {answer['info'].get('restore')!r}; {int(changed.sum())} pixels changed, within {box}")
+        ok &= "1 face restored" in str(answer["info"].get("restore")) and bool(changed.any())
+        ok &= box is not None and box[3] < 256  # only around the face, in the top half
+    else:
+        print("  ", str(answer)[:400])
+        ok = False
+
     painted = np.zeros(photo.shape[:2], np.uint8)
     painted[40:, 120:400] = 255  # the astronaut, face included: kept exactly
-    settings = {
-        "control": [],
-        "segment": {"matte": "none"},
-        "restore": {"enabled": True, "face_detector": "haar", "hands": False, "steps": 2, "denoising_strength": 0.4},
-    }
-    body = {
+    settings = {"control": [], "segment": {"matte": "none"}, "restore": {**restore, "enabled": True}}
+    img2img = {
         "init_images": [b64(photo)],
         "mask": b64(painted),
         "inpainting_mask_invert": 1,
-        "prompt": "an astronaut, detailed face",
+        "prompt": "an astronaut",
         "steps": 2,
-        "width": 256,
-        "height": 256,
+        "width": 128,
+        "height": 128,
         "seed": 1,
         "sampler_name": "Euler",
         "denoising_strength": 0.3,
         "alwayson_scripts": {"garment studio": {"args": [True, settings]}},
     }
-    status, answer = call(f"{url}/sdapi/v1/img2img", body)
-    print("restore: img2img status", status)
-    if status != 200:
-        print("  ", str(answer)[:400])
-        return 1
-    out = decode(answer["images"][0])
-    text = json.loads(answer["info"])["infotexts"][0]
-    line = text.split("Garment Studio restore: ")[1].split('", ')[0] if "Garment Studio restore" in text else ""
-    keep = painted == 255
-    kept = out.shape == photo.shape and np.array_equal(out[keep], photo[keep])
-    print(f"   image {out.shape[1]}x{out.shape[0]}, kept pixels equal: {kept}")
-    print("   restore in the infotext:", line or "(missing)")
-    ok = kept and "restored" in line and "not restored" not in line
+    status, answer = call(f"{url}/sdapi/v1/img2img", img2img)
+    print("2. img2img with the always-on restore: status", status)
+    if status == 200:
+        out = decode(answer["images"][0])
+        text = json.loads(answer["info"])["infotexts"][0]
+        line = text.split("Garment Studio restore: ")[1].split('", ')[0] if "Garment Studio restore" in text else ""
+        keep = painted == 255
+        print(f"   kept pixels equal: {np.array_equal(out[keep], photo[keep])}; restore in the infotext: {line!r}")
+        ok &= bool(line) and np.array_equal(out[keep], photo[keep])
+    else:
+        ok = False
+
+    generate = {
+        "request": {
+            "prompt": "an astronaut",
+            "segment": {"matte": "none"},
+            "control": [{"kind": "mask_canny"}],
+            "generation": {"steps": 2, "width": 128, "height": 128, "sampler": "Euler"},
+            "restore": {**restore, "enabled": True},
+        },
+        "image": b64(photo),
+        "mask": b64(painted),
+    }
+    status, answer = call(f"{url}/garment-studio/v1/generate", generate)
+    print("3. /garment-studio/v1/generate with restore: status", status)
+    if status == 200:
+        print(f"   info.restore: {answer['info'].get('restore')}; kept: {answer['info']['kept']}")
+        ok &= bool(answer["info"].get("restore")) and all(k["exact"] for k in answer["info"]["kept"])
+    else:
+        ok = False
     print("ALL OK" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1
 
@@ -105,7 +143,7 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--forge", action="store_true", help="Forge's ControlNet spellings for the caller's unit")
-    parser.add_argument("--restore", action="store_true", help="only the restore check (OpenCV's face detector)")
+    parser.add_argument("--restore", action="store_true", help="only the restore checks (OpenCV's face detector)")
     args = parser.parse_args()
     url = args.url.rstrip("/")
     if args.restore:

@@ -9,6 +9,7 @@ this extension.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tempfile
@@ -52,10 +53,38 @@ def preview(page: Page, folder: Path) -> str:
     return summary.inner_text()
 
 
+def generate(page: Page) -> str:
+    """After the preview: 2 steps, Generate; the kept-pixel check the tab shows with the result."""
+    steps = page.locator("#garment_studio_steps input[type=number]").first
+    steps.fill("2")
+    steps.press("Enter")
+    page.locator("#garment_studio_generate").first.click()
+    kept = page.locator("#garment_studio_kept").first
+    kept.get_by_text("kept pixels").first.wait_for(timeout=900_000)
+    return kept.inner_text()
+
+
+def paste(page: Page) -> tuple[str, bool]:
+    """txt2img: an infotext with a Garment Studio request pasted with the WebUI's paste button fills the section."""
+    page.locator("#tabs .tab-nav button", has_text="txt2img").first.click()
+    recorded = json.dumps({"segment": {"phrases": "red dress"}, "task": "model"}, separators=(",", ":"))
+    infotext = f"a model\nSteps: 2, Sampler: Euler a, Seed: 5, Garment Studio: {json.dumps(recorded)}"
+    page.locator("#txt2img_prompt textarea").first.fill(infotext)
+    page.locator("#tab_txt2img #paste").first.click()
+    section = "#script_txt2img_garment_studio"
+    page.wait_for_function(
+        f"() => (document.querySelector('{section}_phrases textarea') || {{}}).value === 'red dress'", timeout=60_000
+    )
+    return page.locator(f"{section}_settings textarea").first.input_value(), page.locator(
+        f"{section}_task input[value='model']"
+    ).first.is_checked()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:7860/")
     parser.add_argument("--screenshot")
+    parser.add_argument("--full", action="store_true", help="also Generate in the tab and paste into txt2img")
     args = parser.parse_args()
     errors: list[str] = []
     with sync_playwright() as pw:
@@ -73,8 +102,10 @@ def main() -> int:
         page.locator("#garment_studio_refresh").first.click()
         page.wait_for_timeout(3000)
         summary = preview(page, Path(tempfile.mkdtemp()))
+        kept = generate(page) if args.full else ""
         if args.screenshot:
             page.screenshot(path=args.screenshot, full_page=False)
+        pasted = paste(page) if args.full else ("", True)
         browser.close()
     print("status panel:", text[:400].replace("\n", " | "))
     ours = [e for e in errors if "garment" in e.lower()]
@@ -83,6 +114,10 @@ def main() -> int:
         print("  ", line[:300])
     print("preview summary:", summary.replace("\n", " | "))
     ok = "Garment Studio" in text and "version" in text and not ours and "kept pixels" in summary
+    if args.full:
+        print("generate:", kept.replace("\n", " | "))
+        print("pasted into txt2img:", pasted)
+        ok &= "identical to the photo" in kept and json.loads(pasted[0]).get("task") == "model" and pasted[1]
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

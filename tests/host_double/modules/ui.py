@@ -35,7 +35,9 @@ def _build_tab(gr: Any, tabname: str, runner: Any, is_img2img: bool) -> Any:
     with gr.Blocks(analytics_enabled=False) as interface:
         prompt = _component(gr.Textbox, runner, label="Prompt", elem_id=f"{tabname}_prompt")
         negative = _component(gr.Textbox, runner, label="Negative prompt", elem_id=f"{tabname}_neg_prompt")
-        paste = gr.Button(value="↙️", elem_id=f"{tabname}_paste")  # reads the infotext typed into the prompt
+        # Reads the infotext typed into the prompt. The WebUI gives both tabs' buttons the same id, "paste"
+        # (modules/ui_toprow.py): a page finds one through its tab, "#tab_txt2img #paste".
+        paste = gr.Button(value="↙️", elem_id="paste")
         init_img = None
         if is_img2img:
             init_img = _component(gr.Image, runner, label="Image for img2img", elem_id="img2img_image", type="pil")
