@@ -19,19 +19,13 @@ HARD = {"control": WEIGHT_FREE, "segment": {"matte": "none"}}  # alpha = the pai
 
 @pytest.fixture
 def host(any_webui, fresh_engine_modules):
-    any_webui.install_controlnet(models=CN_MODELS)
-    any_webui.install_extension(ROOT, EXT_NAME)
-    any_webui.load_scripts()
-    return any_webui
+    return any_webui.with_garment_studio(CN_MODELS)
 
 
 @pytest.fixture
 def one_host(webui, fresh_engine_modules):
     """One flavour, for what does not differ between them (ControlNet's flavour is not involved)."""
-    webui.install_controlnet(models=CN_MODELS)
-    webui.install_extension(ROOT, EXT_NAME)
-    webui.load_scripts()
-    return webui
+    return webui.with_garment_studio(CN_MODELS)
 
 
 def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.ndarray]:

@@ -155,6 +155,13 @@ def test_the_checkpoint_is_read_by_the_data_only_unpickler(tiny_depth_fm, tmp_pa
         read_checkpoint(incomplete, trusted=False)
 
 
+def _without_the_vaes_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry whose SD 1.5 VAE entry knows no hash (its files are data only), so the tiny VAE passes."""
+    spec = registry.get_spec("stable-diffusion-v1-5-vae")
+    unhashed = replace(spec, files=tuple(replace(f, sha256=None) for f in spec.files))
+    monkeypatch.setattr(registry, "MODELS", tuple(unhashed if s is spec else s for s in registry.MODELS))
+
+
 def _registry_folder(models: Path, tiny_depth_fm) -> None:
     depth = models / MODELS_SUBDIR / "depth"
     depth.mkdir(parents=True, exist_ok=True)
@@ -176,15 +183,7 @@ def test_depth_fm_is_found_in_the_registry_folder_and_names_what_is_missing(
     _registry_folder(models, tiny_depth_fm)
     with pytest.raises(ModelUnavailable, match="a different"):  # the tiny VAE is not SD 1.5's (hash)
         depth_estimator("depth-fm", models)
-    spec = registry.get_spec("stable-diffusion-v1-5-vae")
-    monkeypatch.setattr(
-        registry,
-        "MODELS",
-        tuple(
-            replace(s, files=tuple(replace(f, sha256=None) for f in s.files)) if s is spec else s
-            for s in registry.MODELS
-        ),
-    )
+    _without_the_vaes_hash(monkeypatch)  # the tiny VAE stands in for SD 1.5's
     estimator = depth_estimator("depth-fm", models, device="cpu")
     assert isinstance(estimator, DepthFmEstimator)
     assert estimator.checkpoint == models / MODELS_SUBDIR / "depth" / "depthfm-v1.ckpt"  # no hash, no trust needed
@@ -208,11 +207,7 @@ def test_ones_own_checkpoint_file_is_taken_as_depth_fm(tiny_depth_fm, tmp_path: 
     (models / MODELS_SUBDIR / "depth" / "depthfm-v1.ckpt").unlink()  # only the VAE in the registry folder
     own = tmp_path / "my-depthfm.ckpt"
     shutil.copy(tiny_depth_fm.checkpoint, own)
-    spec = registry.get_spec("stable-diffusion-v1-5-vae")
-    unhashed = tuple(
-        replace(s, files=tuple(replace(f, sha256=None) for f in s.files)) if s is spec else s for s in registry.MODELS
-    )
-    monkeypatch.setattr(registry, "MODELS", unhashed)
+    _without_the_vaes_hash(monkeypatch)
     monkeypatch.setenv("GARMENT_OFFLINE", "1")
     estimator = depth_estimator(str(own), models, device="cpu")
     assert estimator.checkpoint == own
@@ -233,15 +228,7 @@ def test_without_diffusers_anywhere_the_message_says_what_to_install(tmp_path: P
 def test_the_maps_command_makes_depth_with_depth_fm(tiny_depth_fm, tmp_path: Path, monkeypatch) -> None:
     models = tmp_path / "models"
     _registry_folder(models, tiny_depth_fm)
-    spec = registry.get_spec("stable-diffusion-v1-5-vae")
-    monkeypatch.setattr(
-        registry,
-        "MODELS",
-        tuple(
-            replace(s, files=tuple(replace(f, sha256=None) for f in s.files)) if s is spec else s
-            for s in registry.MODELS
-        ),
-    )
+    _without_the_vaes_hash(monkeypatch)  # the tiny VAE stands in for SD 1.5's
     photo = tmp_path / "photo.png"
     from PIL import Image
 
@@ -278,15 +265,7 @@ def test_a_request_with_depth_fm_makes_its_depth_unit_from_it(tiny_depth_fm, tmp
 
     models = tmp_path / "models"
     _registry_folder(models, tiny_depth_fm)
-    spec = registry.get_spec("stable-diffusion-v1-5-vae")
-    monkeypatch.setattr(
-        registry,
-        "MODELS",
-        tuple(
-            replace(s, files=tuple(replace(f, sha256=None) for f in s.files)) if s is spec else s
-            for s in registry.MODELS
-        ),
-    )
+    _without_the_vaes_hash(monkeypatch)  # the tiny VAE stands in for SD 1.5's
     keep = np.zeros((H, W), np.uint8)
     keep[16:48, 32:96] = 255
     env = Environment(models_root=models, offline=True, device="cpu")

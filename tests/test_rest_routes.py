@@ -26,11 +26,7 @@ WAIT_S = 60  # a safety net for a broken test, never a timing assertion
 
 
 def installed(webui, controlnet: bool = True):
-    if controlnet:
-        webui.install_controlnet(models=CN_MODELS)
-    webui.install_extension(ROOT, EXT_NAME)
-    webui.load_scripts()
-    return webui
+    return webui.with_garment_studio(CN_MODELS if controlnet else None)
 
 
 @pytest.fixture

@@ -34,18 +34,12 @@ def astronaut() -> np.ndarray:
 
 @pytest.fixture
 def host(webui, fresh_engine_modules):
-    webui.install_controlnet(models=CN_MODELS)
-    webui.install_extension(ROOT, EXT_NAME)
-    webui.load_scripts()
-    return webui
+    return webui.with_garment_studio(CN_MODELS)
 
 
 @pytest.fixture
 def both_hosts(any_webui, fresh_engine_modules):
-    any_webui.install_controlnet(models=CN_MODELS)
-    any_webui.install_extension(ROOT, EXT_NAME)
-    any_webui.load_scripts()
-    return any_webui
+    return any_webui.with_garment_studio(CN_MODELS)
 
 
 class Passes:

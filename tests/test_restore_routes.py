@@ -35,10 +35,7 @@ def portrait() -> tuple[np.ndarray, np.ndarray]:
 
 
 def installed(host: Any) -> Any:
-    host.install_controlnet(models=CN_MODELS)
-    host.install_extension(ROOT, EXT_NAME)
-    host.load_scripts()
-    return host
+    return host.with_garment_studio(CN_MODELS)
 
 
 @pytest.fixture

@@ -228,6 +228,15 @@ class WebUIDouble:
         ext.mkdir(parents=True, exist_ok=True)
         return ext
 
+    def with_garment_studio(self, cn_models: Sequence[str] | None = DEFAULT_CN_MODELS) -> WebUIDouble:
+        """This repository installed as the extension ``garment-studio``, next to ControlNet with ``cn_models``
+        (None: no ControlNet), scripts loaded: the setup of every test of the extension in a WebUI."""
+        if cn_models is not None:
+            self.install_controlnet(models=cn_models)
+        self.install_extension(_HERE.parents[1], "garment-studio")
+        self.load_scripts()
+        return self
+
     def install_extension(
         self, source: Path, name: str | None = None, *, builtin: bool = False, link: bool = False
     ) -> Path:
