@@ -53,8 +53,8 @@ from lib_garment.host.jobs import (
 from lib_garment.host.mask_editor import gradio_major, uploaded_mask
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
-from lib_garment.host.restore_pass import DETECTORS_ATTR, REQUEST_ATTR, restore_in_hook
-from lib_garment.host.restore_setup import check_restore
+from lib_garment.host.restore_pass import REQUEST_ATTR, restore_in_hook
+from lib_garment.host.restore_setup import RESTORE_JOB_ATTR, check_restore
 from lib_garment.host.settings import current_settings
 from lib_garment.request import GarmentRequest, parse_request
 from lib_garment.runtime import offload_all
@@ -336,7 +336,7 @@ class GarmentStudioScript(scripts.Script):
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
         restore_fields(p)  # the user's mask, inpaint options and ControlNet units, for the Batch tab's next image
-        for attr in (JOB_ATTR, REQUEST_ATTR, DETECTORS_ATTR):
+        for attr in (JOB_ATTR, REQUEST_ATTR, RESTORE_JOB_ATTR):
             if hasattr(p, attr):
                 delattr(p, attr)  # the photo, maps and detectors are not kept alive by the finished job
 

@@ -37,7 +37,7 @@ from lib_garment.errors import GarmentError
 from lib_garment.host.controlnet import find_cn_script, find_controlnet
 from lib_garment.host.jobs import INNER_MARK, controlnet_only_copy, to_array
 from lib_garment.host.messages import say, warn
-from lib_garment.host.restore_setup import JOB_ATTR, RestoreJob, restore_job
+from lib_garment.host.restore_setup import RestoreJob, restore_job
 from lib_garment.request import GarmentRequest, RestoreOptions
 from lib_garment.restore.detect import Detection
 from lib_garment.restore.options import describe_result, settings_from_request
@@ -45,7 +45,6 @@ from lib_garment.restore.pipeline import PlannedDetection, RestorePlan, execute_
 
 RESTORE_KEY = "Garment Studio restore"
 REQUEST_ATTR = "_garment_studio_request"  # the parsed request riding on the parent p (set in before_process)
-DETECTORS_ATTR = JOB_ATTR  # the restore job (detectors and models) made once per generation
 RESTORE_MARK = "_garment_studio_restore_pass"  # set on each nested restore pass (tests and logs tell them apart)
 HIJACKS = (
     ("processing", "process_images_inner", "__controlnet_original_process_images_inner"),

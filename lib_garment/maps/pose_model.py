@@ -22,18 +22,17 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput
-from lib_garment.maps.devices import check_device, resolve_device
+from lib_garment.maps.devices import check_device
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.yolo import (
     CONFIG_SUBDIR,
     YOLO_REQUIREMENT,
     check_predict_params,
     load_yolo,
-    predict,
-    prepare_ultralytics,
+    predict_resident,
 )
 from lib_garment.paths import MODELS_SUBDIR
-from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+from lib_garment.runtime import ModelRuntime, get_runtime
 
 POSE_REQUIREMENT = YOLO_REQUIREMENT
 DEFAULT_POSE_MODEL = "yolov8n-pose"
@@ -105,13 +104,13 @@ def detect_people(
 
     The model stays resident (``cached_model``) under its path and device.
     """
-    prepare_ultralytics(Path(config_dir) if config_dir else None)
-    device = resolve_device(device)
-    model = cached_model(("yolo-pose", model_path, device), lambda: load_yolo_pose(model_path, device), device=device)
-    result = predict(
-        model,
+    result = predict_resident(
+        "yolo-pose",
+        model_path,
         image,
         device,
+        load_yolo_pose,
+        config_dir,
         conf=params.conf,
         iou=params.iou,
         imgsz=params.imgsz,

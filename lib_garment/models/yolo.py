@@ -103,6 +103,26 @@ def precision_arguments(half: bool) -> dict[str, Any]:
     return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
+def predict_resident(
+    kind: str,
+    model_path: str,
+    image: np.ndarray,
+    device: str | None,
+    load: Any,
+    config_dir: str | None,
+    **settings: Any,
+) -> Any:
+    """:func:`predict` with the model loaded once per (``kind``, path, device) by ``load(path, device)`` and kept
+    resident (``cached_model``), ultralytics made offline-safe first."""
+    from lib_garment.maps.devices import resolve_device
+    from lib_garment.runtime import cached_model
+
+    prepare_ultralytics(Path(config_dir) if config_dir else None)
+    device = resolve_device(device)
+    model = cached_model((kind, model_path, device), lambda: load(model_path, device), device=device)
+    return predict(model, image, device, **settings)
+
+
 def predict(
     model: Any,
     image: np.ndarray,

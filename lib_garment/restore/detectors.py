@@ -33,20 +33,19 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.devices import check_device, resolve_device
+from lib_garment.maps.devices import check_device
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.yolo import (
     CONFIG_SUBDIR,
     YOLO_REQUIREMENT,
     check_predict_params,
     load_yolo,
-    predict,
-    prepare_ultralytics,
+    predict_resident,
 )
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.restore.arrays import check_rgb
 from lib_garment.restore.detect import KINDS, Detection, Detector, Kind
-from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+from lib_garment.runtime import ModelRuntime, get_runtime
 
 YOLO_MODEL_NAMES = ("face_yolov8n", "face_yolov8s", "hand_yolov8n")  # registry entries of the "restore" family
 MEDIAPIPE_FACE_MODELS = {
@@ -142,15 +141,13 @@ def detect_yolo(
 
     The model stays resident (``cached_model``) under its path and device.
     """
-    prepare_ultralytics(Path(config_dir) if config_dir else None)
-    device = resolve_device(device)
-    model = cached_model(
-        ("yolo-detect", model_path, device), lambda: load_yolo_detector(model_path, device), device=device
-    )
-    result = predict(
-        model,
+    result = predict_resident(
+        "yolo-detect",
+        model_path,
         image,
         device,
+        load_yolo_detector,
+        config_dir,
         conf=params.conf,
         iou=params.iou,
         imgsz=params.imgsz,
