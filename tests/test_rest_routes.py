@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.depth_planes import assert_one_colour, eight_bit_plane
 from tests.host_double.host import FLAVOURS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,6 +201,22 @@ def test_maps_of_the_units(host) -> None:
     assert list(answer["maps"]) == ["canny"]
     assert np.array_equal(np.asarray(host.decode(answer["maps"]["canny"])), maps["canny"])
     assert (answer["info"]["segmentation"], answer["info"]["mask_source"]) == (None, None)
+
+
+def test_maps_make_the_normal_unit_from_the_bodys_own_eight_bit_depth(host) -> None:
+    """Issue 10 through REST: maps.depth (an 8-bit plane) is what the normal map is made from, with no depth
+    model, and it comes back one colour, whether or not a unit needs the mask (two code paths)."""
+    client = host.client()
+    photo, keep = photo_and_mask(192, 128)
+    for dx, dy, start in ((180 / 191, 0.0, 40.0), (0.0, 1.2, 60.0), (0.4, -0.5, 170.0)):
+        depth = np.repeat(eight_bit_plane(128, 192, dx, dy, start)[..., None], 3, axis=2)
+        no_mask = {"control": [{"kind": "normal"}], "segment": {"matte": "none"}}
+        answer = post(client, "maps", body(host, photo, None, no_mask, maps={"depth": host.b64(depth)}))
+        normal = np.asarray(host.decode(answer["maps"]["normal"]))
+        assert_one_colour(normal)
+        with_mask = {**HARD, "control": [{"kind": "mask_canny"}, {"kind": "normal"}]}
+        answer = post(client, "maps", body(host, photo, keep, with_mask, maps={"depth": host.b64(depth)}))
+        assert np.array_equal(np.asarray(host.decode(answer["maps"]["normal"])), normal)
 
 
 def test_generate_keeps_every_alpha_one_pixel(host, monkeypatch) -> None:
