@@ -142,6 +142,15 @@ def test_wrong_types_and_every_bad_image_in_one_422(host) -> None:
     assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
 
 
+def test_a_preset_is_422_naming_the_field(one_host) -> None:
+    photo, keep = photo_and_mask()
+    request = {**HARD, "preset": "marketplace-amazon"}
+    (problem,) = post(one_host.client(), "generate", body(one_host, photo, keep, request), 422)["detail"]
+    assert problem["loc"] == ["body", "request", "preset"]
+    assert problem["msg"] == "marketplace presets are not available yet; leave it out"
+    assert one_host.shared.state.begun_jobs == []  # refused before the queue: nothing ran
+
+
 def test_reference_image_is_refused_where_it_means_nothing(one_host) -> None:
     photo, keep = photo_and_mask()
     request = {**HARD, "reference_image": one_host.b64(photo)}
