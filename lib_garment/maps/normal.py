@@ -107,11 +107,11 @@ def normal_from_depth(
 # So we look for the smoothest surface inside that band (projection onto convex sets: smooth, then clip back
 # into the band, repeated): a plane lies inside its own band and is left unchanged by the smoothing, so it is
 # recovered, and a real edge, a jump of many levels, cannot move by more than half a level on either side, so
-# it stays sharp however wide the smoothing is. The smoothing runs from wide (a quarter of the short side, for
-# the widest terraces) to 1 px, with Nesterov momentum, which makes the slow, long ripples converge in a few
-# dozen passes per width instead of hundreds.
+# it stays sharp however wide the smoothing is. The smoothing runs from wide (a radius of an eighth of the short
+# side, for the widest terraces) to 1 px, with Nesterov momentum, which makes the slow, long ripples converge in
+# a few dozen passes per width instead of hundreds.
 
-DEQUANTISE_PASSES = 16  # per smoothing width; ramps from 0.01 to 3 levels/px come back within 1/20 of a level
+DEQUANTISE_PASSES = 16  # per smoothing width at most; ramps of 0.03 to 3 levels/px come back within 0.1 level
 DEQUANTISE_SCALE_STEP = 4  # each width a quarter of the last: wide, then down to 1 px
 DEQUANTISE_SETTLED = 1e-4  # of a step: a pass that moves nothing more than this ends its width
 
