@@ -37,6 +37,10 @@ def tab_module(name: str) -> Any:
     return importlib.import_module(f"lib_garment.host.ui.{name}")
 
 
+def restore_options(values: list[Any]) -> dict[str, Any]:
+    return tab_module("tab_restore").restore_options(values)
+
+
 @pytest.fixture
 def host(any_webui, fresh_engine_modules):
     """Both flavours: what differs between them (ControlNet's) is exercised."""
@@ -168,12 +172,13 @@ def test_generate_through_the_webuis_gpu_wrapper(paired) -> None:
     tab = paired.tab
     photo, painted = photo_and_mask()
     values = inputs(tab, photo, painted, task_id="task(abc123)", batch_count=2)
-    named = {name: getattr(values, name, None) for name in tab_module("tab_inputs").INPUT_NAMES}  # what gradio passes, by position
+    names = tab_module("tab_inputs").INPUT_NAMES
+    named = {name: getattr(values, name, None) for name in names}  # what gradio passes, by position
     for kind in tab.UNIT_KINDS:
         named.update({f"weight_{kind}": values.weights.get(kind, 1.0), f"map_{kind}": None})
         named.update({f"guidance_start_{kind}": 0.0, f"guidance_end_{kind}": 1.0})
-    named.update({name: "" for name in tab_module("tab_inputs").INPUT_NAMES if name.startswith("model_")})
-    outputs = tab_module("tab_layout")._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*(named[name] for name in tab_module("tab_inputs").INPUT_NAMES))
+    named.update({name: "" for name in names if name.startswith("model_")})
+    outputs = tab_module("tab_layout")._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*(named[name] for name in names))
     assert len(outputs) == tab.GENERATE_OUTPUTS
     results, overlays, kept, files, infotext, infotexts, tabs, message = outputs
     assert len(results) == len(overlays) == len(files) == len(infotexts) == 2  # batch count 2
@@ -364,13 +369,13 @@ def gentle_generation(host: Any, monkeypatch: Any) -> list[Any]:
 def test_the_accordion_feeds_the_requests_restore_field(paired) -> None:
     tab = paired.tab
     values = restore_values(tab, top_k=2, classes="face, head", sort="center_out", controlnet_kind="depth")
-    request = tab.build_request(inputs(tab, restore=tab_module("tab_restore").restore_options(values)))
+    request = tab.build_request(inputs(tab, restore=restore_options(values)))
     restore = request.restore
     assert (restore.enabled, restore.face_detector, restore.top_k, restore.sort) == (True, "haar", 2, "center_out")
     assert restore.classes == ["face", "head"]
     assert (restore.controlnet.kind, restore.controlnet.weight) == ("depth", 1.0)
     assert restore.skin_model_path is None
-    off = tab.build_request(inputs(tab, restore=tab_module("tab_restore").restore_options(restore_values(tab, enabled=False))))
+    off = tab.build_request(inputs(tab, restore=restore_options(restore_values(tab, enabled=False))))
     assert off.restore.enabled is False
     assert tab.build_request(inputs(tab)).restore == off.restore.__class__()  # no accordion values: defaults
 
@@ -379,7 +384,7 @@ def test_generate_restores_each_result_as_a_step(paired, head, monkeypatch) -> N
     tab = paired.tab
     photo, painted = head
     nested = gentle_generation(paired, monkeypatch)
-    values = inputs(tab, photo, painted, batch_count=2, restore=tab_module("tab_restore").restore_options(restore_values(tab)))
+    values = inputs(tab, photo, painted, batch_count=2, restore=restore_options(restore_values(tab)))
     result = tab.run_generate(values)
     assert result.errors == []
     assert len(result.results) == 2
@@ -400,7 +405,7 @@ def test_bad_restore_options_are_a_message_before_anything_runs(paired, head, mo
         ({"crop_size": 100}, "crop_size must be a multiple of 8"),
         ({"faces": False}, "faces or hands"),
     ):
-        values = inputs(tab, photo, painted, restore=tab_module("tab_restore").restore_options(restore_values(tab, **changed)))
+        values = inputs(tab, photo, painted, restore=restore_options(restore_values(tab, **changed)))
         for run in (tab.run_preview, tab.run_generate):
             result = run(values)
             assert any(message in error for error in result.errors), (message, result.errors)

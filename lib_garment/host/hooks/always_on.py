@@ -41,6 +41,7 @@ from lib_garment.host.passes.checks import CHECKS_ATTR, JobChecks, check_generat
 from lib_garment.host.passes.img2img_job import (
     JOB_ATTR,
     finish_image,
+    img2img_photo,
     inject_units,
     outcome_notes,
     prepare_on_img2img,
@@ -261,30 +262,38 @@ class GarmentStudioScript(scripts.Script):
             if not enabled:
                 return
             request = parse_request(settings_object(settings))
-            checks = check_generation(request, p.scripts)  # restore options and ControlNet, before any model runs
-            setattr(p, CHECKS_ATTR, checks)
-            p.extra_generation_params[INFOTEXT_KEY] = request_infotext(request)
-            setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
-            if isinstance(p.prompt, str):
-                p.prompt = request_prompt(request, p.prompt)  # the model task's person, said in the prompt
             if hasattr(p, "init_images"):
+                photo = img2img_photo(p)  # the inputs first: the user's to fix before anything is checked or run
+                checks = self._checked(p, request)
                 if request.reference_image is not None or request.reference_mask is not None:
                     p.comment(f"{TITLE}: reference_image/reference_mask are for txt2img; img2img uses its init image")
                 remember_fields(p)  # put back in postprocess: the Batch tab reuses p for its next image
-                for note in prepare_on_img2img(p, request, checks):
+                for note in prepare_on_img2img(p, request, checks, photo):
                     p.comment(f"{TITLE}: {note}")
             else:
-                self._prepare_txt2img(p, request, checks, *args[2:4])
+                reference, mask = reference_inputs(request, *args[2:4])
+                self._prepare_txt2img(p, request, self._checked(p, request), reference, mask)
         except GarmentError as err:
             fail(p, str(err))
         except Exception as err:  # noqa: BLE001 - the host would swallow it; say it and stop instead
             traceback.print_exc()  # for the console and bug reports; the user gets the one-line message
             fail(p, f"internal error: {type(err).__name__}: {err} (please report it)")
 
+    @staticmethod
+    def _checked(p: Any, request: GarmentRequest) -> JobChecks:
+        """The job's one up-front check (restore options, ControlNet and its models), kept on ``p`` for the hooks
+        after this one; then the request goes into the infotext and the model task's person into the prompt."""
+        checks = check_generation(request, p.scripts)
+        setattr(p, CHECKS_ATTR, checks)
+        p.extra_generation_params[INFOTEXT_KEY] = request_infotext(request)
+        setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
+        if isinstance(p.prompt, str):
+            p.prompt = request_prompt(request, p.prompt)  # the model task's person, said in the prompt
+        return checks
+
     def _prepare_txt2img(
-        self, p: Any, request: GarmentRequest, checks: JobChecks, photo: Any = None, mask: Any = None
+        self, p: Any, request: GarmentRequest, checks: JobChecks, photo: np.ndarray | None, mask: np.ndarray | None
     ) -> None:
-        photo, mask = reference_inputs(request, photo, mask)
         if not control_units(request):
             return
         bridge = checks.controlnet

@@ -135,15 +135,20 @@ def the_photo(p: Any) -> Any:
     return first
 
 
-def prepare_on_img2img(p: Any, request: GarmentRequest, checks: JobChecks) -> tuple[str, ...]:
-    """Prepare the job on ``p``'s init image and make ``p`` run it; returns notes for the user.
+def img2img_photo(p: Any) -> np.ndarray:
+    """``p``'s one init image as (H, W, 3) uint8 RGB; GarmentError without one, BadInput for several."""
+    if not getattr(p, "init_images", None):
+        raise GarmentError("img2img has no init image")
+    return to_array(the_photo(p))
+
+
+def prepare_on_img2img(p: Any, request: GarmentRequest, checks: JobChecks, photo: np.ndarray) -> tuple[str, ...]:
+    """Prepare the job on ``photo`` (``p``'s init image, :func:`img2img_photo`) and make ``p`` run it; returns
+    notes for the user.
 
     ``checks``: the job's up-front check (ControlNet and restore options, before any model runs). The mask comes
     from the phrases or from what the user's inpaint mask keeps. The prepared job rides on ``p`` (JOB_ATTR) until
     the always-on script composites each output."""
-    if not getattr(p, "init_images", None):
-        raise GarmentError("img2img has no init image")
-    photo = to_array(the_photo(p))
     user_mask = None
     if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
         user_mask = kept_mask_from_inpaint(p.image_mask, getattr(p, "inpainting_mask_invert", 0))
