@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lib_garment.host.progress import DownloadInterrupted, WebUIProgress, describe, webui_progress
+from lib_garment.host.webui.progress import DownloadInterrupted, WebUIProgress, describe, webui_progress
 from lib_garment.models.download import download, part_path
 from lib_garment.models.progress import TqdmProgress
 from tests.test_models_loopback import LoopbackServer, refuse_other_hosts

@@ -85,7 +85,7 @@ def test_the_section_is_registered_with_its_keys_and_defaults(host) -> None:
 
 
 def test_settings_read_safely_before_registration_and_from_odd_values(host) -> None:
-    settings = engine("lib_garment.host.settings")
+    settings = engine("lib_garment.host.webui.settings")
     # No create_ui yet: the callback has not run, and every value is its default.
     assert "garment_studio_offline" not in host.opts.data
     read = settings.current_settings()
@@ -156,7 +156,7 @@ def test_reload_ui_stops_the_model_worker(host) -> None:
 
 
 def test_the_unload_button_drops_models_and_refreshes_the_panel(host) -> None:
-    status_tab = engine("lib_garment.host.status_tab")
+    status_tab = engine("lib_garment.host.ui.status_tab")
     runtime = engine("lib_garment.runtime")
     resident_fake()
     assert len(runtime.cache_info()) == 1

@@ -337,7 +337,7 @@ def test_errors_answer_with_a_status_and_the_server_keeps_serving(host, monkeypa
         raise RuntimeError("boom\nsecond line")
 
     with monkeypatch.context() as patch:
-        patch.setattr(engine("lib_garment.host.api"), "prepare", broken)
+        patch.setattr(engine("lib_garment.host.rest.routes"), "prepare", broken)
         response = client.post(f"{API}/generate", json=body(host, photo, keep))
     assert response.status_code == 500
     assert response.json() == {
@@ -436,7 +436,7 @@ def test_interrupt_during_generate_answers_with_what_was_made(one_host, monkeypa
 
 
 def test_interrupt_before_the_first_image_is_an_empty_answer_not_an_error(one_host, monkeypatch) -> None:
-    api = engine("lib_garment.host.api")
+    api = engine("lib_garment.host.rest.routes")
     real = api.prepare
 
     def prepare_then_interrupt(*args, **kwargs):

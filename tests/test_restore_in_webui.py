@@ -375,7 +375,7 @@ def test_controlnet_is_hooked_again_for_the_next_batch_after_nested_passes(host)
     import importlib
     from types import SimpleNamespace
 
-    restore_pass = importlib.import_module("lib_garment.host.restore_pass")  # the installed copy
+    restore_pass = importlib.import_module("lib_garment.host.passes.restore_pass")  # the installed copy
 
     calls = []
 

@@ -11,8 +11,8 @@ import pytest
 gr = pytest.importorskip("gradio")
 from playwright.sync_api import sync_playwright  # noqa: E402 - after the gradio check
 
-from lib_garment.host.error_tab import build_error_tab  # noqa: E402
-from lib_garment.host.status_tab import build_tab, status_markdown  # noqa: E402
+from lib_garment.host.ui.error_tab import build_error_tab  # noqa: E402
+from lib_garment.host.ui.status_tab import build_tab, status_markdown  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

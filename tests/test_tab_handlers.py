@@ -29,7 +29,16 @@ def start(host: Any, controlnet: tuple[str, ...] | None = CANNY) -> Any:
     tabs = [t for t in demo.host_double_interfaces if t[1] == "Garment Studio"]
     assert len(tabs) == 1
     assert tabs[0][2] == "garment_studio"
-    return importlib.import_module("lib_garment.host.tab")  # the installed copy, as the WebUI imported it
+    return tab_module("tab_handlers")  # the installed copy, as the WebUI imported it
+
+
+def tab_module(name: str) -> Any:
+    """One of the tab's modules (host/ui/), from the installed copy the WebUI imported."""
+    return importlib.import_module(f"lib_garment.host.ui.{name}")
+
+
+def restore_options(values: list[Any]) -> dict[str, Any]:
+    return tab_module("tab_restore").restore_options(values)
 
 
 @pytest.fixture
@@ -110,7 +119,7 @@ def test_task_change_presets_its_units_and_weights(paired) -> None:
 
 
 def test_sampler_choices_are_the_webuis(paired) -> None:
-    names = paired.tab.sampler_names()
+    names = tab_module("tab_layout").sampler_names()
     assert "DPM++ 2M" in names
     assert "Euler a" in names
 
@@ -163,12 +172,13 @@ def test_generate_through_the_webuis_gpu_wrapper(paired) -> None:
     tab = paired.tab
     photo, painted = photo_and_mask()
     values = inputs(tab, photo, painted, task_id="task(abc123)", batch_count=2)
-    named = {name: getattr(values, name, None) for name in tab.INPUT_NAMES}  # what gradio passes, by position
+    names = tab_module("tab_inputs").INPUT_NAMES
+    named = {name: getattr(values, name, None) for name in names}  # what gradio passes, by position
     for kind in tab.UNIT_KINDS:
         named.update({f"weight_{kind}": values.weights.get(kind, 1.0), f"map_{kind}": None})
         named.update({f"guidance_start_{kind}": 0.0, f"guidance_end_{kind}": 1.0})
-    named.update({name: "" for name in tab.INPUT_NAMES if name.startswith("model_")})
-    outputs = tab._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*(named[name] for name in tab.INPUT_NAMES))
+    named.update({name: "" for name in names if name.startswith("model_")})
+    outputs = tab_module("tab_layout")._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*(named[name] for name in names))
     assert len(outputs) == tab.GENERATE_OUTPUTS
     results, overlays, kept, files, infotext, infotexts, tabs, message = outputs
     assert len(results) == len(overlays) == len(files) == len(infotexts) == 2  # batch count 2
@@ -322,7 +332,7 @@ RESTORE_WIDGETS = {  # tab_restore.RESTORE_NAMES, as the widgets would hand them
 
 
 def restore_values(tab: Any, **changed: Any) -> list[Any]:
-    from lib_garment.host.tab_restore import RESTORE_NAMES
+    from lib_garment.host.ui.tab_restore import RESTORE_NAMES
 
     values = {**RESTORE_WIDGETS, **changed}
     return [values[name] for name in RESTORE_NAMES]
@@ -359,13 +369,13 @@ def gentle_generation(host: Any, monkeypatch: Any) -> list[Any]:
 def test_the_accordion_feeds_the_requests_restore_field(paired) -> None:
     tab = paired.tab
     values = restore_values(tab, top_k=2, classes="face, head", sort="center_out", controlnet_kind="depth")
-    request = tab.build_request(inputs(tab, restore=tab.restore_options(values)))
+    request = tab.build_request(inputs(tab, restore=restore_options(values)))
     restore = request.restore
     assert (restore.enabled, restore.face_detector, restore.top_k, restore.sort) == (True, "haar", 2, "center_out")
     assert restore.classes == ["face", "head"]
     assert (restore.controlnet.kind, restore.controlnet.weight) == ("depth", 1.0)
     assert restore.skin_model_path is None
-    off = tab.build_request(inputs(tab, restore=tab.restore_options(restore_values(tab, enabled=False))))
+    off = tab.build_request(inputs(tab, restore=restore_options(restore_values(tab, enabled=False))))
     assert off.restore.enabled is False
     assert tab.build_request(inputs(tab)).restore == off.restore.__class__()  # no accordion values: defaults
 
@@ -374,7 +384,7 @@ def test_generate_restores_each_result_as_a_step(paired, head, monkeypatch) -> N
     tab = paired.tab
     photo, painted = head
     nested = gentle_generation(paired, monkeypatch)
-    values = inputs(tab, photo, painted, batch_count=2, restore=tab.restore_options(restore_values(tab)))
+    values = inputs(tab, photo, painted, batch_count=2, restore=restore_options(restore_values(tab)))
     result = tab.run_generate(values)
     assert result.errors == []
     assert len(result.results) == 2
@@ -395,7 +405,7 @@ def test_bad_restore_options_are_a_message_before_anything_runs(paired, head, mo
         ({"crop_size": 100}, "crop_size must be a multiple of 8"),
         ({"faces": False}, "faces or hands"),
     ):
-        values = inputs(tab, photo, painted, restore=tab.restore_options(restore_values(tab, **changed)))
+        values = inputs(tab, photo, painted, restore=restore_options(restore_values(tab, **changed)))
         for run in (tab.run_preview, tab.run_generate):
             result = run(values)
             assert any(message in error for error in result.errors), (message, result.errors)
@@ -409,7 +419,7 @@ def standalone(tab_restore: Any, **fields: Any) -> Any:
 
 
 def test_restore_this_image_restores_an_upload_and_keeps_the_masked_pixels(paired, head, monkeypatch) -> None:
-    tab_restore = importlib.import_module("lib_garment.host.tab_restore")
+    tab_restore = tab_module("tab_restore")
     photo, painted = head
     nested = gentle_generation(paired, monkeypatch)
     keep = Image.fromarray((painted * 255).astype(np.uint8))
@@ -430,7 +440,7 @@ def test_restore_this_image_restores_an_upload_and_keeps_the_masked_pixels(paire
 
 
 def test_restore_this_image_takes_the_selected_result(paired, head, monkeypatch, tmp_path) -> None:
-    tab_restore = importlib.import_module("lib_garment.host.tab_restore")
+    tab_restore = tab_module("tab_restore")
     photo, _ = head
     nested = gentle_generation(paired, monkeypatch)
     Image.fromarray(photo).save(tmp_path / "result.png")
@@ -456,14 +466,14 @@ def test_restore_this_image_takes_the_selected_result(paired, head, monkeypatch,
 
 def test_restore_this_image_through_the_webuis_gpu_wrapper(paired, head, monkeypatch) -> None:
     """The button's function: task id first, queue lock and progress bookkeeping, two outputs."""
-    tab, tab_restore = paired.tab, importlib.import_module("lib_garment.host.tab_restore")
+    tab, tab_restore = paired.tab, tab_module("tab_restore")
     photo, _ = head
     gentle_generation(paired, monkeypatch)
     named = {"source": "uploaded image", "upload": Image.fromarray(photo), "keep_mask": None, "results": None}
     named |= {"selected": None, "prompt": "a portrait", "negative_prompt": "", "sampler": "Euler a", "steps": 2}
     named |= {"cfg_scale": 7.0, "seed": 5}
     flat = ["task(rst123)", *(named[name] for name in tab_restore.STANDALONE_NAMES), *restore_values(tab)]
-    image, message = tab._wrapped(tab_restore.restore_image, tab_restore.STANDALONE_OUTPUTS)(*flat)
+    image, message = tab_module("tab_layout")._wrapped(tab_restore.restore_image, tab_restore.STANDALONE_OUTPUTS)(*flat)
     assert np.asarray(image).shape == photo.shape
     assert "1 face restored (seed 5)" in message
     assert "garment-studio-error" not in message

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from lib_garment.errors import BadInput
-from lib_garment.host.mask_editor import (
+from lib_garment.host.ui.mask_editor import (
     EditorValue,
     build_editor,
     combined_mask,

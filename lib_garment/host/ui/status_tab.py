@@ -1,6 +1,6 @@
 """The environment panel of the Garment Studio tab: the report (versions, runtimes, models, device), Refresh, and a
-button that gives back every resource Garment Studio's models hold. The tab (:mod:`lib_garment.host.tab`) shows it
-in its "Environment and models" accordion; :func:`build_tab` shows it alone."""
+button that gives back every resource Garment Studio's models hold. The tab (:mod:`lib_garment.host.ui.tab_layout`)
+shows it in its "Environment and models" accordion; :func:`build_tab` shows it alone."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """The tab's "Restore hands and faces" accordion: the request's ``restore`` options, and "Restore this image".
 
 - The options' widgets feed the request's ``restore`` field (:func:`restore_options`), so **Generate** restores
-  each result as a step after the composite (the job runner's :func:`~lib_garment.host.jobs.run_plan` does it).
+  each result as a step after the composite (:func:`~lib_garment.host.passes.generation.run_plan` does it).
   Their values travel after the tab's own inputs, in :data:`RESTORE_NAMES` order.
 - **Restore this image** restores a finished image on its own: the selected result (click one in Results) or an
   uploaded image, with an optional keep mask (white = stays exact, e.g. the garment). It uses the tab's prompt,
   negative prompt, sampler, steps, CFG and seed and these options, under the WebUI's queue lock like Generate.
 
-The handlers hold no pipeline logic: :mod:`lib_garment.host.restore_run` restores; this module reads widgets and
+The handlers hold no pipeline logic: :mod:`lib_garment.host.passes.restore_run` restores; this module reads widgets and
 turns results and failures into what the tab shows.
 """
 
@@ -26,9 +26,13 @@ from modules import scripts, shared
 from PIL import Image
 
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.host.messages import warn
+from lib_garment.host.passes.checks import check_restoring
+from lib_garment.host.passes.infotext import RESTORE_KEY
+from lib_garment.host.passes.outputs import output_folder, save_result
+from lib_garment.host.passes.restore_run import restore_standalone
+from lib_garment.host.webui.messages import warn
 from lib_garment.imageio import image_to_rgb, open_image
-from lib_garment.request import GarmentRequest
+from lib_garment.request import GarmentRequest, parse_request
 
 ELEM = "garment_studio_restore"
 FACE_DETECTORS = ("face_yolov8n", "face_yolov8s", "mediapipe_face_short", "mediapipe_face_full", "haar")
@@ -166,8 +170,6 @@ class StandaloneInputs:
         return (kept * 255).astype(np.uint8)
 
     def request(self) -> GarmentRequest:
-        from lib_garment.request import parse_request
-
         generation: dict[str, Any] = {"sampler": self.sampler or None}
         if self.steps not in (None, ""):
             generation["steps"] = _whole(self.steps, "steps")
@@ -185,7 +187,7 @@ class StandaloneInputs:
 
 
 @dataclass
-class StandaloneResult:
+class RestoreImageOutputs:
     image: Image.Image | None = None
     line: str = ""
     errors: list[str] = field(default_factory=list)
@@ -200,22 +202,17 @@ class StandaloneResult:
 STANDALONE_OUTPUTS = 2
 
 
-def run_restore_image(inputs: StandaloneInputs) -> StandaloneResult:
+def run_restore_image(inputs: StandaloneInputs) -> RestoreImageOutputs:
     """Restore one image (see the module docstring); failures become messages, never tracebacks."""
-    from lib_garment.host.jobs import output_folder, save_result
-    from lib_garment.host.restore_pass import RESTORE_KEY
-    from lib_garment.host.restore_run import restore_standalone
-    from lib_garment.host.restore_setup import check_restore
-
-    out = StandaloneResult()
+    out = RestoreImageOutputs()
     try:
         request = inputs.request()
         image = inputs.image()
         keep = inputs.keep(image.shape[:2])
-        check_restore(request.restore, scripts.scripts_img2img)
+        checks = check_restoring(request, scripts.scripts_img2img)
         shared.state.job_count = 0  # grows by one per nested pass
         shared.state.textinfo = "Garment Studio: restoring faces and hands"
-        result = restore_standalone(image, keep, request, is_api=False)
+        result = restore_standalone(image, keep, request, checks, is_api=False)
     except GarmentError as err:
         out.errors.append(str(err))
         return out

@@ -17,9 +17,11 @@ from modules import processing, scripts
 
 from lib_garment.errors import GarmentError
 from lib_garment.generate.describe import request_prompt
-from lib_garment.host.always_on import ERROR_KEY, INFOTEXT_KEY, TITLE, infotext_value, settings_with
-from lib_garment.host.jobs import prepare_on_img2img, remember_fields, restore_fields
-from lib_garment.host.messages import warn
+from lib_garment.host.hooks.always_on import TITLE, settings_with
+from lib_garment.host.passes.checks import CHECKS_ATTR, check_generation
+from lib_garment.host.passes.img2img_job import img2img_photo, prepare_on_img2img, remember_fields, restore_fields
+from lib_garment.host.passes.infotext import ERROR_KEY, INFOTEXT_KEY, request_infotext
+from lib_garment.host.webui.messages import warn
 from lib_garment.request import parse_request
 
 
@@ -56,10 +58,13 @@ class GarmentStudioImg2ImgScript(scripts.Script):
         remember_fields(p)
         try:
             request = parse_request(settings)
-            p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
+            photo = img2img_photo(p)
+            checks = check_generation(request, p.scripts)  # restore options and ControlNet, before any model runs
+            setattr(p, CHECKS_ATTR, checks)  # for the restore pass after each image's composite
+            p.extra_generation_params[INFOTEXT_KEY] = request_infotext(request)
             if isinstance(prompt, str):
                 p.prompt = request_prompt(request, prompt)  # the model task's person, said in the prompt
-            notes = prepare_on_img2img(p, request)
+            notes = prepare_on_img2img(p, request, checks, photo)
             for note in notes:
                 p.comment(f"{TITLE}: {note}")
             return processing.process_images(p)

@@ -37,33 +37,29 @@ from lib_garment.errors import BadInput, GarmentError
 from lib_garment.generate.describe import request_prompt
 from lib_garment.generate.prepare import NO_CONTROLNET, Prepared, reference_units
 from lib_garment.generate.tasks import control_units
-from lib_garment.host.jobs import (
-    INNER_MARK,
+from lib_garment.host.passes.checks import CHECKS_ATTR, JobChecks, check_generation
+from lib_garment.host.passes.img2img_job import (
     JOB_ATTR,
-    check_controlnet,
-    engine_environment,
     finish_image,
+    img2img_photo,
     inject_units,
     outcome_notes,
     prepare_on_img2img,
     remember_fields,
     restore_fields,
-    to_array,
 )
-from lib_garment.host.mask_editor import gradio_major, uploaded_mask
-from lib_garment.host.messages import warn
-from lib_garment.host.progress import webui_progress
-from lib_garment.host.restore_pass import REQUEST_ATTR, restore_in_hook
-from lib_garment.host.restore_setup import RESTORE_JOB_ATTR, check_restore
-from lib_garment.host.settings import current_settings
+from lib_garment.host.passes.infotext import ERROR_KEY, INFOTEXT_KEY, KEPT_KEY, request_infotext
+from lib_garment.host.passes.restore_pass import REQUEST_ATTR, restore_in_hook
+from lib_garment.host.passes.restore_setup import RESTORE_JOB_ATTR
+from lib_garment.host.ui.mask_editor import gradio_major, uploaded_mask
+from lib_garment.host.webui.messages import warn
+from lib_garment.host.webui.processing import INNER_MARK, to_array
+from lib_garment.host.webui.progress import webui_progress
+from lib_garment.host.webui.settings import current_settings, model_settings
 from lib_garment.request import GarmentRequest, parse_request
 from lib_garment.runtime import offload_all
 
 TITLE = "Garment Studio"
-INFOTEXT_KEY = "Garment Studio"
-KEPT_KEY = "Garment Studio kept"
-ERROR_KEY = "Garment Studio error"
-EXCLUDED_FROM_INFOTEXT = {"reference_image", "reference_mask"}
 LOSSY_FORMATS = {"jpg", "jpeg", "webp", "avif"}
 
 
@@ -106,14 +102,6 @@ def settings_object(settings: Any) -> Any:
         except ValueError as err:
             raise BadInput(f"the settings text is not valid JSON: {err}") from None
     return settings
-
-
-def infotext_value(request: GarmentRequest) -> str:
-    """The request's non-default fields as compact JSON: what pasting the infotext back restores."""
-    data = request.dict(exclude_defaults=True, exclude=EXCLUDED_FROM_INFOTEXT)
-    data = {key: value for key, value in data.items() if value != {}}  # untouched option groups
-    data["task"] = request.task
-    return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
 def pasted_settings(params: dict[str, Any]) -> dict[str, Any] | None:
@@ -274,31 +262,41 @@ class GarmentStudioScript(scripts.Script):
             if not enabled:
                 return
             request = parse_request(settings_object(settings))
-            if request.restore.enabled:
-                check_restore(request.restore, p.scripts)  # bad restore options stop the job before anything runs
-            p.extra_generation_params[INFOTEXT_KEY] = infotext_value(request)
-            setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
-            if isinstance(p.prompt, str):
-                p.prompt = request_prompt(request, p.prompt)  # the model task's person, said in the prompt
             if hasattr(p, "init_images"):
+                photo = img2img_photo(p)  # the inputs first: the user's to fix before anything is checked or run
+                checks = self._checked(p, request)
                 if request.reference_image is not None or request.reference_mask is not None:
                     p.comment(f"{TITLE}: reference_image/reference_mask are for txt2img; img2img uses its init image")
                 remember_fields(p)  # put back in postprocess: the Batch tab reuses p for its next image
-                for note in prepare_on_img2img(p, request):
+                for note in prepare_on_img2img(p, request, checks, photo):
                     p.comment(f"{TITLE}: {note}")
             else:
-                self._prepare_txt2img(p, request, *args[2:4])
+                reference, mask = reference_inputs(request, *args[2:4])
+                self._prepare_txt2img(p, request, self._checked(p, request), reference, mask)
         except GarmentError as err:
             fail(p, str(err))
         except Exception as err:  # noqa: BLE001 - the host would swallow it; say it and stop instead
             traceback.print_exc()  # for the console and bug reports; the user gets the one-line message
             fail(p, f"internal error: {type(err).__name__}: {err} (please report it)")
 
-    def _prepare_txt2img(self, p: Any, request: GarmentRequest, photo: Any = None, mask: Any = None) -> None:
-        photo, mask = reference_inputs(request, photo, mask)
+    @staticmethod
+    def _checked(p: Any, request: GarmentRequest) -> JobChecks:
+        """The job's one up-front check (restore options, ControlNet and its models), kept on ``p`` for the hooks
+        after this one; then the request goes into the infotext and the model task's person into the prompt."""
+        checks = check_generation(request, p.scripts)
+        setattr(p, CHECKS_ATTR, checks)
+        p.extra_generation_params[INFOTEXT_KEY] = request_infotext(request)
+        setattr(p, REQUEST_ATTR, request)  # for the restore pass after each image's composite
+        if isinstance(p.prompt, str):
+            p.prompt = request_prompt(request, p.prompt)  # the model task's person, said in the prompt
+        return checks
+
+    def _prepare_txt2img(
+        self, p: Any, request: GarmentRequest, checks: JobChecks, photo: np.ndarray | None, mask: np.ndarray | None
+    ) -> None:
         if not control_units(request):
             return
-        bridge = check_controlnet(p.scripts, request)
+        bridge = checks.controlnet
         if bridge is None:  # allowed to go without: no unit would take the maps, so none are made
             p.comment(f"{TITLE}: {NO_CONTROLNET}")
             return
@@ -308,7 +306,7 @@ class GarmentStudioScript(scripts.Script):
                 "section or send it as reference_image (base64), or use img2img with your photo"
             )
         with webui_progress() as progress:
-            units = reference_units(request, photo, engine_environment(progress), mask=mask)
+            units = reference_units(request, photo, model_settings(progress), mask=mask)
         outcome = inject_units(p, units, bridge, resize_mode=1)  # ControlNet crops the maps to the generation
         for note in outcome_notes(outcome):
             p.comment(f"{TITLE}: {note}")
@@ -336,7 +334,7 @@ class GarmentStudioScript(scripts.Script):
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
         restore_fields(p)  # the user's mask, inpaint options and ControlNet units, for the Batch tab's next image
-        for attr in (JOB_ATTR, REQUEST_ATTR, RESTORE_JOB_ATTR):
+        for attr in (JOB_ATTR, REQUEST_ATTR, RESTORE_JOB_ATTR, CHECKS_ATTR):
             if hasattr(p, attr):
                 delattr(p, attr)  # the photo, maps and detectors are not kept alive by the finished job
 

@@ -1,8 +1,9 @@
 """Restoration outside the always-on hooks: after a tab or REST generation, and on its own (a finished image).
 
-- :func:`restore_output`: one composited output of :func:`lib_garment.host.jobs.run_plan` restored with the
-  nested passes of :mod:`lib_garment.host.restore_pass`, the finished processing object standing in as the
-  parent (its seeds, prompts, sampler and ControlNet-only runner; the output's index picks its seed and prompt);
+- :func:`restore_output`: one composited output of :func:`lib_garment.host.passes.generation.run_plan` restored
+  with the nested passes of :mod:`lib_garment.host.passes.restore_pass`, the finished processing object standing
+  in as the parent (its seeds, prompts, sampler and ControlNet-only runner; the output's index picks its seed and
+  prompt);
 - :func:`restore_standalone`: an image restored with no generation before it (``POST /garment-studio/v1/restore``
   and the tab's "Restore this image"): a :class:`StandaloneParent` carries what a parent generation would — the
   request's prompts, seed (a random one fixed up front, so the seeds can be reported), sampler, steps, CFG, and
@@ -24,8 +25,9 @@ from PIL import Image
 
 from lib_garment.generate.composite import check_kept
 from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS
-from lib_garment.host.jobs import controlnet_only_runner, default_sampler, to_array
-from lib_garment.host.restore_pass import restore_processed_image
+from lib_garment.host.passes.checks import CHECKS_ATTR, JobChecks
+from lib_garment.host.passes.restore_pass import restore_processed_image
+from lib_garment.host.webui.processing import controlnet_only_runner, default_sampler, to_array
 from lib_garment.request import GarmentRequest
 
 SEED_RANGE = 2**32 - 1024  # room for +1 per detection
@@ -73,12 +75,13 @@ class StandaloneParent:
         return [self.negative_prompt]
 
 
-def standalone_parent(request: GarmentRequest, *, is_api: bool = True) -> StandaloneParent:
-    """The stand-in parent for ``request``: restore's own steps/CFG/sampler, else the generation's, else the UI's."""
+def standalone_parent(request: GarmentRequest, checks: JobChecks, *, is_api: bool = True) -> StandaloneParent:
+    """The stand-in parent for ``request``: restore's own steps/CFG/sampler, else the generation's, else the UI's;
+    it carries the job's up-front ``checks`` as a generation's processing object would."""
     options, generation = request.restore, request.generation
     runner, args = controlnet_only_runner(scripts.scripts_img2img)
     seed = request.seed if request.seed >= 0 else random.randrange(SEED_RANGE)
-    return StandaloneParent(
+    parent = StandaloneParent(
         prompt=request.prompt,
         negative_prompt=request.negative_prompt,
         seed=seed,
@@ -89,22 +92,24 @@ def standalone_parent(request: GarmentRequest, *, is_api: bool = True) -> Standa
         script_args=args,
         is_api=is_api,
     )
+    setattr(parent, CHECKS_ATTR, checks)
+    return parent
 
 
 @dataclass
-class StandaloneResult:
+class StandaloneRestore:
     image: np.ndarray
     line: str
     info: dict[str, Any]
 
 
 def restore_standalone(
-    image: np.ndarray, keep: np.ndarray | None, request: GarmentRequest, *, is_api: bool = True
-) -> StandaloneResult:
+    image: np.ndarray, keep: np.ndarray | None, request: GarmentRequest, checks: JobChecks, *, is_api: bool = True
+) -> StandaloneRestore:
     """``image`` ((H, W, 3) uint8) restored as the request's ``restore`` options say; ``keep``: (H, W) keep mask
-    (non-zero = exact) or None. The caller has checked the options (:func:`~.restore_setup.check_restore`)."""
+    (non-zero = exact) or None. ``checks``: the job's up-front check (:func:`~.checks.check_restoring`)."""
     started = time.perf_counter()
-    parent = standalone_parent(request, is_api=is_api)
+    parent = standalone_parent(request, checks, is_api=is_api)
     keep_alpha = None if keep is None else (np.asarray(keep) > 0).astype(np.float32)
     out, line = restore_processed_image(parent, Image.fromarray(image), keep_alpha, request, rehook=False)
     restored = to_array(out)
@@ -120,4 +125,4 @@ def restore_standalone(
     }
     if keep_alpha is not None:
         info["kept"] = check_kept(image, restored, keep_alpha).to_json()
-    return StandaloneResult(restored, line, info)
+    return StandaloneRestore(restored, line, info)

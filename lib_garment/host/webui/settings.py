@@ -21,6 +21,7 @@ from typing import Any
 import gradio as gr
 from modules import paths, shared
 
+from lib_garment.generate.prepare import Environment
 from lib_garment.paths import models_root as resolve_models_root
 from lib_garment.runtime.selection import POLICIES, Policy
 
@@ -146,4 +147,17 @@ def current_settings(data: dict[str, Any] | None = None) -> HostSettings:
         runtime_policy=policy if policy in POLICIES else "auto",  # type: ignore[arg-type]
         offload_before_generation=_flag(values.get(OFFLOAD_BEFORE_GENERATION), DEFAULTS[OFFLOAD_BEFORE_GENERATION]),
         trust_unverified=_flag(values.get(TRUST_UNVERIFIED), DEFAULTS[TRUST_UNVERIFIED]),
+    )
+
+
+def model_settings(progress: Any = None) -> Environment:
+    """The Settings page as the engine's model settings (read per job), with ``progress`` for downloads."""
+    settings = current_settings()
+    return Environment(
+        models_root=settings.models_root(),
+        device=None,
+        offline=settings.offline_arg,
+        trust_unverified=settings.trust_arg,
+        runtime_policy=settings.policy_arg,
+        progress=progress,
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from modules import paths, script_callbacks
 
-from lib_garment.host.api import register_routes
-from lib_garment.host.error_tab import TAB_ID, TAB_TITLE
-from lib_garment.host.messages import warn
-from lib_garment.host.settings import current_settings, register_settings
-from lib_garment.host.status_tab import build_tab as build_status_tab
-from lib_garment.host.status_tab import status_markdown
+from lib_garment.host.rest.routes import register_routes
+from lib_garment.host.ui.error_tab import TAB_ID, TAB_TITLE
+from lib_garment.host.ui.status_tab import build_tab as build_status_tab
+from lib_garment.host.ui.status_tab import status_markdown
+from lib_garment.host.webui.messages import warn
+from lib_garment.host.webui.settings import current_settings, register_settings
 from lib_garment.runtime import close_all
 
 
@@ -20,7 +20,7 @@ def _webui_status() -> str:
 def _tabs() -> list[tuple[object, str, str]]:
     """The workflow tab; if it cannot be built, the environment panel alone, so the tab still says what is wrong."""
     try:
-        from lib_garment.host.tab import build_tab
+        from lib_garment.host.ui.tab_layout import build_tab
 
         return [(build_tab(_webui_status), TAB_TITLE, TAB_ID)]
     except Exception as err:  # noqa: BLE001 - a tab that says why beats a vanished tab
@@ -41,4 +41,4 @@ def register() -> None:
     script_callbacks.on_ui_settings(register_settings)
     script_callbacks.on_ui_tabs(_tabs)
     script_callbacks.on_script_unloaded(_on_script_unloaded)
-    script_callbacks.on_app_started(register_routes)  # REST: /garment-studio/v1/... (host/api.py)
+    script_callbacks.on_app_started(register_routes)  # REST: /garment-studio/v1/... (host/rest/routes.py)

@@ -15,7 +15,7 @@ Interrupt stops further passes, Skip the rest of this image's, and one pass fail
 that detection with a note. The engine blends each result back through the matte; the garment's α = 1 pixels
 and everything outside the mattes stay the input's bit for bit.
 
-:func:`restore_processed_image` is also what the tab and REST jobs (:mod:`lib_garment.host.restore_run`) call,
+:func:`restore_processed_image` is also what the tab and REST jobs (:mod:`lib_garment.host.passes.restore_run`) call,
 on their own finished processing object or a stand-in for one.
 """
 
@@ -34,16 +34,17 @@ from modules import processing, shared
 from PIL import Image
 
 from lib_garment.errors import GarmentError
-from lib_garment.host.controlnet import find_cn_script, find_controlnet
-from lib_garment.host.jobs import INNER_MARK, controlnet_only_copy, to_array
-from lib_garment.host.messages import say, warn
-from lib_garment.host.restore_setup import RestoreJob, restore_job
+from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS
+from lib_garment.host.passes.infotext import RESTORE_KEY
+from lib_garment.host.passes.restore_setup import RestoreJob, restore_job_of
+from lib_garment.host.webui.controlnet import find_cn_script, find_controlnet
+from lib_garment.host.webui.messages import say, warn
+from lib_garment.host.webui.processing import INNER_MARK, controlnet_only_copy, new_img2img, to_array
 from lib_garment.request import GarmentRequest, RestoreOptions
 from lib_garment.restore.detect import Detection
 from lib_garment.restore.options import describe_result, settings_from_request
 from lib_garment.restore.pipeline import PlannedDetection, RestorePlan, execute_plan, plan_restore
 
-RESTORE_KEY = "Garment Studio restore"
 REQUEST_ATTR = "_garment_studio_request"  # the parsed request riding on the parent p (set in before_process)
 RESTORE_MARK = "_garment_studio_restore_pass"  # set on each nested restore pass (tests and logs tell them apart)
 HIJACKS = (
@@ -149,15 +150,13 @@ def nested_img2img(
     """A fresh img2img processing object regenerating the masked skin of ``crop`` (see the module docstring)."""
     index = _image_index(p)
     size = crop.width
-    p2 = processing.StableDiffusionProcessingImg2Img(
-        sd_model=shared.sd_model,
+    p2 = new_img2img(
+        crop,
+        mask,
         outpath_samples=getattr(p, "outpath_samples", "") or "",
         outpath_grids=getattr(p, "outpath_grids", "") or "",
         prompt=prompt,
         negative_prompt=negative,
-        init_images=[crop],
-        mask=mask,
-        resize_mode=0,
         denoising_strength=float(options.denoising_strength),
         mask_blur=int(options.mask_blur),
         inpainting_fill=1,  # "original": the skin is refined, not repainted from noise
@@ -170,23 +169,17 @@ def nested_img2img(
         seed_resize_from_h=int(getattr(p, "seed_resize_from_h", -1) or -1),
         seed_resize_from_w=int(getattr(p, "seed_resize_from_w", -1) or -1),
         sampler_name=options.sampler or getattr(p, "sampler_name", None),
-        batch_size=1,
         n_iter=1,
-        steps=int(options.steps or getattr(p, "steps", 20) or 20),
-        cfg_scale=float(options.cfg_scale or getattr(p, "cfg_scale", 7.0) or 7.0),
+        steps=int(options.steps or getattr(p, "steps", None) or DEFAULT_STEPS),
+        cfg_scale=float(options.cfg_scale or getattr(p, "cfg_scale", None) or DEFAULT_CFG),
         width=size,
         height=size,
         restore_faces=False,
         tiling=bool(getattr(p, "tiling", False)),
-        do_not_save_samples=True,
-        do_not_save_grid=True,
         extra_generation_params=_plain_params(getattr(p, "extra_generation_params", {})),
     )
     if getattr(p, "scheduler", None) is not None:
         p2.scheduler = p.scheduler
-    p2.cached_c = [None, None]  # never the parent's conditionings (host-contract §3.5)
-    p2.cached_uc = [None, None]
-    setattr(p2, INNER_MARK, True)
     setattr(p2, RESTORE_MARK, True)
     if hasattr(p, "is_api"):
         p2.is_api = p.is_api
@@ -308,7 +301,7 @@ def restore_processed_image(
     main_prompt = str(_pick(getattr(p, "all_prompts", None), index, getattr(p, "prompt", "")) or "")
     main_negative = str(_pick(getattr(p, "all_negative_prompts", None), index, getattr(p, "negative_prompt", "")) or "")
     settings = settings_from_request(options, main_prompt, main_negative)
-    job = restore_job(p, request)
+    job = restore_job_of(p, request)
     models = job.models
     if not models.detectors:
         return image, "; ".join(job.notes) + ": image passed through untouched"

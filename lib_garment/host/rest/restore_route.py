@@ -20,26 +20,24 @@ from modules import scripts
 
 from lib_garment.b64images import encode_png
 from lib_garment.errors import BadInput
-from lib_garment.host.api import Job, queued
-from lib_garment.host.restore_run import restore_standalone
-from lib_garment.host.restore_setup import check_restore
+from lib_garment.host.passes.checks import check_restoring
+from lib_garment.host.passes.restore_run import restore_standalone
+from lib_garment.host.rest.body import RouteJob, unused_notes
+from lib_garment.host.rest.queue import queued
 
 
-def restore_route_job(job: Job) -> dict[str, Any]:
-    """The route's work (see the module docstring); every check runs before the queue and any model."""
+def restore_job(job: RouteJob) -> dict[str, Any]:
+    """Restore the image's faces and hands (``request.restore``; the mask's white pixels stay exact); every
+    check runs before the queue and any model."""
     started, timings = time.perf_counter(), {}
     request = job.request
-    check_restore(request.restore, scripts.scripts_img2img)
+    checks = check_restoring(request, scripts.scripts_img2img)
     height, width = job.photo.shape[:2]
     if job.mask is not None and job.mask.shape[:2] != (height, width):
         raise BadInput(f"the mask is {job.mask.shape[1]}x{job.mask.shape[0]} but the image is {width}x{height}")
-    notes = []
-    if job.maps:
-        notes.append("maps are used by /maps and /generate only")
-    if job.save_images:
-        notes.append("save_images is used by /generate only; /restore saved nothing")
+    notes = unused_notes(job, "restore")
     with queued(timings):
-        result = restore_standalone(job.photo, job.mask, request)
+        result = restore_standalone(job.photo, job.mask, request, checks)
     info = {**result.info, "notes": notes}
     info["timings"] = {**result.info["timings"], **timings, "total_s": time.perf_counter() - started}
     return {"image": encode_png(result.image), "info": info}

@@ -1,0 +1,1 @@
+"""Garment Studio's REST routes, ``/garment-studio/v1/...`` (:mod:`.routes` registers them)."""

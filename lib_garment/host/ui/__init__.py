@@ -1,0 +1,1 @@
+"""The Garment Studio tab (:mod:`.tab_layout` builds it) and its parts, plus the error and status tabs."""
