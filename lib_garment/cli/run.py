@@ -332,7 +332,7 @@ def _inputs(
         raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
     server = _server(args)
     if args.device is not None and args.device.startswith("cuda"):
-        from lib_garment.maps.devices import resolve_device
+        from lib_garment.runtime.devices import resolve_device
 
         resolve_device(args.device)  # no GPU here: ModelUnavailable (exit 3) before anything runs
     return request, photo, label, mask, maps, server

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.devices import check_device
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.yolo import (
     CONFIG_SUBDIR,
@@ -46,6 +45,7 @@ from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.restore.arrays import check_rgb
 from lib_garment.restore.detect import KINDS, Detection, Detector, Kind
 from lib_garment.runtime import ModelRuntime, get_runtime
+from lib_garment.runtime.devices import check_device
 
 YOLO_MODEL_NAMES = ("face_yolov8n", "face_yolov8s", "hand_yolov8n")  # registry entries of the "restore" family
 MEDIAPIPE_FACE_MODELS = {

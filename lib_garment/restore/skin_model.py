@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.restore.arrays import check_rgb
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+from lib_garment.runtime.devices import check_device, resolve_device
 
 SKIN_REQUIREMENT = "torchvision"
 SKIN_FAMILY = "skin"

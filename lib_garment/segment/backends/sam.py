@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.maps.devices import resolve_device
 from lib_garment.runtime import ModelRuntime
+from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
 from lib_garment.segment.backends.sam_arch import SamArch, infer_arch
 from lib_garment.segment.backends.weights import TrustedFile, load_torch_state
