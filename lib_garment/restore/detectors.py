@@ -470,7 +470,7 @@ def resolve_yolo_model(
     when it is a registry file byte for byte, or when unverified files are trusted)."""
     from lib_garment.models import registry
     from lib_garment.models.store import ensure_model
-    from lib_garment.segment.backends.weights import user_file
+    from lib_garment.models.weights import user_file
 
     stem = model.removesuffix(".pt")
     if stem in YOLO_MODEL_NAMES:

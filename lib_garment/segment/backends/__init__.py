@@ -12,8 +12,8 @@ through the runtime chosen for it and keeps :class:`~.stats.CallStats` (wall tim
 - :mod:`.sam` with :mod:`.sam_arch`: segment-anything (any ViT size, inferred from the weights) and MobileSAM;
   the image embedding is computed once per image and reused for every box.
 - :mod:`.vitmatte`: transformers' ``VitMatteForImageMatting`` (the worker on transformers < 4.34).
-- :mod:`.weights`: which files may be unpickled (registry-verified or explicitly trusted) and how.
-- :mod:`.assemble`: a request → the three backends, models fetched through the registry, cached across images.
+- :mod:`.assemble`: a request → the three backends, models fetched through the registry, cached across images;
+  checkpoints load only as :mod:`lib_garment.models.weights` allows (registry-verified or explicitly trusted).
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import ModelUnavailable
+from lib_garment.models.weights import TrustedFile, load_torch_state
 from lib_garment.runtime import ModelRuntime
 from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer, stdout_to_stderr
 from lib_garment.segment.backends.grounding import detections_from_scores, phrase_token_spans, to_detections
-from lib_garment.segment.backends.weights import TrustedFile, load_torch_state
 from lib_garment.segment.boxes import Detection
 from lib_garment.segment.phrases import caption
 
