@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from lib_garment.arrays import check_image
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.generate.plan import GenerationPlan, UnitPlan
 from lib_garment.generate.tasks import build_plan, map_kinds, unit_plans
 from lib_garment.imageio import check_array_size
-from lib_garment.maps.arrays import check_image
 from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSettings, MapSources, compute_maps
 from lib_garment.maps.edges import CannyParams

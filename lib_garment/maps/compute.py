@@ -18,8 +18,8 @@ from typing import Protocol
 
 import numpy as np
 
+from lib_garment.arrays import check_image, check_mask
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.arrays import check_image, check_mask
 from lib_garment.maps.cache import MapCache, array_digest
 from lib_garment.maps.depth import (
     DEFAULT_DEPTH,

@@ -27,8 +27,9 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from lib_garment.arrays import check_plane
 from lib_garment.errors import BadInput
-from lib_garment.restore.arrays import Box, check_box, describe
+from lib_garment.restore.boxes import Box, check_box
 
 Kind = Literal["face", "hand"]
 KINDS: tuple[Kind, ...] = ("face", "hand")
@@ -63,9 +64,7 @@ class Detection:
             raise BadInput(f"detection kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         object.__setattr__(self, "label", str(self.label) or self.kind)
         if self.mask is not None:
-            if not isinstance(self.mask, np.ndarray) or self.mask.ndim != 2:
-                raise BadInput(f"detection mask must be a (H, W) array, got {describe(self.mask)}")
-            object.__setattr__(self, "mask", self.mask.astype(bool, copy=False))
+            object.__setattr__(self, "mask", check_plane(self.mask, "detection mask").astype(bool, copy=False))
 
     @property
     def width(self) -> float:

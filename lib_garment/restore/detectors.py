@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lib_garment.arrays import check_rgb
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.yolo import (
@@ -42,7 +43,6 @@ from lib_garment.models.yolo import (
     predict_resident,
 )
 from lib_garment.paths import MODELS_SUBDIR
-from lib_garment.restore.arrays import check_rgb
 from lib_garment.restore.detect import KINDS, Detection, Detector, Kind
 from lib_garment.runtime import ModelRuntime, get_runtime
 from lib_garment.runtime.devices import check_device

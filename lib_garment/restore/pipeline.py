@@ -32,9 +32,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lib_garment.arrays import check_alpha, check_rgb
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.restore.arrays import box_mask, check_alpha, check_rgb
 from lib_garment.restore.blend import BLEND_MODES, BlendMode, poisson_blend, seam_metric
+from lib_garment.restore.boxes import box_mask
 from lib_garment.restore.crop import DEFAULT_CROP, CropParams, CropRegion, crop_region
 from lib_garment.restore.detect import (
     DEFAULT_FILTER,

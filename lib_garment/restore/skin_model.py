@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from lib_garment.arrays import check_rgb
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.models.progress import ProgressCallback
-from lib_garment.restore.arrays import check_rgb
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
 from lib_garment.runtime.devices import check_device, resolve_device
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
-from lib_garment.maps.arrays import check_image, scaled_size
+from lib_garment.arrays import check_image
+from lib_garment.maps.scale import scaled_size
 from lib_garment.segment.boxes import Detection
 from lib_garment.segment.geometry import pixel_box
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from lib_garment.arrays import check_image
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.imageio import DEFAULT_LIMITS, ImageLimits, check_array_size
-from lib_garment.maps.arrays import check_image
 from lib_garment.segment.boxes import Detection, SelectParams, select_boxes
 from lib_garment.segment.cleanup import DEFAULT_MIN_AREA, remove_small_components, union_masks
 from lib_garment.segment.coarse import coarse_mask_from_array
