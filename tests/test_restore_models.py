@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.generate.prepare import Environment
 from lib_garment.maps.edges import canny_map
+from lib_garment.models.settings import ModelSettings
 from lib_garment.request import parse_request
 from lib_garment.restore.control import crop_control
 from lib_garment.restore.detect import Detection
@@ -26,8 +26,8 @@ def request(**restore):
     return parse_request({"restore": {"enabled": True, "hands": False, **restore}})
 
 
-def offline(root: Path, **fields) -> Environment:
-    return Environment(models_root=root, device="cpu", offline=True, **fields)
+def offline(root: Path, **fields) -> ModelSettings:
+    return ModelSettings(models_root=root, device="cpu", offline=True, **fields)
 
 
 def test_a_confidence_below_ultralytics_default_is_honoured(tiny_yolo_face, tmp_path: Path) -> None:

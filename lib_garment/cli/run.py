@@ -417,12 +417,13 @@ def _prepare(
 ) -> Prepared:
     """The engine's prepare() with the CLI's model folder, device and download policy; the plan's units carry
     the server's model titles when there is a server."""
-    from lib_garment.generate.prepare import Environment, prepare
+    from lib_garment.generate.prepare import prepare
     from lib_garment.models.progress import TqdmProgress
+    from lib_garment.models.settings import ModelSettings
     from lib_garment.paths import models_root
 
     progress = TqdmProgress(min_bytes=1 << 20)
-    env = Environment(
+    env = ModelSettings(
         models_root=models_root(args.models_dir),
         device=args.device,
         offline=True if args.offline else None,

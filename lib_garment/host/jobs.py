@@ -1,6 +1,6 @@
 """Garment Studio jobs run by the WebUI: the host half every entry point shares.
 
-- :func:`engine_environment`: the Settings page as the engine's Environment;
+- :func:`engine_environment`: the Settings page as the engine's ModelSettings;
 - :func:`apply_plan`: a prepared plan put onto an img2img processing object (mask, inpaint options, units);
 - :func:`run_plan`: a plan generated with a fresh img2img object of our own (tab, REST, client), ControlNet
   as the only script, then composited;
@@ -26,7 +26,7 @@ from PIL import Image
 from lib_garment.errors import BadInput, GarmentError
 from lib_garment.generate.composite import KeptCheck, check_kept, composite_kept
 from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS, GenerationPlan, UnitPlan
-from lib_garment.generate.prepare import Environment, prepare
+from lib_garment.generate.prepare import prepare
 from lib_garment.generate.tasks import control_units
 from lib_garment.host.controlnet import (
     INSTALL_HINT,
@@ -39,6 +39,7 @@ from lib_garment.host.controlnet import (
 from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
 from lib_garment.host.settings import current_settings
+from lib_garment.models.settings import ModelSettings
 from lib_garment.request import GarmentRequest
 
 DEFAULT_SAMPLER = "DPM++ 2M"  # the WebUI's own default
@@ -46,9 +47,9 @@ INNER_MARK = "_garment_studio_inner"  # set on our own processing objects: the a
 JOB_ATTR = "_garment_studio_job"  # the prepared plan riding on a processing object until its composite
 
 
-def engine_environment(progress: Any = None) -> Environment:
+def engine_environment(progress: Any = None) -> ModelSettings:
     settings = current_settings()
-    return Environment(
+    return ModelSettings(
         models_root=settings.models_root(),
         device=None,
         offline=settings.offline_arg,

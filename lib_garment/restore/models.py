@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.generate.prepare import Environment
+from lib_garment.models.settings import ModelSettings
 from lib_garment.restore.detect import Detector
 from lib_garment.restore.detectors import DEFAULT_YOLO_PARAMS, YoloParams, make_detector
 from lib_garment.restore.options import detector_plan, skin_model_file
@@ -48,7 +48,7 @@ def yolo_params(confidence: float) -> YoloParams:
 
 
 def make_detectors(
-    options: Any, env: Environment, *, extra_folders: Iterable[Path] = (), strict: bool = False
+    options: Any, env: ModelSettings, *, extra_folders: Iterable[Path] = (), strict: bool = False
 ) -> tuple[list[Detector], list[str]]:
     """The detectors the options ask for, and a note for each that cannot be had (``strict``: an error)."""
     detectors, notes = [], []
@@ -75,7 +75,7 @@ def make_detectors(
     return detectors, notes
 
 
-def make_skin_model(options: Any, env: Environment) -> SkinModel | None:
+def make_skin_model(options: Any, env: ModelSettings) -> SkinModel | None:
     """The FCN skin model when ``skin_model`` is ``fcn`` (else None: the colour rules)."""
     if getattr(options, "skin_model", "colour") != "fcn":
         return None
@@ -87,7 +87,7 @@ def make_skin_model(options: Any, env: Environment) -> SkinModel | None:
     )
 
 
-def make_matte_model(options: Any, env: Environment, specs: tuple[Any, ...] = ()) -> tuple[MatteModel | None, str]:
+def make_matte_model(options: Any, env: ModelSettings, specs: tuple[Any, ...] = ()) -> tuple[MatteModel | None, str]:
     """ViTMatte for ``matte: model`` (None and the reason when it cannot be had); ``specs``: registry entries
     replaced by name (tests' tiny models)."""
     from lib_garment.request import SegmentOptions
@@ -114,7 +114,7 @@ def make_matte_model(options: Any, env: Environment, specs: tuple[Any, ...] = ()
 
 def build_restore_models(
     options: Any,
-    env: Environment,
+    env: ModelSettings,
     *,
     extra_folders: Iterable[Path] = (),
     strict_detectors: bool = False,
