@@ -7,7 +7,7 @@ a REST call must not silently fall back to a default.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from lib_garment.errors import BadInput
 from lib_garment.pydantic_compat import (
@@ -23,7 +23,10 @@ from lib_garment.pydantic_compat import (
 REQUEST_VERSION = 1
 
 Task = Literal["background", "model"]
+# Every list of map kinds in the package derives from MapKind or RestoreMapKind. This order is the engine's and
+# the command line's (maps are computed, listed and written in it); a tab may lead with other kinds.
 MapKind = Literal["canny", "mask_canny", "lines", "pose", "depth", "normal"]
+MAP_KINDS: tuple[str, ...] = get_args(MapKind)
 ControlMode = Literal["balanced", "prompt", "controlnet"]
 InpaintFill = Literal["fill", "original", "latent noise", "latent nothing"]
 
@@ -133,13 +136,16 @@ class GenerationOptions(_Strict):
 
 RestoreSort = Literal["none", "left_to_right", "center_out", "area"]
 RestoreMapKind = Literal["canny", "lines", "pose", "depth", "normal"]  # made from each pass's crop (no mask)
+RESTORE_MAP_KINDS: tuple[str, ...] = get_args(RestoreMapKind)
 
 
 class RestoreControlUnit(ControlUnit):
     """A ControlNet unit for every nested restore pass, fed with a map made from that pass's crop (e.g. depth
     for hands); the kinds and fields are those of ``control``, less mask_canny (a crop has no product mask)."""
 
-    kind: RestoreMapKind = Field(..., description="canny, lines, pose, depth or normal, made from the crop.")
+    kind: RestoreMapKind = Field(
+        ..., description=f"{', '.join(RESTORE_MAP_KINDS[:-1])} or {RESTORE_MAP_KINDS[-1]}, made from the crop."
+    )
 
 
 class RestoreOptions(_Strict):

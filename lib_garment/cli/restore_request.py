@@ -13,7 +13,7 @@ from typing import Any
 
 from lib_garment.cli.run import read_request_file, set_field
 from lib_garment.errors import BadInput
-from lib_garment.request import GarmentRequest
+from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest
 
 # flag attribute → dotted request field; the flags that need a conversion are handled in build_restore_request
 FLAG_FIELDS = {
@@ -47,7 +47,6 @@ FLAG_FIELDS = {
     "sampler": "restore.sampler",
     "seed": "seed",
 }
-MAP_KINDS = ("canny", "lines", "pose", "depth", "normal")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +84,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
     add("--blend", choices=("normal", "mixed", "alpha"), help="Poisson (normal, default; mixed) or alpha paste")
     add("--skin-model", metavar="colour|FILE", help="colour rules (default) or an FCN-ResNet101 skin state dict")
-    unit = f"a ControlNet unit per pass, its map made from the crop ({', '.join(MAP_KINDS)}), e.g. depth:0.8"
+    unit = f"a ControlNet unit per pass, its map made from the crop ({', '.join(RESTORE_MAP_KINDS)}), e.g. depth:0.8"
     add("--controlnet", metavar="KIND[:WEIGHT]", help=unit)
     add("--controlnet-model", metavar="TITLE", help="its model (default: picked by kind from the server's list)")
     add("--steps", type=int, metavar="N", help="sampling steps (default: the request's, else the server's)")
@@ -98,8 +97,8 @@ def parse_controlnet(text: str, model: str | None) -> dict[str, Any]:
     """``depth`` or ``depth:0.8`` (with ``--controlnet-model``) as the request's ``restore.controlnet``."""
     kind, colon, weight = text.partition(":")
     kind = kind.strip()
-    if kind not in MAP_KINDS:
-        raise BadInput(f"--controlnet: unknown kind {kind!r} (choose from {', '.join(MAP_KINDS)})")
+    if kind not in RESTORE_MAP_KINDS:
+        raise BadInput(f"--controlnet: unknown kind {kind!r} (choose from {', '.join(RESTORE_MAP_KINDS)})")
     unit: dict[str, Any] = {"kind": kind}
     if colon:
         try:

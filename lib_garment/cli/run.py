@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lib_garment.cli.maps import MAP_NAMES
 from lib_garment.errors import BadInput
+from lib_garment.request import MAP_KINDS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--units",
         metavar="KIND[:WEIGHT[:START:END]],...",
         help=f"ControlNet units, e.g. mask_canny,normal or pose:1,mask_canny:0.8,depth:0.6:0:0.5 (kinds: "
-        f"{', '.join(MAP_NAMES)}; START and END: the share of the steps the unit acts in, default 0 and 1); none "
+        f"{', '.join(MAP_KINDS)}; START and END: the share of the steps the unit acts in, default 0 and 1); none "
         "for no units. Default: the task's (background: mask_canny:1,normal:0.6; model: pose:1,mask_canny:0.8,"
         "depth:0.6)",
     )
@@ -247,8 +247,8 @@ def parse_units(text: str) -> list[dict[str, Any]]:
         if not part:
             continue
         kind, *numbers = (piece.strip() for piece in part.split(":"))
-        if kind not in MAP_NAMES:
-            raise BadInput(f"--units: unknown kind {kind!r} (choose from {', '.join(MAP_NAMES)}, or none)")
+        if kind not in MAP_KINDS:
+            raise BadInput(f"--units: unknown kind {kind!r} (choose from {', '.join(MAP_KINDS)}, or none)")
         if len(numbers) not in (0, 1, 3):
             raise BadInput(f"--units: {part!r}: give KIND, KIND:WEIGHT or KIND:WEIGHT:START:END")
         unit: dict[str, Any] = {"kind": kind}
@@ -364,8 +364,8 @@ def _maps(args: argparse.Namespace, request: GarmentRequest) -> dict[str, np.nda
         kind, equals, path = (part.strip() for part in item.partition("="))
         if not equals or not path:
             raise BadInput(f"--maps: {item!r}: give KIND=FILE.png, e.g. pose=pose.png")
-        if kind not in MAP_NAMES:
-            raise BadInput(f"--maps: unknown kind {kind!r} (choose from {', '.join(MAP_NAMES)})")
+        if kind not in MAP_KINDS:
+            raise BadInput(f"--maps: unknown kind {kind!r} (choose from {', '.join(MAP_KINDS)})")
         if kind in maps:
             raise BadInput(f"--maps: {kind} is given twice")
         maps[kind] = imageio.read_image(path)

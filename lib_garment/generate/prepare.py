@@ -24,7 +24,7 @@ from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSources, compute_maps
 from lib_garment.maps.from_request import map_estimators, map_settings
 from lib_garment.models.settings import ModelSettings
-from lib_garment.request import GarmentRequest
+from lib_garment.request import MAP_KINDS, GarmentRequest
 from lib_garment.segment.phrases import parse_phrases
 from lib_garment.segment.pipeline import Segmentation
 
@@ -101,7 +101,7 @@ def check_inputs(
                 f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}", loc=("mask",)
             )
     for kind, array in (supplied_maps or {}).items():
-        if kind not in {"canny", "mask_canny", "lines", "pose", "depth", "normal"}:
+        if kind not in MAP_KINDS:
             raise BadInput(f"unknown map {kind!r} supplied", loc=("maps", kind))
         if np.asarray(array).shape[:2] != (height, width):
             shape = np.asarray(array).shape

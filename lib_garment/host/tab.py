@@ -70,7 +70,7 @@ from lib_garment.host.tab_units import (
     unused_maps,
 )
 from lib_garment.imageio import image_to_rgb, read_image
-from lib_garment.request import GarmentRequest, parse_request
+from lib_garment.request import MAP_KINDS, GarmentRequest, parse_request
 from lib_garment.segment.overlay import overlay_image
 
 GRADIO_MAJOR = gradio_major()
@@ -78,7 +78,7 @@ ELEM = "garment_studio"
 TASKS = ("background", "model")
 # Checkbox order: the model task's defaults read in their own order (pose, mask_canny, depth), and so do the
 # background task's (mask_canny, normal).
-UNIT_KINDS = ("pose", "mask_canny", "canny", "lines", "depth", "normal")
+UNIT_KINDS = ("pose", "mask_canny", *(kind for kind in MAP_KINDS if kind not in ("pose", "mask_canny")))
 UNIT_HELP = (
     "pose: the person's pose · mask_canny: outline of the kept product · canny: edges of the photo · "
     "lines: straight lines · depth · normal (from depth)"

@@ -36,8 +36,8 @@ from lib_garment.maps.lines import DEFAULT_LINES, LineParams, lines_map
 from lib_garment.maps.normal import DEFAULT_NORMAL, NormalParams, normal_from_depth
 from lib_garment.maps.pose_format import DEFAULT_POSE, Pose, PoseParams, pose_from_coco
 from lib_garment.maps.pose_render import render_pose
+from lib_garment.request import MAP_KINDS
 
-MAP_KINDS = ("canny", "mask_canny", "lines", "pose", "depth", "normal")
 QUANTISED_DEPTH_SMOOTH = 3.0  # px at 512: irons out one-grey-level terraces of 8-bit depth before normals
 
 
