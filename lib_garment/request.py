@@ -7,7 +7,8 @@ a REST call must not silently fall back to a default.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypedDict, get_args
 
 from lib_garment.errors import BadInput
 from lib_garment.pydantic_compat import (
@@ -314,19 +315,43 @@ def parse_request(data: Any) -> GarmentRequest:
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
-        raise BadInput(describe_validation_error(err)) from None
+        raise BadInput("invalid Garment Studio request: " + describe_problems(validation_problems(err))) from None
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """One line per problem, each naming the field by its dotted path."""
-    lines = []
-    for problem in err.errors():
-        path = ".".join(str(part) for part in problem["loc"] if part != "__root__") or "request"
-        message = problem["msg"]
-        if problem["type"] == "value_error.extra":
-            message = "unknown field (not part of the Garment Studio request)"
-        lines.append(f"{path}: {message}")
-    return "invalid Garment Studio request: " + "; ".join(lines)
+EXTRA_MESSAGE = "unknown field (not part of the Garment Studio request)"
+
+
+class Problem(TypedDict):
+    """One validation problem, shaped as FastAPI's 422 ``detail`` entries are."""
+
+    loc: list[Any]
+    msg: str
+    type: str
+
+
+def validation_problems(err: ValidationError, prefix: Sequence[Any] = ()) -> list[Problem]:
+    """pydantic's errors with each location under ``prefix`` ("__root__" dropped: it is a model's own check)
+    and extras worded as unknown fields, so every entry point reports a bad request alike."""
+    return [
+        Problem(
+            loc=[*prefix, *(part for part in problem["loc"] if part != "__root__")],
+            msg=EXTRA_MESSAGE if problem["type"] == "value_error.extra" else problem["msg"],
+            type=problem["type"],
+        )
+        for problem in err.errors()
+    ]
+
+
+def describe_problems(problems: Sequence[Problem], where: Callable[[str], str] | None = None) -> str:
+    """The problems on one line: each as ``WHERE: message``, ``where`` turning the field's dotted path into
+    what the reader knows (a command-line flag, a file's field); by default the path itself."""
+    where = where or (lambda path: path or "request")
+    return "; ".join(f"{where(dotted_path(problem))}: {problem['msg']}" for problem in problems)
+
+
+def dotted_path(problem: Problem) -> str:
+    """The problem's field as ``restore.controlnet.kind`` ("" for the request itself)."""
+    return ".".join(str(part) for part in problem["loc"])
 
 
 def request_json_schema() -> dict[str, Any]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lib_garment.cli.run import read_request_file, set_field
+from lib_garment.cli.run import flag_for, read_request_file, set_field
 from lib_garment.errors import BadInput
-from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest
+from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest, describe_problems, validation_problems
 
 # flag attribute → dotted request field; the flags that need a conversion are handled in build_restore_request
 FLAG_FIELDS = {
@@ -148,13 +148,9 @@ def build_restore_request(args: argparse.Namespace) -> GarmentRequest:
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
-        problems = []
-        for problem in err.errors():
-            path = ".".join(str(part) for part in problem["loc"] if part != "__root__")
-            flag = next((f for p, f in flags.items() if path == p or path.startswith(p + ".")), None)
-            message = problem["msg"]
-            if problem["type"] == "value_error.extra":
-                message = "unknown field (not part of the Garment Studio request)"
-            where = f"{flag} ({path})" if flag else f"{args.request or 'restore option'}: {path or 'request'}"
-            problems.append(f"{where}: {message}")
-        raise BadInput("; ".join(problems)) from None
+
+        def where(path: str) -> str:
+            flag = flag_for(flags, path)
+            return f"{flag} ({path})" if flag else f"{args.request or 'restore option'}: {path or 'request'}"
+
+        raise BadInput(describe_problems(validation_problems(err), where)) from None

@@ -201,7 +201,7 @@ FLAG_FIELDS = {
 def build_request(args: argparse.Namespace) -> GarmentRequest:
     """--request's JSON with the flags laid over it, validated; BadInput naming the flag or the file's field."""
     from lib_garment.pydantic_compat import ValidationError
-    from lib_garment.request import GarmentRequest
+    from lib_garment.request import GarmentRequest, describe_problems, validation_problems
 
     data = read_request_file(args.request) if args.request else {}
     flags: dict[str, str] = {}  # dotted field → flag
@@ -224,17 +224,16 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
-        problems = []
-        for problem in err.errors():
-            loc = [str(part) for part in problem["loc"] if part != "__root__"]
-            path = ".".join(loc)
-            flag = next((f for p, f in flags.items() if path == p or path.startswith(p + ".")), None)
-            message = problem["msg"]
-            if problem["type"] == "value_error.extra":
-                message = "unknown field (not part of the Garment Studio request)"
-            where = flag if flag else f"{args.request}: {path or 'request'}"
-            problems.append(f"{where}: {message}")
-        raise BadInput("; ".join(problems)) from None
+
+        def where(path: str) -> str:
+            return flag_for(flags, path) or f"{args.request}: {path or 'request'}"
+
+        raise BadInput(describe_problems(validation_problems(err), where)) from None
+
+
+def flag_for(flags: dict[str, str], path: str) -> str | None:
+    """The flag that set the field at ``path`` (or a field above it), if a flag did."""
+    return next((flag for field, flag in flags.items() if path == field or path.startswith(field + ".")), None)
 
 
 def parse_units(text: str) -> list[dict[str, Any]]:

@@ -59,14 +59,20 @@ from lib_garment.host.messages import warn
 from lib_garment.host.progress import webui_progress
 from lib_garment.imageio import image_to_mask, image_to_rgb
 from lib_garment.pydantic_compat import Field, StrictBool, StrictStr, ValidationError
-from lib_garment.request import REQUEST_VERSION, GarmentRequest, MapKind, StrictModel, request_json_schema
+from lib_garment.request import (
+    REQUEST_VERSION,
+    GarmentRequest,
+    MapKind,
+    StrictModel,
+    request_json_schema,
+    validation_problems,
+)
 from lib_garment.segment.backends.assemble import run_segmentation
 from lib_garment.segment.matte import alpha_to_uint8
 
 PREFIX = "/garment-studio/v1"
 JOB = "garment_studio"
 TAG = "Garment Studio"
-EXTRA_MESSAGE = "unknown field (not part of the Garment Studio request)"
 
 
 class RouteBody(StrictModel):
@@ -123,12 +129,7 @@ def _invalid(problems: list[dict[str, Any]]) -> Refused:
 
 def _validation_problems(err: ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors with every location under "body" ("__root__" dropped: a model's own check)."""
-    problems = []
-    for problem in err.errors():
-        loc = ["body", *(part for part in problem["loc"] if part != "__root__")]
-        message = EXTRA_MESSAGE if problem["type"] == "value_error.extra" else problem["msg"]
-        problems.append(_problem(loc, message, problem["type"]))
-    return problems
+    return [dict(problem) for problem in validation_problems(err, prefix=("body",))]
 
 
 def _one_line(text: str) -> str:
