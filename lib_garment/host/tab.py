@@ -39,6 +39,7 @@ from PIL import Image
 
 from lib_garment.errors import BadInput, GarmentError
 from lib_garment.generate.outputs import preview_images
+from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS
 from lib_garment.generate.prepare import Prepared, prepare
 from lib_garment.generate.tasks import DEFAULT_UNITS
 from lib_garment.host.always_on import INFOTEXT_KEY, KEPT_KEY, infotext_value
@@ -84,8 +85,6 @@ UNIT_HELP = (
     "lines: straight lines · depth · normal (from depth)"
 )
 MATTES = ("vitmatte", "classic", "none")
-DEFAULT_STEPS = 20
-DEFAULT_CFG = 7.0
 EDITOR_PHOTO_NAME = "photo"
 # Results: the only gallery whose id ends in "_gallery", so the WebUI's "Send to" picks the selected result there
 RESULTS_GALLERY = f"{ELEM}_results_gallery"
