@@ -39,7 +39,7 @@ from lib_garment.host.jobs import INNER_MARK, controlnet_only_copy, to_array
 from lib_garment.host.messages import say, warn
 from lib_garment.host.restore_setup import RestoreJob, restore_job
 from lib_garment.request import GarmentRequest, RestoreOptions
-from lib_garment.restore.detect import Detection
+from lib_garment.restore.detect import PartDetection
 from lib_garment.restore.options import describe_result, settings_from_request
 from lib_garment.restore.pipeline import PlannedDetection, RestorePlan, execute_plan, plan_restore
 
@@ -264,7 +264,7 @@ class NestedPasses:
     failures: dict[int, str] = field(default_factory=dict)
     ran: list[int] = field(default_factory=list)
 
-    def __call__(self, crop: np.ndarray, matte: np.ndarray, detection: Detection, index: int) -> np.ndarray | None:
+    def __call__(self, crop: np.ndarray, matte: np.ndarray, detection: PartDetection, index: int) -> np.ndarray | None:
         stop = _interrupted()
         if stop is not None:
             self.failures[index] = stop

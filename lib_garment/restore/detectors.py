@@ -1,5 +1,5 @@
 """Detector backends: ADetailer's YOLOv8 files through ultralytics, mediapipe's bundled face detector, OpenCV's
-Haar cascade. Each is a :class:`~lib_garment.restore.detect.Detector`.
+Haar cascade. Each is a :class:`~lib_garment.restore.detect.PartDetector`.
 
 - **YOLOv8** (``face_yolov8n``, ``face_yolov8s``, ``hand_yolov8n`` from ``Bingsu/adetailer``): the registry's
   files, verified by SHA-256 through ``ensure_model``, which also finds the copies ADetailer keeps in
@@ -43,7 +43,7 @@ from lib_garment.models.yolo import (
     predict_resident,
 )
 from lib_garment.paths import MODELS_SUBDIR
-from lib_garment.restore.detect import KINDS, Detection, Detector, Kind
+from lib_garment.restore.detect import KINDS, Kind, PartDetection, PartDetector
 from lib_garment.runtime import ModelRuntime, get_runtime
 from lib_garment.runtime.devices import check_device
 
@@ -178,7 +178,7 @@ def detect_yolo(
 
 @dataclass(frozen=True)
 class YoloDetector:
-    """A :class:`~lib_garment.restore.detect.Detector` backed by a verified ultralytics file.
+    """A :class:`~lib_garment.restore.detect.PartDetector` backed by a verified ultralytics file.
 
     ``kind``: what its detections are when the class name does not say (None: read from the file name).
     ``runtime``: where it runs (None: ``get_runtime(YOLO_REQUIREMENT)`` at the first call).
@@ -218,7 +218,7 @@ class YoloDetector:
             str(self.config_dir) if self.config_dir is not None else None,
         )
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         image = check_rgb(image)
         found = self.found(image)
         detections = []
@@ -229,7 +229,7 @@ class YoloDetector:
                 continue
             score = min(max(float(found.scores[i]), 0.0), 1.0)
             mask = None if found.masks is None else found.masks[i]
-            detections.append(Detection(box, score, kind, label, mask))
+            detections.append(PartDetection(box, score, kind, label, mask))
         return detections
 
 
@@ -270,7 +270,7 @@ class MediapipeFaceDetector:
     def name(self) -> str:
         return f"{self.model}:conf={self.min_confidence}"
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         import mediapipe as mp
 
         image = check_rgb(image)
@@ -289,7 +289,7 @@ class MediapipeFaceDetector:
             )
             if box is not None:
                 score = min(max(float(found.score[0]), 0.0), 1.0)
-                detections.append(Detection(box, score, "face", "face"))
+                detections.append(PartDetection(box, score, "face", "face"))
         return detections
 
 
@@ -357,7 +357,7 @@ class MediapipeHandDetector:
             f"complexity={self.model_complexity}"
         )
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         import mediapipe as mp
 
         image = np.ascontiguousarray(check_rgb(image))
@@ -380,7 +380,7 @@ class MediapipeHandDetector:
             score = 1.0
             if index < len(handedness) and handedness[index].classification:
                 score = min(max(float(handedness[index].classification[0].score), 0.0), 1.0)
-            detections.append(Detection(box, score, "hand", "hand"))
+            detections.append(PartDetection(box, score, "hand", "hand"))
         return detections
 
 
@@ -432,7 +432,7 @@ class HaarFaceDetector:
     def name(self) -> str:
         return f"haar:{self.cascade}:{self.scale_factor}:{self.min_neighbors}:{self.min_size}"
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         import cv2
 
         image = check_rgb(image)
@@ -449,7 +449,7 @@ class HaarFaceDetector:
         detections = []
         for (x, y, w, h), weight in zip(np.reshape(rects, (-1, 4)), np.reshape(weights, (-1,)), strict=True):
             score = 1.0 / (1.0 + math.exp(-float(weight)))
-            detections.append(Detection((float(x), float(y), float(x + w), float(y + h)), score, "face", "face"))
+            detections.append(PartDetection((float(x), float(y), float(x + w), float(y + h)), score, "face", "face"))
         return detections
 
 
@@ -505,7 +505,7 @@ def make_detector(
     trust_unverified: bool | None = None,
     extra_folders: Iterable[Path] = (),
     runtime: ModelRuntime | None = None,
-) -> Detector:
+) -> PartDetector:
     """A ready detector by name (see ``DETECTOR_NAMES``) or YOLO file path; YOLO files are found (or
     downloaded) and verified now, loaded at the first image."""
     if not isinstance(model, str) or not model.strip():

@@ -23,7 +23,7 @@ from typing import Any
 
 from lib_garment.errors import ModelUnavailable
 from lib_garment.models.settings import ModelSettings
-from lib_garment.restore.detect import Detector
+from lib_garment.restore.detect import PartDetector
 from lib_garment.restore.detectors import DEFAULT_YOLO_PARAMS, YoloParams, make_detector
 from lib_garment.restore.options import detector_plan, skin_model_file
 from lib_garment.restore.skin import SkinMatteMethod, SkinModel
@@ -35,7 +35,7 @@ class RestoreModels:
     """What one job restores with. ``matte``: the method actually used (``classic`` when ViTMatte is wanted but
     cannot be had); ``notes``: every detector left out and every fallback, for the result's line."""
 
-    detectors: list[Detector]
+    detectors: list[PartDetector]
     skin_model: SkinModel | None = None
     matte_model: MatteModel | None = None
     matte: SkinMatteMethod = "classic"
@@ -49,7 +49,7 @@ def yolo_params(confidence: float) -> YoloParams:
 
 def make_detectors(
     options: Any, env: ModelSettings, *, extra_folders: Iterable[Path] = (), strict: bool = False
-) -> tuple[list[Detector], list[str]]:
+) -> tuple[list[PartDetector], list[str]]:
     """The detectors the options ask for, and a note for each that cannot be had (``strict``: an error)."""
     detectors, notes = [], []
     for choice in detector_plan(options):
