@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lib_garment.models.yolo import prepare_ultralytics
 from lib_garment.request import RestoreOptions
 from lib_garment.restore.detect import PartDetection
-from lib_garment.restore.detectors import YoloDetector
+from lib_garment.restore.detectors.yolo import YoloDetector
 from lib_garment.restore.models import yolo_params
 from lib_garment.restore.options import settings_from_request
 from lib_garment.restore.pipeline import RestoreSettings, restore_image
@@ -154,7 +154,7 @@ def yolo_forward_seconds(model_path: str, device: str) -> float:
     """One forward of the resident YOLO network (ultralytics' fused AutoBackend) on the 640 x 640 input."""
     import torch
 
-    from lib_garment.restore.detectors import load_yolo_detector
+    from lib_garment.restore.detectors.yolo import load_yolo_detector
 
     yolo = cached_model(("yolo-detect", model_path, device), lambda: load_yolo_detector(model_path, device))
     network = yolo.predictor.model  # set up by the detector's first call

@@ -21,17 +21,11 @@ from lib_garment.models import registry
 from lib_garment.models.store import UnverifiedFile
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.restore.detect import PartDetection
-from lib_garment.restore.detectors import (
-    HaarFaceDetector,
-    MediapipeFaceDetector,
-    MediapipeHandDetector,
-    YoloDetector,
-    YoloParams,
-    detect_yolo,
-    kind_from_name,
-    landmarks_box,
-    make_detector,
-)
+from lib_garment.restore.detectors.choose import make_detector
+from lib_garment.restore.detectors.common import kind_from_name
+from lib_garment.restore.detectors.haar import HaarFaceDetector
+from lib_garment.restore.detectors.mediapipe import MediapipeFaceDetector, MediapipeHandDetector, landmarks_box
+from lib_garment.restore.detectors.yolo import YoloDetector, YoloParams, detect_yolo
 from lib_garment.runtime import InProcessRuntime
 from lib_garment.runtime.cache import load_count
 

@@ -15,7 +15,7 @@ from lib_garment.models.settings import ModelSettings
 from lib_garment.request import parse_request
 from lib_garment.restore.control import crop_control
 from lib_garment.restore.detect import PartDetection
-from lib_garment.restore.detectors import YoloDetector
+from lib_garment.restore.detectors.yolo import YoloDetector
 from lib_garment.restore.models import build_restore_models, make_detectors
 from lib_garment.restore.options import settings_from_request
 from lib_garment.restore.pipeline import restore_image

@@ -11,7 +11,7 @@ import pytest
 
 from lib_garment.errors import BadInput, GarmentError
 from lib_garment.restore.detect import PartDetection
-from lib_garment.restore.detectors import HaarFaceDetector
+from lib_garment.restore.detectors.haar import HaarFaceDetector
 from lib_garment.restore.pipeline import (
     NOTHING_DETECTED,
     RestoreSettings,

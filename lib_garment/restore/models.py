@@ -24,7 +24,8 @@ from typing import Any
 from lib_garment.errors import ModelUnavailable
 from lib_garment.models.settings import ModelSettings
 from lib_garment.restore.detect import PartDetector
-from lib_garment.restore.detectors import DEFAULT_YOLO_PARAMS, YoloParams, make_detector
+from lib_garment.restore.detectors.choose import make_detector
+from lib_garment.restore.detectors.yolo import DEFAULT_YOLO_PARAMS, YoloParams
 from lib_garment.restore.options import detector_plan, skin_model_file
 from lib_garment.restore.skin import SkinMatteMethod, SkinModel
 from lib_garment.segment.pipeline import MatteModel
