@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lib_garment.cli.run import flag_for, read_request_file, set_field
+from lib_garment.cli.request_file import flag_for, read_request_file, set_field
 from lib_garment.errors import BadInput
 from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest, describe_problems, validation_problems
 
