@@ -51,8 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lib_garment.models.yolo import prepare_ultralytics
 from lib_garment.request import RestoreOptions
-from lib_garment.restore.detect import Detection
-from lib_garment.restore.detectors import YoloDetector
+from lib_garment.restore.detect import PartDetection
+from lib_garment.restore.detectors.yolo import YoloDetector
 from lib_garment.restore.models import yolo_params
 from lib_garment.restore.options import settings_from_request
 from lib_garment.restore.pipeline import RestoreSettings, restore_image
@@ -66,7 +66,7 @@ SKIN = (214, 160, 136)
 # -- the scene and the models -----------------------------------------------------------------------------------
 
 
-def scene(size: int) -> tuple[np.ndarray, list[Detection]]:
+def scene(size: int) -> tuple[np.ndarray, list[PartDetection]]:
     """A textured backdrop with two faces and two hands (skin ellipses with darker features), and their boxes."""
     rng = np.random.default_rng(0)
     s = size / 1024
@@ -99,7 +99,7 @@ def scene(size: int) -> tuple[np.ndarray, list[Detection]]:
             centre[0] + axes[0] + pad,
             centre[1] + axes[1] + pad,
         )
-        detections.append(Detection(box, 0.9, kind))  # type: ignore[arg-type]
+        detections.append(PartDetection(box, 0.9, kind))  # type: ignore[arg-type]
     return cv2.GaussianBlur(image, (0, 0), 0.8), detections
 
 
@@ -131,11 +131,11 @@ def build_fcn_skin(folder: Path) -> Path:
 class ScriptedYolo:
     """Runs the YOLO detector for real, then hands on the scene's known detections of its kind."""
 
-    def __init__(self, detector: YoloDetector, detections: list[Detection]) -> None:
+    def __init__(self, detector: YoloDetector, detections: list[PartDetection]) -> None:
         self.detector, self.name = detector, f"scripted-yolo-{detector.kind}"
         self.detections = [d for d in detections if d.kind == detector.kind]
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         self.detector(image)
         return list(self.detections)
 
@@ -154,7 +154,7 @@ def yolo_forward_seconds(model_path: str, device: str) -> float:
     """One forward of the resident YOLO network (ultralytics' fused AutoBackend) on the 640 x 640 input."""
     import torch
 
-    from lib_garment.restore.detectors import load_yolo_detector
+    from lib_garment.restore.detectors.yolo import load_yolo_detector
 
     yolo = cached_model(("yolo-detect", model_path, device), lambda: load_yolo_detector(model_path, device))
     network = yolo.predictor.model  # set up by the detector's first call
@@ -226,7 +226,7 @@ class Restyled:
         return np.clip(crop.astype(np.int16) + 30 + stripes, 0, 255).astype(np.uint8)
 
 
-def seam_table(image: np.ndarray, detections: list[Detection], base: RestoreSettings) -> None:
+def seam_table(image: np.ndarray, detections: list[PartDetection], base: RestoreSettings) -> None:
     """The mean seam metric per blend mode over the scene's four detections."""
     print("\nseam metric (restore.blend.seam_metric; 0 is seamless) on the same scene, patch +30 levels, striped:")
     for mode in ("normal", "mixed", "alpha"):

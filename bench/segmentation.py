@@ -152,13 +152,13 @@ def photo(side: int, seed: int) -> np.ndarray:
 
 def make_backends(work: Path, device: str | None) -> Any:
     """The three backends on the random models, each in the runtime production would pick, loaded."""
+    from lib_garment.models.weights import explicit_file
     from lib_garment.runtime import get_runtime
     from lib_garment.segment.backends import grounding_dino_py, vitmatte
     from lib_garment.segment.backends.assemble import Backends
     from lib_garment.segment.backends.grounding_dino_py import GroundingDinoPy, GroundingDinoPyFiles, package_config
     from lib_garment.segment.backends.sam import SamSegmenter
     from lib_garment.segment.backends.vitmatte import VitMatte
-    from lib_garment.segment.backends.weights import explicit_file
 
     gd = work / "gd"
     files = GroundingDinoPyFiles(

@@ -67,7 +67,9 @@ PACKAGE_FAMILIES = {
 
 
 @dataclass
-class ModelFile:
+class ModelFileStatus:
+    """One registry model as the report shows it: where it was found (None: not found) and where it would go."""
+
     name: str
     family: str
     default: bool
@@ -91,7 +93,7 @@ class EnvironmentReport:
     runtimes: dict[str, str]
     worker_folder: Path
     worker_packages: dict[str, str]
-    models: list[ModelFile]
+    models: list[ModelFileStatus]
     device: str
     problems: list[str] = field(default_factory=list)
 
@@ -190,7 +192,7 @@ def collect(models_dir: str | Path | None = None, webui_dir: str | Path | None =
         worker_folder=folder,
         worker_packages={k: v for k, v in worker.items() if k in _worker_names()},
         models=[
-            ModelFile(
+            ModelFileStatus(
                 s.name,
                 s.family,
                 s.default,

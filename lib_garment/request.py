@@ -7,7 +7,8 @@ a REST call must not silently fall back to a default.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypedDict, get_args
 
 from lib_garment.errors import BadInput
 from lib_garment.pydantic_compat import (
@@ -23,7 +24,10 @@ from lib_garment.pydantic_compat import (
 REQUEST_VERSION = 1
 
 Task = Literal["background", "model"]
+# Every list of map kinds in the package derives from MapKind or RestoreMapKind. This order is the engine's and
+# the command line's (maps are computed, listed and written in it); a tab may lead with other kinds.
 MapKind = Literal["canny", "mask_canny", "lines", "pose", "depth", "normal"]
+MAP_KINDS: tuple[str, ...] = get_args(MapKind)
 ControlMode = Literal["balanced", "prompt", "controlnet"]
 InpaintFill = Literal["fill", "original", "latent noise", "latent nothing"]
 
@@ -133,13 +137,16 @@ class GenerationOptions(_Strict):
 
 RestoreSort = Literal["none", "left_to_right", "center_out", "area"]
 RestoreMapKind = Literal["canny", "lines", "pose", "depth", "normal"]  # made from each pass's crop (no mask)
+RESTORE_MAP_KINDS: tuple[str, ...] = get_args(RestoreMapKind)
 
 
 class RestoreControlUnit(ControlUnit):
     """A ControlNet unit for every nested restore pass, fed with a map made from that pass's crop (e.g. depth
     for hands); the kinds and fields are those of ``control``, less mask_canny (a crop has no product mask)."""
 
-    kind: RestoreMapKind = Field(..., description="canny, lines, pose, depth or normal, made from the crop.")
+    kind: RestoreMapKind = Field(
+        ..., description=f"{', '.join(RESTORE_MAP_KINDS[:-1])} or {RESTORE_MAP_KINDS[-1]}, made from the crop."
+    )
 
 
 class RestoreOptions(_Strict):
@@ -318,19 +325,43 @@ def parse_request(data: Any) -> GarmentRequest:
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
-        raise BadInput(describe_validation_error(err)) from None
+        raise BadInput("invalid Garment Studio request: " + describe_problems(validation_problems(err))) from None
 
 
-def describe_validation_error(err: ValidationError) -> str:
-    """One line per problem, each naming the field by its dotted path."""
-    lines = []
-    for problem in err.errors():
-        path = ".".join(str(part) for part in problem["loc"] if part != "__root__") or "request"
-        message = problem["msg"]
-        if problem["type"] == "value_error.extra":
-            message = "unknown field (not part of the Garment Studio request)"
-        lines.append(f"{path}: {message}")
-    return "invalid Garment Studio request: " + "; ".join(lines)
+EXTRA_MESSAGE = "unknown field (not part of the Garment Studio request)"
+
+
+class Problem(TypedDict):
+    """One validation problem, shaped as FastAPI's 422 ``detail`` entries are."""
+
+    loc: list[Any]
+    msg: str
+    type: str
+
+
+def validation_problems(err: ValidationError, prefix: Sequence[Any] = ()) -> list[Problem]:
+    """pydantic's errors with each location under ``prefix`` ("__root__" dropped: it is a model's own check)
+    and extras worded as unknown fields, so every entry point reports a bad request alike."""
+    return [
+        Problem(
+            loc=[*prefix, *(part for part in problem["loc"] if part != "__root__")],
+            msg=EXTRA_MESSAGE if problem["type"] == "value_error.extra" else problem["msg"],
+            type=problem["type"],
+        )
+        for problem in err.errors()
+    ]
+
+
+def describe_problems(problems: Sequence[Problem], where: Callable[[str], str] | None = None) -> str:
+    """The problems on one line: each as ``WHERE: message``, ``where`` turning the field's dotted path into
+    what the reader knows (a command-line flag, a file's field); by default the path itself."""
+    where = where or (lambda path: path or "request")
+    return "; ".join(f"{where(dotted_path(problem))}: {problem['msg']}" for problem in problems)
+
+
+def dotted_path(problem: Problem) -> str:
+    """The problem's field as ``restore.controlnet.kind`` ("" for the request itself)."""
+    return ".".join(str(part) for part in problem["loc"])
 
 
 def request_json_schema() -> dict[str, Any]:

@@ -11,8 +11,9 @@ from lib_garment.generate.composite import check_kept, composite_kept
 from lib_garment.generate.controlnet_models import base_of, resolve_model, strip_hash
 from lib_garment.generate.describe import compose_prompt, describe_model, request_prompt
 from lib_garment.generate.outputs import write_preview
-from lib_garment.generate.prepare import Environment, check_inputs, choose_mask_source, prepare, reference_units
+from lib_garment.generate.prepare import check_inputs, choose_mask_source, prepare, reference_units
 from lib_garment.generate.tasks import build_plan, control_units, generation_size, inpaint_mask, map_kinds
+from lib_garment.models.settings import ModelSettings
 from lib_garment.request import parse_request
 from tests.depth_planes import PLANES, assert_one_colour, assert_sharp_step, eight_bit_plane, eight_bit_step
 
@@ -199,7 +200,7 @@ def keep_mask() -> np.ndarray:
 def test_prepare_from_a_mask_with_weight_free_and_supplied_maps(tmp_path) -> None:
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "mask_canny"}, {"kind": "normal"}]})
     supplied = {"normal": np.full((60, 80, 3), 128, np.uint8)}
-    env = Environment(models_root=tmp_path / "models", offline=True)
+    env = ModelSettings(models_root=tmp_path / "models", offline=True)
     prepared = prepare(request, photo(), env, mask=keep_mask(), supplied_maps=supplied)
     assert prepared.mask_source == "mask"
     assert np.array_equal(prepared.plan.keep_alpha >= 1, keep_mask() == 255)  # matte "none": the mask itself
@@ -213,14 +214,14 @@ def test_prepare_from_a_mask_with_weight_free_and_supplied_maps(tmp_path) -> Non
 
 def test_a_mask_keeping_nothing_is_refused(tmp_path) -> None:
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "canny"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     with pytest.raises(BadInput, match="keeps nothing"):
         prepare(request, photo(), env, mask=np.zeros((60, 80), np.uint8))
 
 
 def test_a_missing_depth_model_is_named_before_anything_runs(tmp_path) -> None:
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     with pytest.raises(ModelUnavailable, match="normal map needs the depth model"):
         prepare(request, photo(), env, mask=keep_mask())
 
@@ -228,7 +229,7 @@ def test_a_missing_depth_model_is_named_before_anything_runs(tmp_path) -> None:
 def test_without_units_no_map_is_made_and_no_model_is_asked_for(tmp_path) -> None:
     """ControlNet absent but allowed: the depth model (not on this machine) is never needed."""
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     prepared = prepare(request, photo(), env, mask=keep_mask(), units=False)
     assert prepared.plan.units == ()
     assert prepared.maps == {}
@@ -237,7 +238,7 @@ def test_without_units_no_map_is_made_and_no_model_is_asked_for(tmp_path) -> Non
 
 
 def test_a_later_preview_leaves_no_map_of_an_earlier_one(tmp_path) -> None:
-    env = Environment(models_root=tmp_path / "models", offline=True)
+    env = ModelSettings(models_root=tmp_path / "models", offline=True)
     two = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "mask_canny"}, {"kind": "canny"}]})
     one = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "canny"}]})
     out = tmp_path / "out"
@@ -249,7 +250,7 @@ def test_a_later_preview_leaves_no_map_of_an_earlier_one(tmp_path) -> None:
 
 def test_reference_units_from_a_keep_mask_need_no_phrase_and_no_model(tmp_path) -> None:
     request = parse_request({"control": [{"kind": "mask_canny"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     (unit,) = reference_units(request, photo(), env, mask=keep_mask())
     assert unit.image[10, 30].tolist() == [255, 255, 255]  # the product's outline
     assert unit.image[30, 40].tolist() == [0, 0, 0]
@@ -267,7 +268,7 @@ def test_the_normal_unit_is_made_from_the_requests_own_eight_bit_depth(
     from, with no depth model (none is on this machine), and a plane's normals are one colour."""
     depth = np.repeat(eight_bit_plane(height, width, dx, dy, start)[..., None], 3, axis=2)
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "depth"}, {"kind": "normal"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     keep = np.full((height, width), 255, np.uint8)
     prepared = prepare(request, photo(height, width), env, mask=keep, supplied_maps={"depth": depth})
     depth_unit, normal_unit = prepared.plan.units
@@ -282,14 +283,14 @@ def test_the_normal_unit_is_made_from_the_requests_own_eight_bit_depth(
 def test_a_step_in_the_requests_own_depth_stays_a_sharp_normal_edge(tmp_path) -> None:
     depth, column = eight_bit_step(60, 80)
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     prepared = prepare(request, photo(), env, mask=keep_mask(), supplied_maps={"depth": np.dstack([depth] * 3)})
     assert_sharp_step(prepared.plan.units[0].image, column)
 
 
 def test_a_supplied_depth_map_that_is_no_depth_map_is_refused_before_any_model(tmp_path) -> None:
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
-    env = Environment(models_root=tmp_path, offline=True)
+    env = ModelSettings(models_root=tmp_path, offline=True)
     with pytest.raises(BadInput, match="matches no known depth colour map") as refused:
         prepare(request, photo(), env, mask=keep_mask(), supplied_maps={"depth": photo(seed=1)})
     assert refused.value.loc == ("maps", "depth")

@@ -9,12 +9,13 @@ from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.maps import cache as cache_module
 from lib_garment.maps import compute as compute_module
 from lib_garment.maps.cache import PARALLEL_DIGEST_MIN, MapCache, array_digest
-from lib_garment.maps.compute import MAP_KINDS, MapSettings, MapSources, compute_maps, parse_kinds
+from lib_garment.maps.compute import MapSettings, MapSources, compute_maps, parse_kinds
 from lib_garment.maps.depth import DepthParams, RawDepth, depth_from_pixels
 from lib_garment.maps.edges import CannyParams, canny_map, mask_outline
 from lib_garment.maps.lines import LineParams
 from lib_garment.maps.pose_format import Pose
 from lib_garment.maps.pose_render import PALETTE
+from lib_garment.request import MAP_KINDS
 from tests.depth_planes import PLANES, assert_one_colour, assert_sharp_step, eight_bit_plane, eight_bit_step
 
 

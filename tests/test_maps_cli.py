@@ -164,13 +164,6 @@ def test_normal_background_is_cut_by_the_mask(inputs: dict[str, Path], tmp_path:
     assert (normal[~outside][:, 0] > 128).mean() > 0.9
 
 
-def test_map_names_match_the_engine() -> None:
-    from lib_garment.cli.maps import MAP_NAMES
-    from lib_garment.maps.compute import MAP_KINDS
-
-    assert MAP_NAMES == MAP_KINDS
-
-
 def test_out_must_be_a_folder(inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     taken = tmp_path / "file"
     taken.write_text("")

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from lib_garment.arrays import binary_mask
 from lib_garment.errors import BadInput
-from lib_garment.maps.arrays import binary_mask
 from lib_garment.maps.edges import CannyParams, canny_map, mask_outline
 
 TOP, BOTTOM, LEFT, RIGHT = 12, 47, 16, 55  # inclusive rectangle bounds

@@ -27,11 +27,11 @@ from lib_garment.maps.depth_models import (
     depth_estimator,
     to_photo_size,
 )
-from lib_garment.maps.devices import resolve_device
 from lib_garment.models import registry
 from lib_garment.models.store import UnverifiedFile
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.runtime import IN_PROCESS, WORKER, ModelRuntime, get_runtime
+from lib_garment.runtime.devices import resolve_device
 from lib_garment.runtime.selection import host_version
 
 H, W = 90, 160  # not the processor's aspect: its multiple-of-14 rounding must not leak out

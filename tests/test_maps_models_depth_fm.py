@@ -260,7 +260,8 @@ def test_the_maps_command_makes_depth_with_depth_fm(tiny_depth_fm, tmp_path: Pat
 
 
 def test_a_request_with_depth_fm_makes_its_depth_unit_from_it(tiny_depth_fm, tmp_path: Path, monkeypatch) -> None:
-    from lib_garment.generate.prepare import Environment, prepare
+    from lib_garment.generate.prepare import prepare
+    from lib_garment.models.settings import ModelSettings
     from lib_garment.request import parse_request
 
     models = tmp_path / "models"
@@ -268,7 +269,7 @@ def test_a_request_with_depth_fm_makes_its_depth_unit_from_it(tiny_depth_fm, tmp
     _without_the_vaes_hash(monkeypatch)  # the tiny VAE stands in for SD 1.5's
     keep = np.zeros((H, W), np.uint8)
     keep[16:48, 32:96] = 255
-    env = Environment(models_root=models, offline=True, device="cpu")
+    env = ModelSettings(models_root=models, offline=True, device="cpu")
     maps = {"depth_model": "depth-fm", "depth_steps": 1, "depth_ensemble": 2}
     request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "depth"}], "maps": maps})
     prepared = prepare(request, _photo(8), env, mask=keep)

@@ -7,8 +7,8 @@ import pytest
 
 from lib_garment.errors import BadInput
 from lib_garment.restore.detect import (
-    Detection,
     FilterParams,
+    PartDetection,
     above_confidence,
     area_ratio,
     detect_all,
@@ -26,11 +26,11 @@ SHAPE = (200, 400)  # H, W: 80,000 px
 
 def det(
     x0: float, y0: float, x1: float, y1: float, score: float = 0.9, kind: str = "face", label: str = ""
-) -> Detection:
-    return Detection((x0, y0, x1, y1), score, kind, label)  # type: ignore[arg-type]
+) -> PartDetection:
+    return PartDetection((x0, y0, x1, y1), score, kind, label)  # type: ignore[arg-type]
 
 
-def boxes(detections: list[Detection]) -> list[tuple[float, float, float, float]]:
+def boxes(detections: list[PartDetection]) -> list[tuple[float, float, float, float]]:
     return [d.box for d in detections]
 
 
@@ -41,7 +41,7 @@ def test_a_detection_knows_its_geometry_and_defaults_its_label_to_its_kind() -> 
     assert area_ratio(d, SHAPE) == pytest.approx(3200 / 80_000)
     mask = np.zeros(SHAPE, np.uint8)
     mask[20:100, 10:50] = 1
-    with_mask = Detection((10, 20, 50, 100), 0.5, "hand", mask=mask)
+    with_mask = PartDetection((10, 20, 50, 100), 0.5, "hand", mask=mask)
     assert with_mask.mask is not None
     assert with_mask.mask.dtype == bool
     assert int(with_mask.mask.sum()) == 3200
@@ -60,7 +60,7 @@ def test_a_detection_knows_its_geometry_and_defaults_its_label_to_its_kind() -> 
 )
 def test_a_bad_detection_is_refused_with_the_reason(box, score, kind, message: str) -> None:
     with pytest.raises(BadInput, match=message):
-        Detection(box, score, kind)
+        PartDetection(box, score, kind)
 
 
 def test_confidence_keeps_scores_at_or_above_the_threshold() -> None:
@@ -179,5 +179,5 @@ def test_detect_all_concatenates_detectors_in_order_and_refuses_a_wrong_result()
     image = np.zeros((32, 32, 3), np.uint8)
     assert detect_all(image, [Scripted("faces", [face]), Scripted("hands", [hand])]) == [face, hand]
     assert detect_all(image, Scripted("faces", [face])) == [face]
-    with pytest.raises(TypeError, match="detector broken must return a list of Detection"):
+    with pytest.raises(TypeError, match="detector broken must return a list of PartDetection"):
         detect_all(image, Scripted("broken", np.zeros((1, 4))))

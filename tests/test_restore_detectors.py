@@ -20,18 +20,12 @@ from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.models import registry
 from lib_garment.models.store import UnverifiedFile
 from lib_garment.paths import MODELS_SUBDIR
-from lib_garment.restore.detect import Detection
-from lib_garment.restore.detectors import (
-    HaarFaceDetector,
-    MediapipeFaceDetector,
-    MediapipeHandDetector,
-    YoloDetector,
-    YoloParams,
-    detect_yolo,
-    kind_from_name,
-    landmarks_box,
-    make_detector,
-)
+from lib_garment.restore.detect import PartDetection
+from lib_garment.restore.detectors.choose import make_detector
+from lib_garment.restore.detectors.common import kind_from_name
+from lib_garment.restore.detectors.haar import HaarFaceDetector
+from lib_garment.restore.detectors.mediapipe import MediapipeFaceDetector, MediapipeHandDetector, landmarks_box
+from lib_garment.restore.detectors.yolo import YoloDetector, YoloParams, detect_yolo
 from lib_garment.runtime import InProcessRuntime
 from lib_garment.runtime.cache import load_count
 
@@ -68,7 +62,7 @@ def test_a_face_model_finds_faces_in_the_images_pixels(tiny_yolo_face, yolo_envi
     image = _rgb(300, 500)
     found = detector(image)
     assert 1 <= len(found) <= LOW.max_det
-    assert all(isinstance(d, Detection) and d.kind == "face" and d.label == "face" for d in found)
+    assert all(isinstance(d, PartDetection) and d.kind == "face" and d.label == "face" for d in found)
     for d in found:
         x0, y0, x1, y1 = d.box
         assert 0 <= x0 < x1 <= 500

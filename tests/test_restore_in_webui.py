@@ -156,7 +156,7 @@ def test_the_face_is_regenerated_in_one_nested_pass_and_the_rest_is_untouched(bo
 
     keep = painted == 255
     assert np.array_equal(out[keep], astronaut[keep])  # the garment is still the photo's, bit for bit
-    from lib_garment.restore.detectors import HaarFaceDetector
+    from lib_garment.restore.detectors.haar import HaarFaceDetector
 
     (face,) = HaarFaceDetector()(before)  # the box the restore pass saw (the generation moved it by a pixel)
     x0, y0, x1, y1 = (int(v) for v in face.box)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.generate.prepare import Environment
 from lib_garment.maps.edges import canny_map
+from lib_garment.models.settings import ModelSettings
 from lib_garment.request import parse_request
 from lib_garment.restore.control import crop_control
-from lib_garment.restore.detect import Detection
-from lib_garment.restore.detectors import YoloDetector
+from lib_garment.restore.detect import PartDetection
+from lib_garment.restore.detectors.yolo import YoloDetector
 from lib_garment.restore.models import build_restore_models, make_detectors
 from lib_garment.restore.options import settings_from_request
 from lib_garment.restore.pipeline import restore_image
@@ -26,8 +26,8 @@ def request(**restore):
     return parse_request({"restore": {"enabled": True, "hands": False, **restore}})
 
 
-def offline(root: Path, **fields) -> Environment:
-    return Environment(models_root=root, device="cpu", offline=True, **fields)
+def offline(root: Path, **fields) -> ModelSettings:
+    return ModelSettings(models_root=root, device="cpu", offline=True, **fields)
 
 
 def test_a_confidence_below_ultralytics_default_is_honoured(tiny_yolo_face, tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_matte_model_builds_vitmatte_and_the_skin_matte_uses_it(tiny_model_root,
     assert type(models.matte_model).__name__ == "VitMatte"
     image = np.full((120, 120, 3), (60, 110, 170), np.uint8)
     image[30:90, 30:90] = (224, 172, 150)
-    face = Detection((25, 25, 95, 95), 0.9, "face")
+    face = PartDetection((25, 25, 95, 95), 0.9, "face")
     result = restore_image(
         image, lambda _: [face], lambda crop, *a: crop, settings_from_request(options), matte_model=models.matte_model
     )

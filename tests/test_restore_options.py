@@ -11,7 +11,7 @@ import pytest
 
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.request import parse_request
-from lib_garment.restore.detect import Detection
+from lib_garment.restore.detect import PartDetection
 from lib_garment.restore.options import check_options, describe_result, settings_from_request, skin_model_file
 from lib_garment.restore.pipeline import restore_image
 
@@ -33,9 +33,9 @@ def test_sort_rank_classes_and_top_k_reach_the_engine() -> None:
 def test_top_k_keeps_that_many_of_each_kind() -> None:
     """The schema's promise: top_k counts faces and hands apart (two faces and one hand with top_k=1 → one each)."""
     image = np.full((200, 300, 3), 90, np.uint8)
-    big_face = Detection((10, 10, 90, 90), 0.9, "face")
-    small_face = Detection((200, 10, 230, 40), 0.9, "face")
-    hand = Detection((120, 120, 150, 150), 0.9, "hand")
+    big_face = PartDetection((10, 10, 90, 90), 0.9, "face")
+    small_face = PartDetection((200, 10, 230, 40), 0.9, "face")
+    hand = PartDetection((120, 120, 150, 150), 0.9, "hand")
     settings = settings_from_request(restore(top_k=1))
     result = restore_image(image, lambda _: [small_face, hand, big_face], lambda *a: None, settings)
     assert [item.detection for item in result.plan.items] == [hand, big_face]
@@ -85,7 +85,7 @@ def test_a_bare_skin_model_name_is_looked_up_in_the_models_folder(tmp_path: Path
 def test_the_result_line_names_a_matte_fallback() -> None:
     image = np.full((120, 120, 3), (60, 110, 170), np.uint8)
     image[30:90, 30:90] = (224, 172, 150)  # a skin-coloured square
-    face = Detection((25, 25, 95, 95), 0.9, "face")
+    face = PartDetection((25, 25, 95, 95), 0.9, "face")
     options = restore(matte="model", faces=True, hands=False, crop_size=64)
     result = restore_image(image, lambda _: [face], lambda crop, *a: crop, settings_from_request(options))
     assert result.restored == 1

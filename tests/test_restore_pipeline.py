@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.restore.detect import Detection
-from lib_garment.restore.detectors import HaarFaceDetector
+from lib_garment.restore.detect import PartDetection
+from lib_garment.restore.detectors.haar import HaarFaceDetector
 from lib_garment.restore.pipeline import (
     NOTHING_DETECTED,
     RestoreSettings,
@@ -57,11 +57,11 @@ class Scripted:
 
     name = "scripted"
 
-    def __init__(self, detections: list[Detection]) -> None:
+    def __init__(self, detections: list[PartDetection]) -> None:
         self.detections = detections
         self.calls = 0
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         self.calls += 1
         return list(self.detections)
 
@@ -72,9 +72,9 @@ class Restyle:
 
     def __init__(self, offset: int = 20) -> None:
         self.offset = offset
-        self.calls: list[tuple[np.ndarray, np.ndarray, Detection, int]] = []
+        self.calls: list[tuple[np.ndarray, np.ndarray, PartDetection, int]] = []
 
-    def __call__(self, crop: np.ndarray, matte: np.ndarray, detection: Detection, index: int) -> np.ndarray:
+    def __call__(self, crop: np.ndarray, matte: np.ndarray, detection: PartDetection, index: int) -> np.ndarray:
         self.calls.append((crop, matte, detection, index))
         stripes = np.where((np.arange(crop.shape[1]) // 8) % 2 == 0, 30, -30)[None, :, None]
         return np.clip(crop.astype(np.int16) + self.offset + stripes, 0, 255).astype(np.uint8)
@@ -87,11 +87,11 @@ def changed(after: np.ndarray, before: np.ndarray, centre: tuple[int, int], half
     return float(np.abs(after[window].astype(int) - before[window]).mean())
 
 
-def detections() -> list[Detection]:
+def detections() -> list[PartDetection]:
     return [
-        Detection(box_of(FACE_B), 0.9, "face"),
-        Detection(box_of(HAND), 0.8, "hand"),
-        Detection(box_of(FACE_A), 0.95, "face"),
+        PartDetection(box_of(FACE_B), 0.9, "face"),
+        PartDetection(box_of(HAND), 0.8, "hand"),
+        PartDetection(box_of(FACE_A), 0.95, "face"),
     ]
 
 
@@ -116,7 +116,7 @@ def test_the_kept_garment_is_taken_out_of_the_matte_the_pass_gets() -> None:
     keep = np.zeros((H, W), np.float32)
     keep[120:, :] = 1.0  # the garment covers the lower half of face A (centre row 120)
     regenerate = Restyle()
-    face_a = Detection(box_of(FACE_A), 0.9, "face")
+    face_a = PartDetection(box_of(FACE_A), 0.9, "face")
     result = restore_image(image, Scripted([face_a]), regenerate, keep_alpha=keep)
     ((crop, matte, _, _),) = regenerate.calls
     (record,) = result.records
@@ -225,7 +225,7 @@ def test_a_plan_can_be_made_first_and_executed_with_its_prompts() -> None:
     assert plan.found == 3
     prompts_seen: list[str | None] = []
 
-    def regenerate(crop: np.ndarray, matte: np.ndarray, detection: Detection, index: int) -> np.ndarray:
+    def regenerate(crop: np.ndarray, matte: np.ndarray, detection: PartDetection, index: int) -> np.ndarray:
         prompts_seen.append(plan.items[index].prompt)
         return crop
 
@@ -241,8 +241,8 @@ def test_a_plan_can_be_made_first_and_executed_with_its_prompts() -> None:
 
 def test_detections_are_restored_one_after_the_other_on_the_updated_image() -> None:
     image = scene()
-    first = Detection(box_of(FACE_A), 0.9, "face")
-    overlapping = Detection((90.0, 100.0, 200.0, 200.0), 0.9, "face")  # overlaps face A's lower half
+    first = PartDetection(box_of(FACE_A), 0.9, "face")
+    overlapping = PartDetection((90.0, 100.0, 200.0, 200.0), 0.9, "face")  # overlaps face A's lower half
     regenerate = Restyle(40)
     restore_image(image, Scripted([first, overlapping]), regenerate)
     second_crop = regenerate.calls[1][0]
@@ -263,7 +263,7 @@ def test_regenerate_may_decline_and_must_return_a_crop() -> None:
 
 def test_a_detection_without_skin_is_skipped_with_the_reason() -> None:
     image = scene()
-    result = restore_image(image, Scripted([Detection((400.0, 250.0, 460.0, 310.0), 0.9, "hand")]), Restyle())
+    result = restore_image(image, Scripted([PartDetection((400.0, 250.0, 460.0, 310.0), 0.9, "hand")]), Restyle())
     (record,) = result.records
     assert record.status == "skipped"
     assert "no skin" in record.note
@@ -275,10 +275,10 @@ def test_poisson_leaves_a_smaller_seam_than_a_plain_paste() -> None:
     # a regenerated patch with another exposure and a texture of its own
     rng = np.random.default_rng(3)
 
-    def regenerate(crop: np.ndarray, matte: np.ndarray, detection: Detection, index: int) -> np.ndarray:
+    def regenerate(crop: np.ndarray, matte: np.ndarray, detection: PartDetection, index: int) -> np.ndarray:
         return np.clip(crop.astype(np.int16) + 35 + rng.integers(-3, 4, crop.shape), 0, 255).astype(np.uint8)
 
-    found = [Detection(box_of(FACE_A), 0.9, "face")]
+    found = [PartDetection(box_of(FACE_A), 0.9, "face")]
     seams = {}
     for blend in ("normal", "alpha"):
         rng = np.random.default_rng(3)
@@ -310,7 +310,7 @@ def boxes_mask_for(shape: tuple[int, int], box: tuple[float, float, float, float
 class Exploding:
     name = "exploding"
 
-    def __call__(self, image: np.ndarray) -> list[Detection]:
+    def __call__(self, image: np.ndarray) -> list[PartDetection]:
         raise AssertionError("the detector must not run when the arguments are bad")
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from lib_garment import samples
 from lib_garment.cli import main as cli
-from lib_garment.cli import run as run_cli
+from lib_garment.cli import run_request
 from lib_garment.client.errors import WebUIError
 from lib_garment.client.http import normalize_url
 from lib_garment.client.payload import img2img_payload, parse_img2img_answer, unit_dict
@@ -447,10 +447,10 @@ def test_the_astronaut_sample(tmp_path: Path, capsys) -> None:
     photo = samples.load_sample("astronaut")
     assert photo.shape == (512, 512, 3)
     assert photo.dtype == np.uint8
-    assert set(run_cli.SAMPLES) == set(samples.SAMPLES)
-    assert {name: s.keep for name, s in samples.SAMPLES.items()} == run_cli.SAMPLE_KEEP
+    assert set(run_request.SAMPLES) == set(samples.SAMPLES)
+    assert {name: s.keep for name, s in samples.SAMPLES.items()} == run_request.SAMPLE_KEEP
     args = cli.build_parser().parse_args(["run", "--sample", "astronaut", "--out", str(tmp_path)])
-    assert run_cli.build_request(args).segment.phrases == "white suit"
+    assert run_request.build_request(args).segment.phrases == "white suit"
     keep = np.zeros((512, 512), np.uint8)
     keep[100:400, 150:350] = 255
     Image.fromarray(keep).save(tmp_path / "keep.png")

@@ -7,7 +7,7 @@ import pytest
 
 from lib_garment.segment.boxes import (
     Box,
-    Detection,
+    PhraseDetection,
     SelectParams,
     box_iou,
     filter_detections,
@@ -21,8 +21,8 @@ from lib_garment.segment.phrases import assign_phrase, caption, normalise_phrase
 
 def det(
     x0: float, y0: float, x1: float, y1: float, score: float = 0.5, phrase: str = "dress", **kw: float
-) -> Detection:
-    return Detection(Box(x0, y0, x1, y1), score, phrase, **kw)
+) -> PhraseDetection:
+    return PhraseDetection(Box(x0, y0, x1, y1), score, phrase, **kw)
 
 
 # Phrases
@@ -63,7 +63,7 @@ def test_box_area_is_the_papers_sigma_in_continuous_coordinates() -> None:
 
 
 def test_model_numbers_become_plain_floats_and_non_finite_ones_are_refused() -> None:
-    d = Detection(Box(*np.float32([1, 2, 3, 4])), np.float32(0.75), "dress", np.float64(0.5))
+    d = PhraseDetection(Box(*np.float32([1, 2, 3, 4])), np.float32(0.75), "dress", np.float64(0.5))
     assert all(type(v) is float for v in (*d.box.as_tuple(), d.score, d.text_score))
     assert d.to_json() == {"phrase": "dress", "box": [1.0, 2.0, 3.0, 4.0], "score": 0.75, "text_score": 0.5}
     with pytest.raises(ValueError, match="finite"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib_garment.segment.boxes import Box, Detection
+from lib_garment.segment.boxes import Box, PhraseDetection
 from lib_garment.segment.geometry import (
     Resize,
     fit_within,
@@ -70,7 +70,7 @@ def test_points_and_boxes_round_trip(resize: Resize) -> None:
     box = Box(12.25, 7.5, 40.75, 33.0)
     back = resize.box_to_original(resize.box_to_working(box))
     np.testing.assert_allclose(back.as_tuple(), box.as_tuple(), atol=1e-9)
-    detection = resize.detection_to_original(Detection(resize.box_to_working(box), 0.6, "dress", 0.4))
+    detection = resize.detection_to_original(PhraseDetection(resize.box_to_working(box), 0.6, "dress", 0.4))
     assert (detection.score, detection.phrase, detection.text_score) == (0.6, "dress", 0.4)
 
 

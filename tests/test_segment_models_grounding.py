@@ -14,10 +14,10 @@ import pytest
 from packaging.version import Version
 
 from lib_garment.errors import ModelUnavailable
+from lib_garment.models.weights import explicit_file
 from lib_garment.runtime import InProcessRuntime, get_runtime
 from lib_garment.segment.backends.grounding_dino_hf import REQUIREMENT, GroundingDinoHF
 from lib_garment.segment.backends.grounding_dino_py import GroundingDinoPy, GroundingDinoPyFiles
-from lib_garment.segment.backends.weights import explicit_file
 from lib_garment.segment.phrases import caption, parse_phrases
 from tests.test_segment_models_support import PHRASES, garment_photo
 

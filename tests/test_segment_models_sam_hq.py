@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import ModelUnavailable
+from lib_garment.models.weights import TrustedFile, explicit_file, load_torch_state
 from lib_garment.runtime import InProcessRuntime
 from lib_garment.runtime.cache import load_count
 from lib_garment.segment.backends.sam import SamSegmenter
 from lib_garment.segment.backends.sam_arch import VIT_ARCHS, infer_arch
-from lib_garment.segment.backends.weights import TrustedFile, explicit_file, load_torch_state
 from tests.test_segment_models_support import garment_photo
 
 pytest.importorskip("segment_anything_hq")

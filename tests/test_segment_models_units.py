@@ -14,11 +14,11 @@ import pytest
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.models.registry import ModelFile, get_spec
 from lib_garment.models.verify import UnverifiedFile
+from lib_garment.models.weights import TrustedFile, explicit_file, load_torch_state, unwrap_state, user_file
 from lib_garment.segment.backends.grounding import detections_from_scores, phrase_token_spans, to_detections
 from lib_garment.segment.backends.grounding_dino_py import inference_size
 from lib_garment.segment.backends.sam import SamSegmenter, image_key
 from lib_garment.segment.backends.sam_arch import VIT_ARCHS, SamArch, infer_arch
-from lib_garment.segment.backends.weights import TrustedFile, explicit_file, load_torch_state, unwrap_state, user_file
 from lib_garment.segment.phrases import caption
 
 

@@ -10,7 +10,7 @@ import pytest
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.imageio import ImageLimits
 from lib_garment.request import SegmentOptions
-from lib_garment.segment.boxes import Box, Detection, SelectParams
+from lib_garment.segment.boxes import Box, PhraseDetection, SelectParams
 from lib_garment.segment.overlay import PALETTE, TINT, overlay_image
 from lib_garment.segment.pipeline import SegmentSettings, segment, settings_from_options
 
@@ -39,7 +39,7 @@ class ColourDetector:
 
     def __call__(
         self, image: np.ndarray, phrases: tuple[str, ...], box_threshold: float, text_threshold: float
-    ) -> Iterable[Detection]:
+    ) -> Iterable[PhraseDetection]:
         self.seen.append(image.shape)
         for phrase in phrases:
             colour = {"red": RED, "blue": BLUE}.get(phrase)
@@ -48,9 +48,9 @@ class ColourDetector:
             rows, cols = np.nonzero(close_to(colour, image))
             if rows.size:
                 box = Box(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)  # continuous coordinates
-                yield Detection(box, 0.6, phrase)
-                yield Detection(Box(box.x0 + 5, box.y0 + 5, box.x0 + 20, box.y0 + 20), 0.9, phrase)
-                yield Detection(box, 0.2, phrase)  # below the box threshold: a detector that does not filter
+                yield PhraseDetection(box, 0.6, phrase)
+                yield PhraseDetection(Box(box.x0 + 5, box.y0 + 5, box.x0 + 20, box.y0 + 20), 0.9, phrase)
+                yield PhraseDetection(box, 0.2, phrase)  # below the box threshold: a detector that does not filter
 
 
 class BoxSam:
@@ -237,5 +237,5 @@ def test_overlay_tints_the_kept_part_and_labels_the_boxes() -> None:
     assert tuple(preview[row0 + 60, col0]) == PALETTE[0]  # the red phrase's box edge, in its colour
     (blue,) = result.selected["blue"]
     assert tuple(preview[int(blue.box.y0) + 100, int(blue.box.x1) - 1]) == PALETTE[1]
-    plain = overlay_image(image, None, [Detection(Box(-50, -50, -10, -10), 0.5, "x")])  # off the photo: nothing
+    plain = overlay_image(image, None, [PhraseDetection(Box(-50, -50, -10, -10), 0.5, "x")])  # off the photo: nothing
     np.testing.assert_array_equal(plain, image)

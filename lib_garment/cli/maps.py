@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.request import MAP_KINDS
 
 if TYPE_CHECKING:
     from lib_garment.maps.compute import DepthEstimator, MapSettings, MapSources, PoseEstimator
     from lib_garment.maps.depth_fm import DepthFmParams
     from lib_garment.models.progress import TqdmProgress
 
-# lib_garment.maps.compute.MAP_KINDS, repeated so that parsing arguments needs no OpenCV.
-MAP_NAMES = ("canny", "mask_canny", "lines", "pose", "depth", "normal")
-# lib_garment.maps.depth_models.DEPTH_MODEL_NAMES and pose_model.POSE_MODEL_NAMES, for the same reason.
+# lib_garment.maps.depth_models.DEPTH_MODEL_NAMES and pose_model.POSE_MODEL_NAMES, repeated so that parsing
+# arguments needs no OpenCV.
 DEPTH_MODELS = ("depth-anything-v2-small", "depth-fm")
 POSE_MODELS = ("yolov8n-pose", "yolov8s-pose")
 
@@ -25,7 +25,7 @@ POSE_MODELS = ("yolov8n-pose", "yolov8s-pose")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "maps",
-        help="write control maps (canny, mask_canny, lines, pose, depth, normal) for an image",
+        help=f"write control maps ({', '.join(MAP_KINDS)}) for an image",
         description="Write control maps for IMAGE into DIR: canny.png, mask_canny.png, lines.png, pose.png + "
         "pose.json, depth.png, normal.png. Every map has the image's full size.",
     )
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--only",
         type=_names,
         metavar="NAMES",
-        help=f"comma-separated maps to write (default: all; mask_canny when --mask is given): {','.join(MAP_NAMES)}",
+        help=f"comma-separated maps to write (default: all; mask_canny when --mask is given): {','.join(MAP_KINDS)}",
     )
     parser.add_argument("--keypoints", metavar="POSE.json", help="OpenPose JSON to draw the pose map from")
     parser.add_argument("--depth", metavar="DEPTH.png", help="a depth map (near = bright, or colour-mapped)")
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"mask {args.mask} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[0]}x{size[1]}")
     pose = read_pose_json(args.keypoints, size) if args.keypoints else None
     depth = depth_from_pixels(images.read_depth_pixels(args.depth), f"depth map {args.depth}") if args.depth else None
-    kinds = args.only or tuple(k for k in MAP_NAMES if k != "mask_canny" or mask is not None)
+    kinds = args.only or tuple(k for k in MAP_KINDS if k != "mask_canny" or mask is not None)
     if mask is None and ("mask_canny" in kinds or ("normal" in kinds and settings.normal_uses_mask)):
         what = "mask_canny" if "mask_canny" in kinds else "--normal-background mask"
         raise BadInput(f"{what} needs --mask MASK.png")
@@ -213,9 +213,9 @@ def _settings(args: argparse.Namespace) -> MapSettings:
 
 def _names(text: str) -> tuple[str, ...]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in MAP_NAMES]
+    unknown = [name for name in names if name not in MAP_KINDS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown map {', '.join(unknown)} (choose from {', '.join(MAP_NAMES)})")
+        raise argparse.ArgumentTypeError(f"unknown map {', '.join(unknown)} (choose from {', '.join(MAP_KINDS)})")
     if not names:
         raise argparse.ArgumentTypeError("no map named")
     return tuple(dict.fromkeys(names))

@@ -104,10 +104,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _environment(args: argparse.Namespace) -> Any:
-    from lib_garment.generate.prepare import Environment
+    from lib_garment.models.settings import ModelSettings
     from lib_garment.paths import models_root
 
-    return Environment(models_root=models_root(args.models_dir), device=args.device, offline=args.offline or None)
+    return ModelSettings(models_root=models_root(args.models_dir), device=args.device, offline=args.offline or None)
 
 
 @dataclass

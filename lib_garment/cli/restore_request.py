@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lib_garment.cli.run import read_request_file, set_field
+from lib_garment.cli.request_file import flag_for, read_request_file, set_field
 from lib_garment.errors import BadInput
-from lib_garment.request import GarmentRequest
+from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest, describe_problems, validation_problems
 
 # flag attribute → dotted request field; the flags that need a conversion are handled in build_restore_request
 FLAG_FIELDS = {
@@ -47,7 +47,6 @@ FLAG_FIELDS = {
     "sampler": "restore.sampler",
     "seed": "seed",
 }
-MAP_KINDS = ("canny", "lines", "pose", "depth", "normal")
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +84,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
     add("--blend", choices=("normal", "mixed", "alpha"), help="Poisson (normal, default; mixed) or alpha paste")
     add("--skin-model", metavar="colour|FILE", help="colour rules (default) or an FCN-ResNet101 skin state dict")
-    unit = f"a ControlNet unit per pass, its map made from the crop ({', '.join(MAP_KINDS)}), e.g. depth:0.8"
+    unit = f"a ControlNet unit per pass, its map made from the crop ({', '.join(RESTORE_MAP_KINDS)}), e.g. depth:0.8"
     add("--controlnet", metavar="KIND[:WEIGHT]", help=unit)
     add("--controlnet-model", metavar="TITLE", help="its model (default: picked by kind from the server's list)")
     add("--steps", type=int, metavar="N", help="sampling steps (default: the request's, else the server's)")
@@ -98,8 +97,8 @@ def parse_controlnet(text: str, model: str | None) -> dict[str, Any]:
     """``depth`` or ``depth:0.8`` (with ``--controlnet-model``) as the request's ``restore.controlnet``."""
     kind, colon, weight = text.partition(":")
     kind = kind.strip()
-    if kind not in MAP_KINDS:
-        raise BadInput(f"--controlnet: unknown kind {kind!r} (choose from {', '.join(MAP_KINDS)})")
+    if kind not in RESTORE_MAP_KINDS:
+        raise BadInput(f"--controlnet: unknown kind {kind!r} (choose from {', '.join(RESTORE_MAP_KINDS)})")
     unit: dict[str, Any] = {"kind": kind}
     if colon:
         try:
@@ -149,13 +148,9 @@ def build_restore_request(args: argparse.Namespace) -> GarmentRequest:
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
-        problems = []
-        for problem in err.errors():
-            path = ".".join(str(part) for part in problem["loc"] if part != "__root__")
-            flag = next((f for p, f in flags.items() if path == p or path.startswith(p + ".")), None)
-            message = problem["msg"]
-            if problem["type"] == "value_error.extra":
-                message = "unknown field (not part of the Garment Studio request)"
-            where = f"{flag} ({path})" if flag else f"{args.request or 'restore option'}: {path or 'request'}"
-            problems.append(f"{where}: {message}")
-        raise BadInput("; ".join(problems)) from None
+
+        def where(path: str) -> str:
+            flag = flag_for(flags, path)
+            return f"{flag} ({path})" if flag else f"{args.request or 'restore option'}: {path or 'request'}"
+
+        raise BadInput(describe_problems(validation_problems(err), where)) from None

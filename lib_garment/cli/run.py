@@ -13,34 +13,19 @@ result.json holds a complete set.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import re
-import shlex
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lib_garment.cli.maps import MAP_NAMES
-from lib_garment.errors import BadInput
+from lib_garment.cli.run_inputs import DEFAULT_TIMEOUT_S, DEFAULT_WEBUI, check_server, prepare_locally, read_inputs
+from lib_garment.cli.run_outputs import how_to_generate, result_report, write_preview_fresh
+from lib_garment.cli.run_request import SAMPLES
+from lib_garment.request import MAP_KINDS
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
-    from lib_garment.client.remote import RemoteResult
-    from lib_garment.client.webui import ServerInfo, WebUI
-    from lib_garment.generate.prepare import Prepared
-    from lib_garment.request import GarmentRequest
-
-# lib_garment.samples.SAMPLES, repeated so that parsing arguments imports no numpy.
-SAMPLES = ("astronaut",)
-SAMPLE_KEEP = {"astronaut": "white suit"}
-DEFAULT_WEBUI = "http://127.0.0.1:7860"
-DEFAULT_TIMEOUT_S = 3600.0
-CHECK_TIMEOUT_S = 15.0
-PREVIEW = ("overlay.png", "mask.png", "alpha.png", "inpaint_mask.png", "maps/<kind>.png", "plan.json")
-_RESULT_FILE = re.compile(r"result-\d+\.png")
 
 DESCRIPTION = """\
 The main job for one photo: keep the garment exactly as photographed and regenerate the rest.
@@ -95,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--units",
         metavar="KIND[:WEIGHT[:START:END]],...",
         help=f"ControlNet units, e.g. mask_canny,normal or pose:1,mask_canny:0.8,depth:0.6:0:0.5 (kinds: "
-        f"{', '.join(MAP_NAMES)}; START and END: the share of the steps the unit acts in, default 0 and 1); none "
+        f"{', '.join(MAP_KINDS)}; START and END: the share of the steps the unit acts in, default 0 and 1); none "
         "for no units. Default: the task's (background: mask_canny:1,normal:0.6; model: pose:1,mask_canny:0.8,"
         "depth:0.6)",
     )
@@ -134,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     # 1. Everything the user gave, before any network or model.
-    request, photo, label, mask, maps, server = _inputs(args)
+    request, photo, label, mask, maps, server = read_inputs(args)
     out = Path(args.out)
     timings: dict[str, Any] = {"read_s": time.perf_counter() - started}
 
@@ -142,16 +127,16 @@ def run(args: argparse.Namespace) -> int:
     info = models = None
     if server is not None:
         check_start = time.perf_counter()
-        info, models = _check_server(server, request)
+        info, models = check_server(server, request)
         timings["check_s"] = time.perf_counter() - check_start
 
     # 3. Segment, maps, plan (models fetched with a progress bar on first use).
-    prepared = _prepare(args, request, photo, mask, maps, models)
+    prepared = prepare_locally(args, request, photo, mask, maps, models)
     timings["prepare"] = prepared.timings
 
     # 4. The preview (an earlier run's results go first: they must not pass for this run's).
     write_start = time.perf_counter()
-    written = _write_preview(prepared, out)
+    written = write_preview_fresh(prepared, out)
     timings["preview_write_s"] = time.perf_counter() - write_start
     if server is None:
         for path in written:
@@ -170,391 +155,10 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     timings.update(result.timings)
-    report = _report(args, label, prepared, info, result, timings, started)
+    report = result_report(args, label, prepared, info, result, timings, started)
     written += write_results(result.images, out, report)  # result.json last: its presence means complete
     for path in written:
         print(path)
     for i, check in enumerate(result.kept):
         print(f"result-{i + 1}.png: {check.describe()}", file=sys.stderr)
     return 0
-
-
-# -- the request -----------------------------------------------------------------------------------------------
-# Which flag sets which request field (for messages that name the flag the user typed).
-FLAG_FIELDS = {
-    "task": "task",
-    "prompt": "prompt",
-    "negative_prompt": "negative_prompt",
-    "keep": "segment.phrases",
-    "steps": "generation.steps",
-    "cfg": "generation.cfg_scale",
-    "sampler": "generation.sampler",
-    "seed": "seed",
-    "batch_count": "generation.batch_count",
-    "width": "generation.width",
-    "height": "generation.height",
-    "denoising": "generation.denoising_strength",
-    "units": "control",
-}
-
-
-def build_request(args: argparse.Namespace) -> GarmentRequest:
-    """--request's JSON with the flags laid over it, validated; BadInput naming the flag or the file's field."""
-    from lib_garment.pydantic_compat import ValidationError
-    from lib_garment.request import GarmentRequest
-
-    data = read_request_file(args.request) if args.request else {}
-    flags: dict[str, str] = {}  # dotted field → flag
-    for attr, path in FLAG_FIELDS.items():
-        value = getattr(args, attr)
-        if value is None:
-            continue
-        if attr == "units":
-            value = parse_units(value)
-        set_field(data, path, value)
-        flags[path] = "--" + attr.replace("_", "-")
-    if args.mask is not None:
-        set_field(data, "segment.mask_source", "mask")
-        if args.keep is not None:
-            print("note: --keep is not used with --mask (the mask says what to keep)", file=sys.stderr)
-    elif args.keep is not None:
-        set_field(data, "segment.mask_source", "phrase")
-    elif args.sample is not None and not _get(data, "segment.phrases"):
-        set_field(data, "segment.phrases", SAMPLE_KEEP[args.sample])
-    try:
-        return GarmentRequest.parse_obj(data)
-    except ValidationError as err:
-        problems = []
-        for problem in err.errors():
-            loc = [str(part) for part in problem["loc"] if part != "__root__"]
-            path = ".".join(loc)
-            flag = next((f for p, f in flags.items() if path == p or path.startswith(p + ".")), None)
-            message = problem["msg"]
-            if problem["type"] == "value_error.extra":
-                message = "unknown field (not part of the Garment Studio request)"
-            where = flag if flag else f"{args.request}: {path or 'request'}"
-            problems.append(f"{where}: {message}")
-        raise BadInput("; ".join(problems)) from None
-
-
-def parse_units(text: str) -> list[dict[str, Any]]:
-    """``mask_canny,normal``, ``pose:1,mask_canny:0.8`` or ``depth:0.6:0:0.5`` (weight, guidance start and
-    end); ``none`` for no units."""
-    if text.strip().lower() == "none":
-        return []
-    units = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        kind, *numbers = (piece.strip() for piece in part.split(":"))
-        if kind not in MAP_NAMES:
-            raise BadInput(f"--units: unknown kind {kind!r} (choose from {', '.join(MAP_NAMES)}, or none)")
-        if len(numbers) not in (0, 1, 3):
-            raise BadInput(f"--units: {part!r}: give KIND, KIND:WEIGHT or KIND:WEIGHT:START:END")
-        unit: dict[str, Any] = {"kind": kind}
-        for name, number in zip(("weight", "guidance_start", "guidance_end"), numbers, strict=False):
-            unit[name] = _number(number, f"--units: the {name.replace('_', ' ')} of {kind}")
-        units.append(unit)
-    if not units:
-        raise BadInput("--units: name at least one unit (e.g. mask_canny,normal), or none")
-    return units
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise BadInput(f"{what} must be a number, got {text!r}") from None
-
-
-def read_request_file(path: str) -> dict[str, Any]:
-    file = Path(path)
-    if not file.is_file():
-        raise BadInput(f"--request {path}: no such file")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise BadInput(f"--request {path}: not a UTF-8 text file") from None
-    except json.JSONDecodeError as err:
-        raise BadInput(f"--request {path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(data, dict):
-        raise BadInput(f"--request {path}: must hold a JSON object (the Garment Studio request)")
-    return data
-
-
-def set_field(data: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = data
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {} if child is None else child
-        if not isinstance(child, dict):  # the file has a non-object here: let validation name it
-            return
-        node = child
-    node[last] = value
-
-
-def _get(data: dict[str, Any], path: str) -> Any:
-    node: Any = data
-    for key in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-# -- inputs ------------------------------------------------------------------------------------------------------
-def _inputs(
-    args: argparse.Namespace,
-) -> tuple[GarmentRequest, np.ndarray, str, np.ndarray | None, dict[str, np.ndarray], WebUI | None]:
-    """The request, photo, mask, the user's maps and the server client, every one checked (BadInput, exit 2)
-    before anything runs."""
-    from lib_garment.generate.prepare import check_inputs
-    from lib_garment.segment.phrases import parse_phrases
-
-    request = build_request(args)
-    photo, label = _photo(args)
-    mask = _mask(args, photo)
-    maps = _maps(args, request)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
-    if mask is None and request.segment.mask_source != "mask" and not parse_phrases(request.segment.phrases):
-        raise BadInput('say what to keep: --keep "white t-shirt" (several: "dress . belt"), or --mask KEEP.png')
-    try:
-        check_inputs(request, photo, mask, maps)
-    except BadInput as err:
-        if err.loc[:1] != ("maps",):
-            raise
-        raise BadInput(f"--maps {err.loc[1]}: {err}") from None
-    if not args.timeout > 0:
-        raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
-    server = _server(args)
-    if args.device is not None and args.device.startswith("cuda"):
-        from lib_garment.maps.devices import resolve_device
-
-        resolve_device(args.device)  # no GPU here: ModelUnavailable (exit 3) before anything runs
-    return request, photo, label, mask, maps, server
-
-
-def _photo(args: argparse.Namespace) -> tuple[np.ndarray, str]:
-    from lib_garment import imageio
-
-    if args.image is not None and args.sample is not None:
-        raise BadInput("give IMAGE or --sample NAME, not both")
-    if args.sample is not None:
-        from lib_garment.samples import load_sample
-
-        return load_sample(args.sample), f"sample:{args.sample}"
-    if args.image is None:
-        raise BadInput("give the photo (IMAGE) or --sample astronaut")
-    return imageio.read_image(args.image), str(Path(args.image).resolve())
-
-
-def _maps(args: argparse.Namespace, request: GarmentRequest) -> dict[str, np.ndarray]:
-    """--maps KIND=FILE (repeated or comma-separated) read as RGB, by kind; every file checked now."""
-    from lib_garment import imageio
-    from lib_garment.generate.tasks import map_kinds
-
-    maps: dict[str, np.ndarray] = {}
-    for item in (piece.strip() for text in args.maps or () for piece in text.split(",")):
-        if not item:
-            continue
-        kind, equals, path = (part.strip() for part in item.partition("="))
-        if not equals or not path:
-            raise BadInput(f"--maps: {item!r}: give KIND=FILE.png, e.g. pose=pose.png")
-        if kind not in MAP_NAMES:
-            raise BadInput(f"--maps: unknown kind {kind!r} (choose from {', '.join(MAP_NAMES)})")
-        if kind in maps:
-            raise BadInput(f"--maps: {kind} is given twice")
-        maps[kind] = imageio.read_image(path)
-    unused = sorted(set(maps) - set(map_kinds(request)))
-    if unused:
-        raise BadInput(f"--maps {', '.join(unused)}: no such unit (add it to --units, or leave the map out)")
-    return maps
-
-
-def _mask(args: argparse.Namespace, photo: np.ndarray) -> np.ndarray | None:
-    if args.mask is None:
-        return None
-    from lib_garment.segment.coarse import read_coarse_mask
-
-    return read_coarse_mask(args.mask, photo.shape[:2])
-
-
-def _server(args: argparse.Namespace) -> WebUI | None:
-    from lib_garment.client.http import parse_auth
-    from lib_garment.client.webui import WebUI
-
-    auth = parse_auth(args.api_auth)
-    if args.webui is None:
-        return None
-    return WebUI.connect(args.webui, auth, timeout=CHECK_TIMEOUT_S)
-
-
-def _check_server(server: WebUI, request: GarmentRequest) -> tuple[ServerInfo, list[str] | None]:
-    from lib_garment.generate.tasks import control_units
-
-    info = server.check()
-    wanted = [(unit.kind, unit.model) for unit in control_units(request)]
-    models = server.resolve_models(info, wanted, request.allow_without_controlnet)
-    if request.generation.sampler:
-        server.check_sampler(request.generation.sampler)
-    cn = info.controlnet
-    found = f"ControlNet: {cn.flavour}" if cn is not None else "no ControlNet"
-    print(f"{server.url}: checkpoint {info.checkpoint or 'unknown'} ({info.base}), {found}", file=sys.stderr)
-    return info, models
-
-
-def _prepare(
-    args: argparse.Namespace,
-    request: GarmentRequest,
-    photo: np.ndarray,
-    mask: np.ndarray | None,
-    maps: dict[str, np.ndarray],
-    models: list[str] | None,
-) -> Prepared:
-    """The engine's prepare() with the CLI's model folder, device and download policy; the plan's units carry
-    the server's model titles when there is a server."""
-    from lib_garment.generate.prepare import Environment, prepare
-    from lib_garment.models.progress import TqdmProgress
-    from lib_garment.paths import models_root
-
-    progress = TqdmProgress(min_bytes=1 << 20)
-    env = Environment(
-        models_root=models_root(args.models_dir),
-        device=args.device,
-        offline=True if args.offline else None,
-        progress=progress,
-    )
-    try:
-        prepared = prepare(request, photo, env, mask=mask, supplied_maps=maps)
-    finally:
-        progress.close()
-    for note in prepared.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if not models:
-        return prepared
-    units = tuple(
-        dataclasses.replace(unit, model=model) for unit, model in zip(prepared.plan.units, models, strict=True)
-    )
-    return dataclasses.replace(prepared, plan=dataclasses.replace(prepared.plan, units=units))
-
-
-# -- outputs -----------------------------------------------------------------------------------------------------
-def _remove_old_results(out: Path) -> None:
-    (out / "result.json").unlink(missing_ok=True)
-    for path in out.iterdir():
-        if _RESULT_FILE.fullmatch(path.name) and path.is_file():
-            path.unlink()
-
-
-def _write_preview(prepared: Prepared, out: Path) -> list[Path]:
-    from lib_garment.generate.outputs import write_preview
-
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_old_results(out)
-    return write_preview(prepared, out)
-
-
-def how_to_generate(args: argparse.Namespace, prepared: Prepared, out: Path) -> str:
-    """What to do next, after a preview: the WebUI it needs and the exact command that generates."""
-    from lib_garment.generate.controlnet_models import SUGGESTED
-
-    lines = [f"preview written to {out} (plan.json: the units and settings)."]
-    by_model: dict[tuple[str, str], list[str]] = {}
-    for kind in dict.fromkeys(unit.kind for unit in prepared.plan.units):
-        by_model.setdefault((SUGGESTED["sd15"][kind], SUGGESTED["sdxl"][kind]), []).append(kind)
-    if by_model:
-        lines.append(
-            "To generate, start the WebUI with --api, with sd-webui-controlnet (built into Forge) and a ControlNet "
-            "model for each unit in its models/ControlNet folder:"
-        )
-        lines += [f"  {', '.join(kinds)}: {sd15} (SDXL: {sdxl})" for (sd15, sdxl), kinds in by_model.items()]
-        lines.append("then run:")
-    else:
-        lines.append("To generate, start the WebUI with --api, then run:")
-    lines.append(f"  {command_line(args, DEFAULT_WEBUI)}")
-    return "\n".join(lines)
-
-
-# (flag, attribute) in the order the command line is rebuilt; the photo comes first.
-_REBUILT = (
-    ("--task", "task"),
-    ("--keep", "keep"),
-    ("--mask", "mask"),
-    ("--prompt", "prompt"),
-    ("--negative-prompt", "negative_prompt"),
-    ("--units", "units"),
-    ("--request", "request"),
-    ("--steps", "steps"),
-    ("--cfg", "cfg"),
-    ("--sampler", "sampler"),
-    ("--seed", "seed"),
-    ("--batch-count", "batch_count"),
-    ("--width", "width"),
-    ("--height", "height"),
-    ("--denoising", "denoising"),
-    ("--out", "out"),
-    ("--models-dir", "models_dir"),
-    ("--device", "device"),
-)
-
-
-def command_line(args: argparse.Namespace, webui: str) -> str:
-    """This command as typed (canonical order), with ``--webui`` added: what generates the previewed job."""
-    words = ["python", "-m", "lib_garment", "run"]
-    words += [args.image] if args.image is not None else ["--sample", args.sample]
-    for flag, attr in _REBUILT:
-        value = getattr(args, attr)
-        if value is not None:
-            words += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-    for item in args.maps or ():
-        words += ["--maps", item]
-    if args.offline:
-        words.append("--offline")
-    if args.timeout != DEFAULT_TIMEOUT_S:
-        words += ["--timeout", f"{args.timeout:g}"]
-    words += ["--webui", webui]
-    if args.api_auth is not None:
-        words += ["--api-auth", "USER:PASS"]  # never echo a password
-    return shlex.join(words)
-
-
-def _report(
-    args: argparse.Namespace,
-    label: str,
-    prepared: Prepared,
-    info: ServerInfo,
-    result: RemoteResult,
-    timings: dict[str, Any],
-    started: float,
-) -> dict[str, Any]:
-    units = (
-        [{"kind": unit.kind, "model": unit.model, "weight": unit.weight} for unit in prepared.plan.units]
-        if result.units_sent
-        else []
-    )
-    images = [
-        {"file": f"result-{i + 1}.png", "seed": seed, "infotext": text, "kept": check.to_json()}
-        for i, (seed, text, check) in enumerate(zip(result.seeds, result.infotexts, result.kept, strict=True))
-    ]
-    return {
-        "image": label,
-        "mask_input": str(Path(args.mask).resolve()) if args.mask else None,
-        "exact": result.exact,
-        "images": images,
-        "server": info.to_json(),
-        "controlnet": {"units": units, **result.controlnet_json()},
-        "request": prepared.request.dict(),
-        "mask_source": prepared.mask_source,
-        "segmentation": prepared.segmentation.to_json(),
-        "plan": prepared.plan.to_json(),
-        "asked": result.asked,
-        "server_info": result.info,
-        "notes": [*prepared.notes, *result.notes],
-        "warnings": result.warnings,
-        "preview": list(PREVIEW),
-        "timings": {**timings, "total_s": time.perf_counter() - started},
-    }

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     coarse = read_coarse_mask(args.mask, image.shape[:2]) if args.mask is not None else None
     device = args.device
     if device is not None and device.startswith("cuda"):
-        from lib_garment.maps.devices import resolve_device
+        from lib_garment.runtime.devices import resolve_device
 
         resolve_device(device)  # no GPU here: ModelUnavailable (exit 3) before any model is fetched
     read_s = time.perf_counter() - started

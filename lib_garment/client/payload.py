@@ -11,40 +11,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from lib_garment.b64images import decode_image, encode_png
 from lib_garment.client.errors import WebUIError
+from lib_garment.generate.controlnet_units import Flavour, resize_mode_for, unit_fields
 from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS, GenerationPlan, UnitPlan
 
-Flavour = Literal["sd-webui-controlnet", "forge"]
-NONE_MODULE: dict[str, str] = {"sd-webui-controlnet": "none", "forge": "None"}
-CONTROL_MODES = {
-    "balanced": "Balanced",
-    "prompt": "My prompt is more important",
-    "controlnet": "ControlNet is more important",
-}
-RESIZE_MODE = "Just Resize"  # the map is made at the photo's size; ControlNet only scales it
+IMG2IMG_RESIZE_MODE = 0  # "Just resize": the output maps back onto the photo for the exact composite
 
 
 def unit_dict(unit: UnitPlan, model: str, flavour: Flavour) -> dict[str, Any]:
-    """One enabled ControlNet unit fed with the plan's precomputed map."""
+    """One enabled ControlNet unit fed with the plan's precomputed map, as JSON (the map as base64 PNG)."""
+    fields = unit_fields(unit, model, flavour, resize_mode_for(IMG2IMG_RESIZE_MODE))
     return {
-        "enabled": True,
-        "module": NONE_MODULE[flavour],
-        "model": model,
+        **fields,
         "image": encode_png(unit.image),
-        "weight": float(unit.weight),
-        "guidance_start": float(unit.guidance_start),
-        "guidance_end": float(unit.guidance_end),
-        "control_mode": CONTROL_MODES[unit.control_mode],
-        "resize_mode": RESIZE_MODE,
-        "processor_res": -1,
-        "threshold_a": -1,
-        "threshold_b": -1,
-        "pixel_perfect": False,
         "save_detected_map": True,  # the maps coming back tell that the units were applied
     }
 
@@ -69,7 +53,7 @@ def img2img_payload(
         "inpainting_fill": int(plan.inpainting_fill),
         "inpaint_full_res": bool(plan.only_masked),
         "inpaint_full_res_padding": int(plan.inpaint_padding),
-        "resize_mode": 0,  # "Just resize": the output maps back onto the photo for the exact composite
+        "resize_mode": IMG2IMG_RESIZE_MODE,
         "denoising_strength": float(plan.denoising_strength),
         "prompt": plan.prompt,
         "negative_prompt": plan.negative_prompt,

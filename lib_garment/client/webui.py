@@ -16,9 +16,9 @@ from typing import Any
 
 from lib_garment.client.errors import HTTPStatusError, WebUIError, WebUITimeout, WebUIUnavailable
 from lib_garment.client.http import DEFAULT_TIMEOUT, JsonClient
-from lib_garment.client.payload import Flavour
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.generate.controlnet_models import Base, base_of, resolve_model
+from lib_garment.generate.controlnet_units import Flavour
 
 DEFAULT_UNIT_COUNT = 3  # "Multi-ControlNet: ControlNet unit number" in both ControlNets
 CONTROLNET_HINT = (

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
 from lib_garment import imageio
 from lib_garment.generate.prepare import Prepared
-from lib_garment.request import MapKind
+from lib_garment.request import MAP_KINDS
 from lib_garment.segment.matte import alpha_to_uint8
-
-MAP_KINDS = get_args(MapKind)
 
 
 def preview_images(prepared: Prepared) -> dict[str, np.ndarray]:

@@ -11,42 +11,27 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.arrays import check_image
+from lib_garment.errors import BadInput
 from lib_garment.generate.plan import GenerationPlan, UnitPlan
 from lib_garment.generate.tasks import build_plan, map_kinds, unit_plans
 from lib_garment.imageio import check_array_size
-from lib_garment.maps.arrays import check_image
 from lib_garment.maps.cache import MapCache
-from lib_garment.maps.compute import MapSettings, MapSources, compute_maps
+from lib_garment.maps.compute import MapSources, compute_maps
 from lib_garment.maps.depth import RawDepth, depth_from_pixels
-from lib_garment.maps.edges import CannyParams
-from lib_garment.maps.lines import LineParams
-from lib_garment.maps.pose_format import PoseParams
-from lib_garment.models.progress import ProgressCallback
-from lib_garment.request import GarmentRequest
+from lib_garment.maps.from_request import map_estimators, map_settings
+from lib_garment.models.settings import ModelSettings
+from lib_garment.request import MAP_KINDS, GarmentRequest
 from lib_garment.segment.phrases import parse_phrases
 from lib_garment.segment.pipeline import Segmentation
 
 _shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
 PHRASES = ("request", "segment", "phrases")  # where a REST body says what to keep (BadInput.loc)
 NO_CONTROLNET = "ControlNet is not installed: generated without control units (no control maps made)"
-
-
-@dataclass(frozen=True)
-class Environment:
-    """Where models live and how they may be fetched and run (the WebUI's settings or the CLI's flags)."""
-
-    models_root: Path
-    device: str | None = None
-    offline: bool | None = None
-    trust_unverified: bool | None = None
-    runtime_policy: str | None = None
-    progress: ProgressCallback | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,12 +56,6 @@ class Prepared:
             "notes": list(self.notes),
             "timings": self.timings,
         }
-
-
-def map_settings(request: GarmentRequest) -> MapSettings:
-    options = request.maps
-    canny = CannyParams(options.canny_low, options.canny_high)
-    return MapSettings(canny=canny, lines=LineParams(canny=canny), pose=PoseParams(options.pose_threshold))
 
 
 def choose_mask_source(request: GarmentRequest, has_mask: bool) -> str:
@@ -123,7 +102,7 @@ def check_inputs(
                 f"the mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}", loc=("mask",)
             )
     for kind, array in (supplied_maps or {}).items():
-        if kind not in {"canny", "mask_canny", "lines", "pose", "depth", "normal"}:
+        if kind not in MAP_KINDS:
             raise BadInput(f"unknown map {kind!r} supplied", loc=("maps", kind))
         if np.asarray(array).shape[:2] != (height, width):
             shape = np.asarray(array).shape
@@ -134,7 +113,7 @@ def check_inputs(
     return photo, choose_mask_source(request, mask is not None)
 
 
-def segmentation_backends(request: GarmentRequest, env: Environment, *, from_mask: bool) -> Any:
+def segmentation_backends(request: GarmentRequest, env: ModelSettings, *, from_mask: bool) -> Any:
     """The segmentation models the request needs (found or fetched now, loaded on first use): GroundingDINO
     and SAM unless the job starts from a mask, and the matting model."""
     from lib_garment.segment.backends.assemble import ModelChoice, build_backends
@@ -153,36 +132,6 @@ def segmentation_backends(request: GarmentRequest, env: Environment, *, from_mas
             runtime_policy=env.runtime_policy,  # type: ignore[arg-type]
         ),
     )
-
-
-def map_estimators(kinds: set[str], request: GarmentRequest, env: Environment) -> tuple[Any, Any]:
-    """The pose and depth models the maps need, found and verified now (ModelUnavailable names them all)."""
-    from lib_garment.maps.depth_fm import DepthFmParams
-    from lib_garment.maps.depth_models import depth_estimator
-    from lib_garment.maps.pose_model import pose_estimator
-
-    common = {
-        "device": env.device,
-        "offline": env.offline,
-        "progress": env.progress,
-        "trust_unverified": env.trust_unverified,
-    }
-    pose = depth = None
-    problems = []
-    if "pose" in kinds:
-        try:
-            pose = pose_estimator(request.maps.pose_model, env.models_root, **common)
-        except ModelUnavailable as err:
-            problems.append(f"the pose map needs the pose model: {err}")
-    if kinds & {"depth", "normal"}:
-        try:
-            depth_fm = DepthFmParams(steps=request.maps.depth_steps, ensemble=request.maps.depth_ensemble)
-            depth = depth_estimator(request.maps.depth_model, env.models_root, depth_fm=depth_fm, **common)
-        except ModelUnavailable as err:
-            problems.append(f"the {'/'.join(sorted(kinds & {'depth', 'normal'}))} map needs the depth model: {err}")
-    if problems:
-        raise ModelUnavailable("\n".join([*problems, "Or supply those maps yourself, or choose other units."]))
-    return pose, depth
 
 
 def _make_maps(
@@ -229,7 +178,7 @@ def model_kinds(needed: set[str], depth: RawDepth | None) -> set[str]:
 def reference_units(
     request: GarmentRequest,
     photo: np.ndarray,
-    env: Environment,
+    env: ModelSettings,
     mask: np.ndarray | None = None,
     depth: np.ndarray | None = None,
 ) -> tuple[UnitPlan, ...]:
@@ -285,7 +234,7 @@ def reference_keep_mask(mask: np.ndarray, photo: np.ndarray) -> np.ndarray:
 def prepare(
     request: GarmentRequest,
     photo: np.ndarray,
-    env: Environment,
+    env: ModelSettings,
     *,
     mask: np.ndarray | None = None,
     supplied_maps: Mapping[str, np.ndarray] | None = None,

@@ -18,8 +18,8 @@ from typing import Protocol
 
 import numpy as np
 
+from lib_garment.arrays import check_image, check_mask
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.arrays import check_image, check_mask
 from lib_garment.maps.cache import MapCache, array_digest
 from lib_garment.maps.depth import (
     DEFAULT_DEPTH,
@@ -36,8 +36,7 @@ from lib_garment.maps.lines import DEFAULT_LINES, LineParams, lines_map
 from lib_garment.maps.normal import DEFAULT_NORMAL, NormalParams, dequantise, normal_from_depth
 from lib_garment.maps.pose_format import DEFAULT_POSE, Pose, PoseParams, pose_from_coco
 from lib_garment.maps.pose_render import render_pose
-
-MAP_KINDS = ("canny", "mask_canny", "lines", "pose", "depth", "normal")
+from lib_garment.request import MAP_KINDS
 
 
 class PoseEstimator(Protocol):

@@ -33,8 +33,8 @@ import numpy as np
 
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.maps.depth import RawDepth, to_photo_size
-from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+from lib_garment.runtime.devices import check_device, resolve_device
 
 DEPTH_FM_REQUIREMENT = "diffusers>=0.31"  # UNet2DConditionModel, AutoencoderKL and the LDM key conversion
 SIDE_MULTIPLE = 64  # the VAE divides by 8 and the UNet by 8 more

@@ -26,10 +26,10 @@ import numpy as np
 from lib_garment.errors import BadInput
 from lib_garment.maps.depth import RawDepth, to_photo_size
 from lib_garment.maps.depth_fm import DEFAULT_DEPTH_FM, DepthFmEstimator, DepthFmParams, depth_fm_estimator
-from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+from lib_garment.runtime.devices import check_device, resolve_device
 
 DEPTH_REQUIREMENT = "transformers>=4.38"  # DepthAnythingForDepthEstimation appeared in 4.38
 DEPTH_ANYTHING = "depth-anything-v2-small"

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lib_garment.arrays import binary_mask, check_image
 from lib_garment.errors import BadInput
-from lib_garment.maps.arrays import binary_mask, check_image
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lib_garment.arrays import check_image
 from lib_garment.errors import BadInput
-from lib_garment.maps.arrays import check_image, scaled_size, size_scale
 from lib_garment.maps.edges import DEFAULT_CANNY, CannyParams, canny_map
+from lib_garment.maps.scale import scaled_size, size_scale
 
 
 @dataclass(frozen=True)

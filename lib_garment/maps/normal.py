@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from lib_garment.arrays import binary_mask
 from lib_garment.errors import BadInput
-from lib_garment.maps.arrays import binary_mask, size_scale
+from lib_garment.maps.scale import size_scale
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput
-from lib_garment.maps.devices import check_device
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.yolo import (
     CONFIG_SUBDIR,
@@ -33,6 +32,7 @@ from lib_garment.models.yolo import (
 )
 from lib_garment.paths import MODELS_SUBDIR
 from lib_garment.runtime import ModelRuntime, get_runtime
+from lib_garment.runtime.devices import check_device
 
 POSE_REQUIREMENT = YOLO_REQUIREMENT
 DEFAULT_POSE_MODEL = "yolov8n-pose"

@@ -12,8 +12,8 @@ import math
 import cv2
 import numpy as np
 
-from lib_garment.maps.arrays import scaled_size
 from lib_garment.maps.pose_format import DEFAULT_POSE, Pose, PoseParams
+from lib_garment.maps.scale import scaled_size
 
 # Limbs as OpenPose-18 index pairs, in drawing order; limb i takes PALETTE[i].
 LIMBS = (

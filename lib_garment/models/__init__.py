@@ -1,2 +1,3 @@
-"""Models: the registry (``registry``), verified downloads (``download``, ``verify``, ``progress``) and getting a
-model onto the disk before any load (``store.ensure_model``). Loaders and the model runtime build on these."""
+"""Models: the registry (``registry``), verified downloads (``download``, ``verify``, ``progress``), getting a
+model onto the disk before any load (``store.ensure_model``) and which weight files may then be unpickled
+(``weights``). Loaders build on these."""

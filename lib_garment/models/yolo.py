@@ -114,7 +114,7 @@ def predict_resident(
 ) -> Any:
     """:func:`predict` with the model loaded once per (``kind``, path, device) by ``load(path, device)`` and kept
     resident (``cached_model``), ultralytics made offline-safe first."""
-    from lib_garment.maps.devices import resolve_device
+    from lib_garment.runtime.devices import resolve_device
     from lib_garment.runtime import cached_model
 
     prepare_ultralytics(Path(config_dir) if config_dir else None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from lib_garment.restore.blend import alpha_paste, poisson_blend, seam_metric
 from lib_garment.restore.crop import CropParams, CropRegion, crop_region
-from lib_garment.restore.detect import Detection, Detector, FilterParams, filter_detections
+from lib_garment.restore.detect import FilterParams, PartDetection, PartDetector, filter_detections
 from lib_garment.restore.pipeline import (
     DetectionRecord,
     PlannedDetection,
@@ -32,10 +32,10 @@ from lib_garment.restore.skin import SkinParams, skin_mask, skin_matte
 __all__ = [
     "CropParams",
     "CropRegion",
-    "Detection",
     "DetectionRecord",
-    "Detector",
     "FilterParams",
+    "PartDetection",
+    "PartDetector",
     "PlannedDetection",
     "RestorePlan",
     "RestoreResult",

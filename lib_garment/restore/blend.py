@@ -28,8 +28,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from lib_garment.arrays import check_alpha, check_rgb
 from lib_garment.errors import BadInput
-from lib_garment.restore.arrays import check_alpha, check_rgb
 
 BlendMode = Literal["normal", "mixed", "alpha"]
 BLEND_MODES: tuple[BlendMode, ...] = ("normal", "mixed", "alpha")

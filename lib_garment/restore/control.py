@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from lib_garment.generate.plan import UnitPlan
-from lib_garment.generate.prepare import Environment, map_settings
 from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSettings, MapSources, compute_maps
+from lib_garment.maps.from_request import map_estimators, map_settings
+from lib_garment.models.settings import ModelSettings
 from lib_garment.request import GarmentRequest, RestoreControlUnit
 
 
@@ -63,14 +64,12 @@ class CropControl:
         return f"ControlNet {self.unit.kind} {self.unit.weight:g}"
 
 
-def crop_control(request: GarmentRequest, env: Environment) -> CropControl | None:
+def crop_control(request: GarmentRequest, env: ModelSettings) -> CropControl | None:
     """The crop unit's maker for ``request.restore.controlnet`` (None: no unit); pose and depth models are found
     (or fetched) now, so a missing one is named before any pass runs (ModelUnavailable)."""
     unit = request.restore.controlnet
     if unit is None:
         return None
     # The task's own estimator lookup: one place decides which pose/depth model a request means.
-    from lib_garment.generate.prepare import map_estimators
-
     pose, depth = map_estimators({unit.kind}, request, env)
     return CropControl(unit, map_settings(request), pose, depth)

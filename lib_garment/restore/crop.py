@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from lib_garment.errors import BadInput
-from lib_garment.restore.arrays import Box, Rect, check_box
+from lib_garment.restore.boxes import Box, Rect, check_box
 
 CROP_SIZE = 512  # Kong & Wu's crop
 MIN_CROP_SIZE = 64

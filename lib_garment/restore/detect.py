@@ -1,6 +1,6 @@
 """Faces (heads) and hands found in a generated image, and the rules that choose which ones to restore.
 
-A :class:`Detection` is a box in the image's own pixels with a confidence, its kind (``face`` or ``hand``), the
+A :class:`PartDetection` is a box in the image's own pixels with a confidence, its kind (``face`` or ``hand``), the
 model's class name and, for segmentation models, a mask. Detectors (:mod:`.detectors`: ADetailer's YOLOv8
 files, mediapipe's bundled face detector, OpenCV's Haar cascade) all return these.
 
@@ -27,8 +27,9 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from lib_garment.arrays import check_plane
 from lib_garment.errors import BadInput
-from lib_garment.restore.arrays import Box, check_box, describe
+from lib_garment.restore.boxes import Box, check_box
 
 Kind = Literal["face", "hand"]
 KINDS: tuple[Kind, ...] = ("face", "hand")
@@ -39,7 +40,7 @@ RANKS: tuple[RankBy, ...] = ("area", "confidence")
 
 
 @dataclass(frozen=True, eq=False)
-class Detection:
+class PartDetection:
     """One face or hand. ``box``: x0, y0, x1, y1 in the image's pixels (floats, x1 > x0, y1 > y0);
     ``score``: confidence in [0, 1]; ``kind``: ``face`` or ``hand``; ``label``: the model's class name
     (defaults to the kind); ``mask``: (H, W) bool of the image's size, from segmentation models, else None."""
@@ -63,9 +64,7 @@ class Detection:
             raise BadInput(f"detection kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         object.__setattr__(self, "label", str(self.label) or self.kind)
         if self.mask is not None:
-            if not isinstance(self.mask, np.ndarray) or self.mask.ndim != 2:
-                raise BadInput(f"detection mask must be a (H, W) array, got {describe(self.mask)}")
-            object.__setattr__(self, "mask", self.mask.astype(bool, copy=False))
+            object.__setattr__(self, "mask", check_plane(self.mask, "detection mask").astype(bool, copy=False))
 
     @property
     def width(self) -> float:
@@ -84,13 +83,13 @@ class Detection:
         return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
 
 
-class Detector(Protocol):
+class PartDetector(Protocol):
     """Finds faces or hands: called with a (H, W, 3) uint8 RGB image, returns detections in its pixels.
     ``name`` identifies the detector and its settings (for records and caches)."""
 
     name: str
 
-    def __call__(self, image: np.ndarray) -> list[Detection]: ...
+    def __call__(self, image: np.ndarray) -> list[PartDetection]: ...
 
 
 # -- the choice -----------------------------------------------------------------------------------------------------
@@ -141,32 +140,32 @@ class FilterParams:
 DEFAULT_FILTER = FilterParams()
 
 
-def keep_kinds(detections: Iterable[Detection], kinds: Sequence[str]) -> list[Detection]:
+def keep_kinds(detections: Iterable[PartDetection], kinds: Sequence[str]) -> list[PartDetection]:
     return [d for d in detections if d.kind in kinds]
 
 
-def keep_classes(detections: Iterable[Detection], classes: Sequence[str]) -> list[Detection]:
+def keep_classes(detections: Iterable[PartDetection], classes: Sequence[str]) -> list[PartDetection]:
     """Detections whose model class name is in ``classes`` (compared without case); empty keeps all."""
     wanted = {c.lower() for c in classes}
     return list(detections) if not wanted else [d for d in detections if d.label.lower() in wanted]
 
 
-def above_confidence(detections: Iterable[Detection], threshold: float) -> list[Detection]:
+def above_confidence(detections: Iterable[PartDetection], threshold: float) -> list[PartDetection]:
     return [d for d in detections if d.score >= threshold]
 
 
-def area_ratio(detection: Detection, shape: tuple[int, int]) -> float:
+def area_ratio(detection: PartDetection, shape: tuple[int, int]) -> float:
     """The box's area as a share of an image of ``shape`` (H, W)."""
     return detection.area / float(shape[0] * shape[1])
 
 
 def within_area_ratio(
-    detections: Iterable[Detection], shape: tuple[int, int], low: float, high: float
-) -> list[Detection]:
+    detections: Iterable[PartDetection], shape: tuple[int, int], low: float, high: float
+) -> list[PartDetection]:
     return [d for d in detections if low <= area_ratio(d, shape) <= high]
 
 
-def top_k(detections: Sequence[Detection], k: int, by: RankBy = "area") -> list[Detection]:
+def top_k(detections: Sequence[PartDetection], k: int, by: RankBy = "area") -> list[PartDetection]:
     """The ``k`` largest (``by="area"``) or most confident detections, in their original order; 0 keeps all."""
     if k <= 0 or k >= len(detections):
         return list(detections)
@@ -175,13 +174,15 @@ def top_k(detections: Sequence[Detection], k: int, by: RankBy = "area") -> list[
     return [detections[i] for i in sorted(chosen)]
 
 
-def top_k_per_kind(detections: Sequence[Detection], k: int, by: RankBy = "area") -> list[Detection]:
+def top_k_per_kind(detections: Sequence[PartDetection], k: int, by: RankBy = "area") -> list[PartDetection]:
     """:func:`top_k` within each kind (faces and hands counted apart), the survivors in their original order."""
     kept = {id(d) for kind in KINDS for d in top_k([d for d in detections if d.kind == kind], k, by)}
     return [d for d in detections if id(d) in kept]
 
 
-def sort_detections(detections: Sequence[Detection], order: SortOrder, shape: tuple[int, int]) -> list[Detection]:
+def sort_detections(
+    detections: Sequence[PartDetection], order: SortOrder, shape: tuple[int, int]
+) -> list[PartDetection]:
     """Detections in restoring order (stable; see the module docstring)."""
     if order == "none":
         return list(detections)
@@ -198,8 +199,8 @@ def sort_detections(detections: Sequence[Detection], order: SortOrder, shape: tu
 
 
 def filter_detections(
-    detections: Iterable[Detection], shape: tuple[int, int], params: FilterParams = DEFAULT_FILTER
-) -> list[Detection]:
+    detections: Iterable[PartDetection], shape: tuple[int, int], params: FilterParams = DEFAULT_FILTER
+) -> list[PartDetection]:
     """The detections to restore, in restoring order, for an image of ``shape`` (H, W)."""
     chosen = keep_classes(keep_kinds(detections, params.kinds), params.classes)
     chosen = above_confidence(chosen, params.confidence)
@@ -208,13 +209,13 @@ def filter_detections(
     return sort_detections(chosen, params.sort, shape)
 
 
-def detect_all(image: np.ndarray, detectors: Detector | Sequence[Detector]) -> list[Detection]:
+def detect_all(image: np.ndarray, detectors: PartDetector | Sequence[PartDetector]) -> list[PartDetection]:
     """Every detector's detections, in the detectors' order (a face model and a hand model, say)."""
-    found: list[Detection] = []
+    found: list[PartDetection] = []
     for detector in (detectors,) if callable(detectors) else tuple(detectors):
         result = detector(image)
-        if not isinstance(result, list | tuple) or not all(isinstance(d, Detection) for d in result):
+        if not isinstance(result, list | tuple) or not all(isinstance(d, PartDetection) for d in result):
             name = getattr(detector, "name", type(detector).__name__)
-            raise TypeError(f"detector {name} must return a list of Detection, got {type(result).__name__}")
+            raise TypeError(f"detector {name} must return a list of PartDetection, got {type(result).__name__}")
         found.extend(result)
     return found

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.generate.prepare import Environment
-from lib_garment.restore.detect import Detector
-from lib_garment.restore.detectors import DEFAULT_YOLO_PARAMS, YoloParams, make_detector
+from lib_garment.models.settings import ModelSettings
+from lib_garment.restore.detect import PartDetector
+from lib_garment.restore.detectors.choose import make_detector
+from lib_garment.restore.detectors.yolo import DEFAULT_YOLO_PARAMS, YoloParams
 from lib_garment.restore.options import detector_plan, skin_model_file
 from lib_garment.restore.skin import SkinMatteMethod, SkinModel
 from lib_garment.segment.pipeline import MatteModel
@@ -35,7 +36,7 @@ class RestoreModels:
     """What one job restores with. ``matte``: the method actually used (``classic`` when ViTMatte is wanted but
     cannot be had); ``notes``: every detector left out and every fallback, for the result's line."""
 
-    detectors: list[Detector]
+    detectors: list[PartDetector]
     skin_model: SkinModel | None = None
     matte_model: MatteModel | None = None
     matte: SkinMatteMethod = "classic"
@@ -48,8 +49,8 @@ def yolo_params(confidence: float) -> YoloParams:
 
 
 def make_detectors(
-    options: Any, env: Environment, *, extra_folders: Iterable[Path] = (), strict: bool = False
-) -> tuple[list[Detector], list[str]]:
+    options: Any, env: ModelSettings, *, extra_folders: Iterable[Path] = (), strict: bool = False
+) -> tuple[list[PartDetector], list[str]]:
     """The detectors the options ask for, and a note for each that cannot be had (``strict``: an error)."""
     detectors, notes = [], []
     for choice in detector_plan(options):
@@ -75,7 +76,7 @@ def make_detectors(
     return detectors, notes
 
 
-def make_skin_model(options: Any, env: Environment) -> SkinModel | None:
+def make_skin_model(options: Any, env: ModelSettings) -> SkinModel | None:
     """The FCN skin model when ``skin_model`` is ``fcn`` (else None: the colour rules)."""
     if getattr(options, "skin_model", "colour") != "fcn":
         return None
@@ -87,7 +88,7 @@ def make_skin_model(options: Any, env: Environment) -> SkinModel | None:
     )
 
 
-def make_matte_model(options: Any, env: Environment, specs: tuple[Any, ...] = ()) -> tuple[MatteModel | None, str]:
+def make_matte_model(options: Any, env: ModelSettings, specs: tuple[Any, ...] = ()) -> tuple[MatteModel | None, str]:
     """ViTMatte for ``matte: model`` (None and the reason when it cannot be had); ``specs``: registry entries
     replaced by name (tests' tiny models)."""
     from lib_garment.request import SegmentOptions
@@ -114,7 +115,7 @@ def make_matte_model(options: Any, env: Environment, specs: tuple[Any, ...] = ()
 
 def build_restore_models(
     options: Any,
-    env: Environment,
+    env: ModelSettings,
     *,
     extra_folders: Iterable[Path] = (),
     strict_detectors: bool = False,

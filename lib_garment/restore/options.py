@@ -35,7 +35,7 @@ SORT_ORDERS = {"none": "none", "left_to_right": "left-right", "center_out": "cen
 def detector_name(name: str, field: str = "detector") -> str:
     """The engine's name for a detector a user named (aliases, ADetailer's ``.pt`` names); BadInput when it is
     neither a known name nor something that looks like a file path."""
-    from lib_garment.restore.detectors import DETECTOR_NAMES
+    from lib_garment.restore.detectors.choose import DETECTOR_NAMES
 
     if not isinstance(name, str) or not name.strip():
         raise BadInput(f"restore {field} must name a detector, got {name!r}")

@@ -14,7 +14,7 @@
    detection the garment covers entirely is skipped with a note and costs no generation.
 
 ``regenerate`` is where the host's WebUI img2img pass goes; it gets the (512, 512, 3) uint8 crop, the
-(512, 512) float32 matte (the region to regenerate, soft at its edge), the :class:`~.detect.Detection` (image
+(512, 512) float32 matte (the region to regenerate, soft at its edge), the :class:`~.detect.PartDetection` (image
 pixels) and the detection's index in the plan (``plan.items[index]`` has its prompts and region), and returns
 the regenerated crop of the same shape, or None to leave this detection as it is.
 
@@ -32,16 +32,17 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lib_garment.arrays import check_alpha, check_rgb
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.restore.arrays import box_mask, check_alpha, check_rgb
 from lib_garment.restore.blend import BLEND_MODES, BlendMode, poisson_blend, seam_metric
+from lib_garment.restore.boxes import box_mask
 from lib_garment.restore.crop import DEFAULT_CROP, CropParams, CropRegion, crop_region
 from lib_garment.restore.detect import (
     DEFAULT_FILTER,
-    Detection,
-    Detector,
     FilterParams,
     Kind,
+    PartDetection,
+    PartDetector,
     detect_all,
     filter_detections,
 )
@@ -57,7 +58,7 @@ from lib_garment.restore.skin import (
 )
 from lib_garment.segment.pipeline import MatteModel
 
-Regenerate = Callable[[np.ndarray, np.ndarray, Detection, int], "np.ndarray | None"]
+Regenerate = Callable[[np.ndarray, np.ndarray, PartDetection, int], "np.ndarray | None"]
 Status = Literal["restored", "skipped"]
 NOTHING_DETECTED = "nothing detected: image passed through untouched"
 
@@ -192,7 +193,7 @@ class PlannedDetection:
 
     index: int
     kind_index: int
-    detection: Detection
+    detection: PartDetection
     region: CropRegion
     prompt: str | None
     negative_prompt: str
@@ -216,7 +217,7 @@ def _as_settings(options: RestoreSettings | Mapping[str, Any] | None) -> Restore
     return settings_from_dict(options)
 
 
-def _check_detectors(detector: Detector | Sequence[Detector]) -> tuple[Detector, ...]:
+def _check_detectors(detector: PartDetector | Sequence[PartDetector]) -> tuple[PartDetector, ...]:
     detectors = (detector,) if callable(detector) else tuple(detector) if isinstance(detector, Sequence) else ()
     if not detectors or not all(callable(d) for d in detectors):
         raise BadInput(f"restore needs a detector (or a list of them), got {type(detector).__name__}")
@@ -224,7 +225,7 @@ def _check_detectors(detector: Detector | Sequence[Detector]) -> tuple[Detector,
 
 
 def plan_detections(
-    detections: Sequence[Detection], image_shape: tuple[int, int], settings: RestoreSettings = DEFAULT_SETTINGS
+    detections: Sequence[PartDetection], image_shape: tuple[int, int], settings: RestoreSettings = DEFAULT_SETTINGS
 ) -> RestorePlan:
     """The plan for detections already found (pure: no model runs)."""
     shape = (int(image_shape[0]), int(image_shape[1]))
@@ -266,7 +267,7 @@ def _fields(params: Any) -> dict[str, Any]:
 
 def plan_restore(
     image: np.ndarray,
-    detector: Detector | Sequence[Detector],
+    detector: PartDetector | Sequence[PartDetector],
     options: RestoreSettings | Mapping[str, Any] | None = None,
 ) -> RestorePlan:
     """Detect, choose, and plan regions and prompts (the options are checked before any detector runs)."""
@@ -290,7 +291,7 @@ class DetectionRecord:
     when not measured or skipped) and ``timings`` in seconds (crop, skin, regenerate, blend, seam)."""
 
     index: int
-    detection: Detection
+    detection: PartDetection
     region: CropRegion
     prompt: str | None
     negative_prompt: str
@@ -478,7 +479,7 @@ def _without_kept(alpha: np.ndarray, region: CropRegion, keep: np.ndarray | None
 
 def restore_image(
     image: np.ndarray,
-    detector: Detector | Sequence[Detector],
+    detector: PartDetector | Sequence[PartDetector],
     regenerate: Regenerate,
     options: RestoreSettings | Mapping[str, Any] | None = None,
     keep_alpha: np.ndarray | None = None,

@@ -24,8 +24,9 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
+from lib_garment.arrays import check_rgb
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.restore.arrays import Box, box_mask, box_pixels, check_rgb
+from lib_garment.restore.boxes import Box, box_mask, box_pixels
 from lib_garment.segment.matte import classic_alpha, finish_alpha, mask_alpha
 from lib_garment.segment.pipeline import MatteModel
 from lib_garment.segment.trimap import make_trimap

@@ -2,7 +2,7 @@
 loaded from a state dict the user supplies.
 
 No skin model ships in the registry, so the file is a user file under the registry's trust rules
-(:func:`lib_garment.segment.backends.weights.user_file`): a ``.safetensors`` file is loaded as it is (the format
+(:func:`lib_garment.models.weights.user_file`): a ``.safetensors`` file is loaded as it is (the format
 cannot run code); a pickle (``.pth``/``.pt``) only when the user trusts unverified files, and even then torch is
 asked for a weights-only load first. The architecture is ``fcn_resnet101(num_classes=2, weights=None,
 weights_backbone=None)`` (with the auxiliary head when the file has one); every key and shape of the file is
@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from lib_garment.arrays import check_rgb
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.maps.devices import check_device, resolve_device
 from lib_garment.models.progress import ProgressCallback
-from lib_garment.restore.arrays import check_rgb
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
+from lib_garment.runtime.devices import check_device, resolve_device
 
 SKIN_REQUIREMENT = "torchvision"
 SKIN_FAMILY = "skin"
@@ -79,7 +79,7 @@ def check_fcn_state(state: Mapping[str, Any], expected: Mapping[str, tuple[int, 
 
 def read_state(path: Path) -> dict[str, Any]:
     """The tensors of a verified file: safetensors directly, a torch checkpoint through the weights loader."""
-    from lib_garment.segment.backends.weights import TrustedFile, load_torch_state
+    from lib_garment.models.weights import TrustedFile, load_torch_state
 
     if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
@@ -187,8 +187,8 @@ def skin_model_from_file(
     runtime: ModelRuntime | None = None,
 ) -> FcnSkinModel:
     """A skin model from the user's file, cleared by the trust rules now (loaded at the first crop)."""
+    from lib_garment.models.weights import user_file
     from lib_garment.paths import models_root as default_models_root
-    from lib_garment.segment.backends.weights import user_file
 
     if not isinstance(path, str | Path) or not str(path).strip():
         raise BadInput(f"skin model must be the path of a state dict file, got {path!r}")

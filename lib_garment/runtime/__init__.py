@@ -4,10 +4,12 @@ Engine functions are plain functions named ``"package.module:function"`` that ke
 with ``cached_model``. Callers pick a runtime by what the function needs and call through it::
 
     runtime = get_runtime("transformers>=4.34")          # in-process, the model worker, or ModelUnavailable
-    alpha = runtime.call("lib_garment.segment.matting:matte", image, trimap, model_dir=str(path))
+    found = runtime.call("lib_garment.segment.backends.vitmatte:matte", str(path), image, trimap)
 
-See ``selection`` (which runtime), ``in_process`` and ``worker`` (the two implementations), ``cache``
-(resident models) and ``errors`` (what a failed call raises).
+See ``base`` (the interface), ``selection`` (which runtime), ``in_process`` and ``worker`` (the two
+implementations; ``worker_main`` is the worker's side, ``wire`` the frames between them), ``cache`` (resident
+models), ``errors`` (what a failed call raises), ``devices`` (which torch device a model runs on, resolved in
+the process that runs it) and ``diagnostics`` (health checks any runtime can run).
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class Box:
 
 
 @dataclass(frozen=True)
-class Detection:
+class PhraseDetection:
     """One box a detector found for one phrase. ``score``: the box confidence (GroundingDINO: the highest
     token logit); ``text_score``: the phrase tokens' confidence, when the detector reports it."""
 
@@ -127,7 +127,7 @@ DEFAULT_SELECT = SelectParams()
 
 
 def passes_thresholds(
-    detection: Detection, box_threshold: float | None = None, text_threshold: float | None = None
+    detection: PhraseDetection, box_threshold: float | None = None, text_threshold: float | None = None
 ) -> bool:
     """GroundingDINO's comparison: strictly greater than each threshold that is given."""
     if box_threshold is not None and not detection.score > box_threshold:
@@ -136,8 +136,8 @@ def passes_thresholds(
 
 
 def filter_detections(
-    detections: Iterable[Detection], box_threshold: float | None = None, text_threshold: float | None = None
-) -> list[Detection]:
+    detections: Iterable[PhraseDetection], box_threshold: float | None = None, text_threshold: float | None = None
+) -> list[PhraseDetection]:
     """The detections that pass the thresholds, in their order."""
     return [d for d in detections if passes_thresholds(d, box_threshold, text_threshold)]
 
@@ -152,7 +152,7 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def largest(detections: Iterable[Detection]) -> Detection | None:
+def largest(detections: Iterable[PhraseDetection]) -> PhraseDetection | None:
     """The detection with the greatest box area; ties: higher score, then first. None if none has an area."""
     best = None
     for detection in detections:
@@ -164,29 +164,31 @@ def largest(detections: Iterable[Detection]) -> Detection | None:
     return best
 
 
-def by_score(detections: Iterable[Detection]) -> list[Detection]:
+def by_score(detections: Iterable[PhraseDetection]) -> list[PhraseDetection]:
     """Highest score first; equal scores keep their order (a stable sort)."""
     return sorted(detections, key=lambda d: -d.score)
 
 
-def nms(detections: Iterable[Detection], iou_threshold: float = DEFAULT_IOU_THRESHOLD) -> list[Detection]:
+def nms(detections: Iterable[PhraseDetection], iou_threshold: float = DEFAULT_IOU_THRESHOLD) -> list[PhraseDetection]:
     """Greedy non-maximum suppression, highest score first: a box whose IoU with a kept box is greater than
     ``iou_threshold`` is dropped. Returns the kept detections by score. Boxes without area are dropped."""
-    kept: list[Detection] = []
+    kept: list[PhraseDetection] = []
     for detection in by_score(d for d in detections if d.box.area > 0):
         if all(box_iou(detection.box, other.box) <= iou_threshold for other in kept):
             kept.append(detection)
     return kept
 
 
-def top_k(detections: Iterable[Detection], k: int, iou_threshold: float = DEFAULT_IOU_THRESHOLD) -> list[Detection]:
+def top_k(
+    detections: Iterable[PhraseDetection], k: int, iou_threshold: float = DEFAULT_IOU_THRESHOLD
+) -> list[PhraseDetection]:
     """The ``k`` best-scoring detections that survive :func:`nms`."""
     return nms(detections, iou_threshold)[:k]
 
 
 def select_boxes(
-    detections: Iterable[Detection], phrases: Sequence[str] | None = None, params: SelectParams = DEFAULT_SELECT
-) -> dict[str, tuple[Detection, ...]]:
+    detections: Iterable[PhraseDetection], phrases: Sequence[str] | None = None, params: SelectParams = DEFAULT_SELECT
+) -> dict[str, tuple[PhraseDetection, ...]]:
     """The chosen detections per phrase, in ``phrases`` order (a phrase with none maps to an empty tuple).
 
     ``phrases`` None: the phrases the detections carry, in order of first appearance. Detections of a phrase
@@ -196,11 +198,11 @@ def select_boxes(
     passing = filter_detections(detections, params.box_threshold, params.text_threshold)
     if phrases is None:
         phrases = list(dict.fromkeys(d.phrase for d in passing))
-    grouped: dict[str, list[Detection]] = {phrase: [] for phrase in phrases}
+    grouped: dict[str, list[PhraseDetection]] = {phrase: [] for phrase in phrases}
     for detection in passing:
         if detection.phrase in grouped:
             grouped[detection.phrase].append(detection)
-    chosen: dict[str, tuple[Detection, ...]] = {}
+    chosen: dict[str, tuple[PhraseDetection, ...]] = {}
     for phrase, group in grouped.items():
         if params.mode == "largest":
             best = largest(group)

@@ -23,7 +23,7 @@ def foreground(mask: np.ndarray) -> np.ndarray:
     """A (H, W) model mask as bool: bool as it is, integers where non-zero, floats where more than 0.5.
 
     SAM hands over bool masks (or 0/1 integers); floats are probabilities. A soft 0..255 alpha is not a model
-    mask: make it binary first (``lib_garment.maps.arrays.binary_mask`` cuts at half).
+    mask: make it binary first (``lib_garment.arrays.binary_mask`` cuts at half).
     """
     mask = np.asarray(mask)
     if mask.ndim != 2:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from lib_garment.segment.boxes import Box, Detection
+from lib_garment.segment.boxes import Box, PhraseDetection
 
 MODEL_MAX_SIDE = 1024  # what detection and SAM see: SAM's own input side; GroundingDINO resizes to 800-1333
 MATTE_MAX_SIDE = 1536  # what the matte sees: detail wants more, ViTMatte's global attention memory grows as side⁴
@@ -101,8 +101,10 @@ class Resize:
         (x0, y0), (x1, y1) = self.points_to_original([[box.x0, box.y0], [box.x1, box.y1]])
         return Box(x0, y0, x1, y1)
 
-    def detection_to_original(self, detection: Detection) -> Detection:
-        return Detection(self.box_to_original(detection.box), detection.score, detection.phrase, detection.text_score)
+    def detection_to_original(self, detection: PhraseDetection) -> PhraseDetection:
+        return PhraseDetection(
+            self.box_to_original(detection.box), detection.score, detection.phrase, detection.text_score
+        )
 
     # Arrays.
 

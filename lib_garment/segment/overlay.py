@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 import cv2
 import numpy as np
 
-from lib_garment.maps.arrays import check_image, scaled_size
-from lib_garment.segment.boxes import Detection
+from lib_garment.arrays import check_image
+from lib_garment.maps.scale import scaled_size
+from lib_garment.segment.boxes import PhraseDetection
 from lib_garment.segment.geometry import pixel_box
 
 TINT = (255, 40, 140)  # magenta: rare in garments and backgrounds, so the tint reads as "kept"
@@ -20,7 +21,7 @@ PALETTE = ((0, 200, 255), (255, 200, 0), (60, 220, 60), (255, 110, 30), (150, 11
 def overlay_image(
     image: np.ndarray,
     alpha: np.ndarray | None = None,
-    detections: Iterable[Detection] = (),
+    detections: Iterable[PhraseDetection] = (),
     phrases: Sequence[str] | None = None,
     tint: tuple[int, int, int] = TINT,
     strength: float = TINT_STRENGTH,

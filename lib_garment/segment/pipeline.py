@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from lib_garment.arrays import check_image
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.imageio import DEFAULT_LIMITS, ImageLimits, check_array_size
-from lib_garment.maps.arrays import check_image
-from lib_garment.segment.boxes import Detection, SelectParams, select_boxes
+from lib_garment.segment.boxes import PhraseDetection, SelectParams, select_boxes
 from lib_garment.segment.cleanup import DEFAULT_MIN_AREA, remove_small_components, union_masks
 from lib_garment.segment.coarse import coarse_mask_from_array
 from lib_garment.segment.geometry import MATTE_MAX_SIDE, MODEL_MAX_SIDE, fit_within
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from lib_garment.request import SegmentOptions
 
 
-class Detector(Protocol):
+class PhraseDetector(Protocol):
     """A text-prompted box detector (GroundingDINO). ``name`` identifies it in provenance.
 
     Called with the (h, w, 3) uint8 RGB working image, the normalised phrases, and the thresholds; returns
@@ -47,7 +47,7 @@ class Detector(Protocol):
 
     def __call__(
         self, image: np.ndarray, phrases: tuple[str, ...], box_threshold: float, text_threshold: float
-    ) -> Iterable[Detection]: ...
+    ) -> Iterable[PhraseDetection]: ...
 
 
 class BoxSegmenter(Protocol):
@@ -119,8 +119,8 @@ class Segmentation:
     source: Literal["text", "mask"]
     trimap_radius: int
     phrases: tuple[str, ...] = ()
-    detections: tuple[Detection, ...] = ()
-    selected: dict[str, tuple[Detection, ...]] = field(default_factory=dict)
+    detections: tuple[PhraseDetection, ...] = ()
+    selected: dict[str, tuple[PhraseDetection, ...]] = field(default_factory=dict)
 
     @property
     def alpha(self) -> np.ndarray:
@@ -133,7 +133,7 @@ class Segmentation:
             return ()
         return tuple(phrase for phrase in self.phrases if not self.selected.get(phrase))
 
-    def chosen(self) -> list[Detection]:
+    def chosen(self) -> list[PhraseDetection]:
         return [d for group in self.selected.values() for d in group]
 
     def overlay(self, image: np.ndarray) -> np.ndarray:
@@ -158,7 +158,7 @@ def check_segment_inputs(
     image: np.ndarray,
     settings: SegmentSettings,
     coarse_mask: np.ndarray | None = None,
-    detector: Detector | None = None,
+    detector: PhraseDetector | None = None,
     segmenter: BoxSegmenter | None = None,
     matte_model: MatteModel | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
@@ -191,7 +191,7 @@ def segment(
     image: np.ndarray,
     settings: SegmentSettings,
     coarse_mask: np.ndarray | None = None,
-    detector: Detector | None = None,
+    detector: PhraseDetector | None = None,
     segmenter: BoxSegmenter | None = None,
     matte_model: MatteModel | None = None,
     limits: ImageLimits = DEFAULT_LIMITS,
@@ -204,8 +204,8 @@ def segment(
     """
     image = check_segment_inputs(image, settings, coarse_mask, detector, segmenter, matte_model, limits)
     height, width = image.shape[:2]
-    detections: tuple[Detection, ...] = ()
-    selected: dict[str, tuple[Detection, ...]] = {}
+    detections: tuple[PhraseDetection, ...] = ()
+    selected: dict[str, tuple[PhraseDetection, ...]] = {}
     if coarse_mask is not None:
         raw = coarse_mask_from_array(coarse_mask, (height, width))
         source: Literal["text", "mask"] = "mask"
@@ -223,15 +223,16 @@ def segment(
 
 
 def _detect_and_segment(
-    image: np.ndarray, settings: SegmentSettings, detector: Detector, segmenter: BoxSegmenter
-) -> tuple[np.ndarray, tuple[Detection, ...], dict[str, tuple[Detection, ...]]]:
+    image: np.ndarray, settings: SegmentSettings, detector: PhraseDetector, segmenter: BoxSegmenter
+) -> tuple[np.ndarray, tuple[PhraseDetection, ...], dict[str, tuple[PhraseDetection, ...]]]:
     height, width = image.shape[:2]
     resize = fit_within(width, height, settings.model_max_side)
     working = resize.image_to_working(image)
     found = detector(working, settings.phrases, settings.box_threshold, settings.text_threshold)
     # Back to the photo, cut to its frame (detectors may reach a little past it): areas compare what is seen.
     detections = tuple(
-        Detection(resize.box_to_original(d.box).clipped(width, height), d.score, d.phrase, d.text_score) for d in found
+        PhraseDetection(resize.box_to_original(d.box).clipped(width, height), d.score, d.phrase, d.text_score)
+        for d in found
     )
     selected = select_boxes(detections, settings.phrases, settings.select)
     chosen = [d for group in selected.values() for d in group]

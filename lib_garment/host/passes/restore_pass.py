@@ -41,7 +41,7 @@ from lib_garment.host.webui.controlnet import find_cn_script, find_controlnet
 from lib_garment.host.webui.messages import say, warn
 from lib_garment.host.webui.processing import INNER_MARK, controlnet_only_copy, new_img2img, to_array
 from lib_garment.request import GarmentRequest, RestoreOptions
-from lib_garment.restore.detect import Detection
+from lib_garment.restore.detect import PartDetection
 from lib_garment.restore.options import describe_result, settings_from_request
 from lib_garment.restore.pipeline import PlannedDetection, RestorePlan, execute_plan, plan_restore
 
@@ -257,7 +257,7 @@ class NestedPasses:
     failures: dict[int, str] = field(default_factory=dict)
     ran: list[int] = field(default_factory=list)
 
-    def __call__(self, crop: np.ndarray, matte: np.ndarray, detection: Detection, index: int) -> np.ndarray | None:
+    def __call__(self, crop: np.ndarray, matte: np.ndarray, detection: PartDetection, index: int) -> np.ndarray | None:
         stop = _interrupted()
         if stop is not None:
             self.failures[index] = stop

@@ -22,8 +22,7 @@ from fastapi.responses import Response
 from lib_garment.errors import BadInput, GarmentError, ModelUnavailable
 from lib_garment.host.webui.messages import warn
 from lib_garment.pydantic_compat import ValidationError
-
-EXTRA_MESSAGE = "unknown field (not part of the Garment Studio request)"
+from lib_garment.request import validation_problems
 
 
 def _plain(value: Any) -> Any:
@@ -61,14 +60,9 @@ def invalid(problems: list[dict[str, Any]]) -> Refused:
     return Refused(422, {"detail": problems})
 
 
-def validation_problems(err: ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors with every location under "body" ("__root__" dropped: a model's own check)."""
-    problems = []
-    for error in err.errors():
-        loc = ["body", *(part for part in error["loc"] if part != "__root__")]
-        message = EXTRA_MESSAGE if error["type"] == "value_error.extra" else error["msg"]
-        problems.append(problem(loc, message, error["type"]))
-    return problems
+def body_problems(err: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors as 422 entries with every location under "body" (the request's one formatter)."""
+    return [dict(found) for found in validation_problems(err, prefix=("body",))]
 
 
 def _one_line(text: str) -> str:

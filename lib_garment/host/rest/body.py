@@ -17,7 +17,7 @@ import numpy as np
 
 from lib_garment.b64images import decode_image
 from lib_garment.errors import BadInput
-from lib_garment.host.rest.answers import invalid, problem, validation_problems
+from lib_garment.host.rest.answers import body_problems, invalid, problem
 from lib_garment.imageio import image_to_mask, image_to_rgb
 from lib_garment.pydantic_compat import Field, StrictBool, StrictStr, ValidationError
 from lib_garment.request import GarmentRequest, MapKind, StrictModel
@@ -97,7 +97,7 @@ def parse_body(raw: bytes) -> RouteJob:
     try:
         body = RouteBody.parse_obj(data)
     except ValidationError as err:
-        problems = validation_problems(err)
+        problems = body_problems(err)
     request = data.get("request")
     for name in ("reference_image", "reference_mask"):
         if isinstance(request, dict) and request.get(name) is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput
+from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS
 from lib_garment.generate.tasks import DEFAULT_UNITS
 from lib_garment.host.ui.mask_editor import combined_mask, normalise, uploaded_mask
 from lib_garment.host.ui.tab_model import MODEL_INPUT_NAMES, split_model_values
@@ -30,15 +31,13 @@ from lib_garment.host.ui.tab_units import (
 )
 from lib_garment.host.webui.processing import DEFAULT_SAMPLER
 from lib_garment.imageio import image_to_rgb, read_image
-from lib_garment.request import GarmentRequest, parse_request
+from lib_garment.request import MAP_KINDS, GarmentRequest, parse_request
 
 TASKS = ("background", "model")
 # Checkbox order: the model task's defaults read in their own order (pose, mask_canny, depth), and so do the
 # background task's (mask_canny, normal).
-UNIT_KINDS = ("pose", "mask_canny", "canny", "lines", "depth", "normal")
+UNIT_KINDS = ("pose", "mask_canny", *(kind for kind in MAP_KINDS if kind not in ("pose", "mask_canny")))
 MATTES = ("vitmatte", "classic", "none")
-DEFAULT_STEPS = 20
-DEFAULT_CFG = 7.0
 EDITOR_PHOTO_NAME = "photo"
 
 

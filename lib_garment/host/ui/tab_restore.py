@@ -32,13 +32,14 @@ from lib_garment.host.passes.outputs import output_folder, save_result
 from lib_garment.host.passes.restore_run import restore_standalone
 from lib_garment.host.webui.messages import warn
 from lib_garment.imageio import image_to_rgb, open_image
-from lib_garment.request import GarmentRequest, parse_request
+from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest, parse_request
 
 ELEM = "garment_studio_restore"
 FACE_DETECTORS = ("face_yolov8n", "face_yolov8s", "mediapipe_face_short", "mediapipe_face_full", "haar")
 HAND_DETECTORS = ("hand_yolov8n", "mediapipe_hands")
 SORTS = ("none", "left_to_right", "center_out", "area")
-UNIT_KINDS = ("none", "depth", "canny", "lines", "pose", "normal")
+# Every kind a restore unit may have, depth first as the dropdown has always listed it.
+UNIT_KINDS = ("none", "depth", *(kind for kind in RESTORE_MAP_KINDS if kind != "depth"))
 SOURCES = ("selected result", "uploaded image")
 # The options' widgets, in the order their values follow the tab's own inputs.
 RESTORE_NAMES = (

@@ -20,14 +20,9 @@ from modules import extensions, shared
 
 from lib_garment.errors import GarmentError, ModelUnavailable
 from lib_garment.generate.controlnet_models import Base, resolve_model
+from lib_garment.generate.controlnet_units import NONE_MODULE, Flavour, resize_mode_for, unit_fields
 from lib_garment.generate.plan import UnitPlan
 
-CONTROL_MODES = {
-    "balanced": "Balanced",
-    "prompt": "My prompt is more important",
-    "controlnet": "ControlNet is more important",
-}
-RESIZE_MODES = {0: "Just Resize", 1: "Crop and Resize", 2: "Resize and Fill", 3: "Just Resize"}
 INSTALL_HINT = (
     "install sd-webui-controlnet (Extensions > Available) and a ControlNet model per map kind, or allow "
     "generating without ControlNet (allow_without_controlnet)"
@@ -79,8 +74,11 @@ def find_cn_script(runner: Any) -> Any | None:
 class ControlNetBridge:
     """One ControlNet flavour. Subclasses say how units are made, read and listed."""
 
-    flavour = ""
-    none_module = "none"
+    flavour: Flavour
+
+    @property
+    def none_module(self) -> str:
+        return NONE_MODULE[self.flavour]
 
     def __init__(self, external_code: Any) -> None:
         self.ec = external_code
@@ -111,22 +109,11 @@ class ControlNetBridge:
         raise NotImplementedError
 
     def make_unit(self, unit: UnitPlan, model: str, resize_mode: str) -> Any:
-        ec = self.ec
-        return self._unit_class()(
-            enabled=True,
-            module=self.none_module,
-            model=model,
-            image=self._image(unit),
-            weight=float(unit.weight),
-            guidance_start=float(unit.guidance_start),
-            guidance_end=float(unit.guidance_end),
-            resize_mode=ec.ResizeMode(resize_mode),
-            control_mode=ec.ControlMode(CONTROL_MODES[unit.control_mode]),
-            processor_res=-1,
-            threshold_a=-1,
-            threshold_b=-1,
-            pixel_perfect=False,
-        )
+        fields = unit_fields(unit, model, self.flavour, resize_mode)
+        fields["image"] = self._image(unit)
+        fields["resize_mode"] = self.ec.ResizeMode(fields["resize_mode"])
+        fields["control_mode"] = self.ec.ControlMode(fields["control_mode"])
+        return self._unit_class()(**fields)
 
     def disabled_unit(self) -> Any:
         return self._unit_class()(enabled=False, module=self.none_module, model="None")
@@ -164,7 +151,7 @@ class ControlNetBridge:
                 f"{len(units)} more. Raise 'Multi-ControlNet: ControlNet unit number' (Settings > ControlNet) "
                 "and reload the UI, or use fewer units"
             )
-        mode = RESIZE_MODES.get(int(resize_mode or 0), "Just Resize")
+        mode = resize_mode_for(resize_mode)
         for slot, unit, model in zip(free[: len(units)], units, models, strict=True):
             current[slot] = self.make_unit(unit, model, mode)
         args[script.args_from : script.args_to] = [u.value if isinstance(u, Unreadable) else u for u in current]
@@ -215,7 +202,6 @@ class ForgeBridge(ControlNetBridge):
     """Forge's built-in ControlNet: dataclass unit, module "None", ndarray images, no update helpers."""
 
     flavour = "forge"
-    none_module = "None"
 
     def __init__(self, external_code: Any, global_state: Any) -> None:
         super().__init__(external_code)

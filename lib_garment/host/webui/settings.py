@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 from modules import paths, shared
 
-from lib_garment.generate.prepare import Environment
+from lib_garment.models.settings import ModelSettings
 from lib_garment.paths import models_root as resolve_models_root
 from lib_garment.runtime.selection import POLICIES, Policy
 
@@ -150,10 +150,10 @@ def current_settings(data: dict[str, Any] | None = None) -> HostSettings:
     )
 
 
-def model_settings(progress: Any = None) -> Environment:
+def model_settings(progress: Any = None) -> ModelSettings:
     """The Settings page as the engine's model settings (read per job), with ``progress`` for downloads."""
     settings = current_settings()
-    return Environment(
+    return ModelSettings(
         models_root=settings.models_root(),
         device=None,
         offline=settings.offline_arg,

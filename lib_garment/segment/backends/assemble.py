@@ -33,6 +33,7 @@ from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.imageio import DEFAULT_LIMITS, ImageLimits
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.registry import ModelSpec, get_spec
+from lib_garment.models.weights import TrustedFile, registry_file, user_file
 from lib_garment.request import SegmentOptions
 from lib_garment.runtime import ModelRuntime, get_runtime
 from lib_garment.runtime.selection import Policy
@@ -42,7 +43,6 @@ from lib_garment.segment.backends.grounding_dino_hf import GroundingDinoHF
 from lib_garment.segment.backends.grounding_dino_py import GroundingDinoPy, GroundingDinoPyFiles, package_config
 from lib_garment.segment.backends.sam import SamSegmenter
 from lib_garment.segment.backends.vitmatte import VitMatte
-from lib_garment.segment.backends.weights import TrustedFile, registry_file, user_file
 from lib_garment.segment.pipeline import Segmentation, segment, settings_from_options
 
 DetectorKind = Literal["groundingdino-py", "transformers"]

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lib_garment.maps.devices import check_device
 from lib_garment.runtime import ModelRuntime
 from lib_garment.runtime.cache import cached_model
+from lib_garment.runtime.devices import check_device
 
 T = TypeVar("T")
 

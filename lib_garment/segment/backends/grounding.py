@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lib_garment.errors import BadInput
-from lib_garment.segment.boxes import Box, Detection
+from lib_garment.segment.boxes import Box, PhraseDetection
 from lib_garment.segment.phrases import caption
 
 MAX_TEXT_TOKENS = 256  # GroundingDINO's max_text_len (both implementations)
@@ -99,9 +99,9 @@ def detections_from_scores(
     return found
 
 
-def to_detections(found: Sequence[dict[str, object]]) -> list[Detection]:
-    """The engine's plain dicts as :class:`Detection` values (in the caller's process)."""
+def to_detections(found: Sequence[dict[str, object]]) -> list[PhraseDetection]:
+    """The engine's plain dicts as :class:`PhraseDetection` values (in the caller's process)."""
     return [
-        Detection(Box(*d["box"]), d["score"], str(d["phrase"]), d["text_score"])  # type: ignore[arg-type, misc]
+        PhraseDetection(Box(*d["box"]), d["score"], str(d["phrase"]), d["text_score"])  # type: ignore[arg-type, misc]
         for d in found
     ]

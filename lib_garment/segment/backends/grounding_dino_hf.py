@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from lib_garment.maps.devices import resolve_device
 from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.runtime import ModelRuntime
+from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
 from lib_garment.segment.backends.grounding import detections_from_scores, phrase_token_spans, to_detections
-from lib_garment.segment.boxes import Detection
+from lib_garment.segment.boxes import PhraseDetection
 from lib_garment.segment.phrases import caption
 
 REQUIREMENT = "transformers>=4.40"
@@ -96,7 +96,7 @@ def _describe(model_dir: str, model: Any, device: str) -> dict[str, Any]:
 
 
 class GroundingDinoHF(RuntimeBackend):
-    """The pipeline's Detector with transformers' GroundingDINO, called through ``runtime``."""
+    """The pipeline's PhraseDetector with transformers' GroundingDINO, called through ``runtime``."""
 
     name = "groundingdino-transformers"
 
@@ -109,7 +109,7 @@ class GroundingDinoHF(RuntimeBackend):
 
     def __call__(
         self, image: np.ndarray, phrases: tuple[str, ...], box_threshold: float, text_threshold: float
-    ) -> Iterable[Detection]:
+    ) -> Iterable[PhraseDetection]:
         result = self._call(
             DETECT, self.model_dir, image, tuple(phrases), float(box_threshold), float(text_threshold),
             device=self.device,

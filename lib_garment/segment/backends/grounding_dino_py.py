@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.maps.devices import resolve_device
+from lib_garment.models.weights import TrustedFile, load_torch_state
 from lib_garment.runtime import ModelRuntime
+from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer, stdout_to_stderr
 from lib_garment.segment.backends.grounding import detections_from_scores, phrase_token_spans, to_detections
-from lib_garment.segment.backends.weights import TrustedFile, load_torch_state
-from lib_garment.segment.boxes import Detection
+from lib_garment.segment.boxes import PhraseDetection
 from lib_garment.segment.phrases import caption
 
 REQUIREMENT = "transformers<5"  # the package's BERT wrapper uses APIs transformers 5 removed
@@ -182,7 +182,7 @@ def _describe(files: GroundingDinoPyFiles, model: Any, device: str) -> dict[str,
 
 
 class GroundingDinoPy(RuntimeBackend):
-    """The pipeline's Detector with groundingdino-py, called through ``runtime``."""
+    """The pipeline's PhraseDetector with groundingdino-py, called through ``runtime``."""
 
     name = "groundingdino-py"
 
@@ -204,7 +204,7 @@ class GroundingDinoPy(RuntimeBackend):
 
     def __call__(
         self, image: np.ndarray, phrases: tuple[str, ...], box_threshold: float, text_threshold: float
-    ) -> Iterable[Detection]:
+    ) -> Iterable[PhraseDetection]:
         result = self._call(
             DETECT,
             self.files,

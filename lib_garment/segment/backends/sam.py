@@ -13,7 +13,7 @@ the HQ token's mask alone (the package's advice for one object per prompt). Its 
 decoder an early-layer feature map, which the predictor keeps beside the embedding: the once-per-image cache
 covers both.
 
-Checkpoints load only as :class:`~lib_garment.segment.backends.weights.TrustedFile` (the registry's hash, or
+Checkpoints load only as :class:`~lib_garment.models.weights.TrustedFile` (the registry's hash, or
 an explicit trust), and their architecture comes from their tensor shapes (:mod:`.sam_arch`).
 """
 
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import ModelUnavailable
-from lib_garment.maps.devices import resolve_device
+from lib_garment.models.weights import TrustedFile, load_torch_state
 from lib_garment.runtime import ModelRuntime
+from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
 from lib_garment.segment.backends.sam_arch import SamArch, infer_arch
-from lib_garment.segment.backends.weights import TrustedFile, load_torch_state
 
 _MODULE = "lib_garment.segment.backends.sam"
 SEGMENT = f"{_MODULE}:segment_boxes"
@@ -200,7 +200,7 @@ class SamSegmenter(RuntimeBackend):
     ) -> None:
         super().__init__(runtime, device)
         if not isinstance(weights, TrustedFile):
-            raise TypeError("SAM weights must be a TrustedFile (see lib_garment.segment.backends.weights)")
+            raise TypeError("SAM weights must be a TrustedFile (see lib_garment.models.weights)")
         self.weights = weights
         self.multimask = multimask
         self.hq_token_only = hq_token_only

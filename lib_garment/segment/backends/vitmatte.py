@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from lib_garment.maps.devices import resolve_device
 from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.runtime import ModelRuntime
+from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
 
 REQUIREMENT = "transformers>=4.34"

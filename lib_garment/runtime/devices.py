@@ -1,4 +1,4 @@
-"""Which torch device a map model runs on: resolved in the process that runs the model (the WebUI's or the
+"""Which torch device a model runs on: resolved in the process that runs the model (the WebUI's or the
 model worker's), because only that process's torch knows what it can reach."""
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def load_torch_state(weights: TrustedFile) -> dict[str, Any]:
     """The state dict of a checkpoint: a bare one, or the ``model``/``state_dict`` entry of a training
     checkpoint, with the ``module.`` prefix of DataParallel saves removed. Tensors stay on the CPU."""
     if not isinstance(weights, TrustedFile):
-        raise TypeError("checkpoints are loaded only from a TrustedFile (see lib_garment.segment.backends.weights)")
+        raise TypeError("checkpoints are loaded only from a TrustedFile (see lib_garment.models.weights)")
     import torch
 
     try:
