@@ -160,7 +160,7 @@ def test_the_unload_button_drops_models_and_refreshes_the_panel(host) -> None:
     runtime = engine("lib_garment.runtime")
     resident_fake()
     assert len(runtime.cache_info()) == 1
-    message = status_tab.unload_models()
+    message = status_tab.unload_and_report()
     assert message.startswith("Unloaded 1 Garment Studio model;")
     assert runtime.cache_info() == []
 
@@ -170,7 +170,7 @@ def test_the_unload_button_drops_models_and_refreshes_the_panel(host) -> None:
     assert "garment_studio_unload" in buttons
     assert buttons["garment_studio_unload"].value == "Unload Garment Studio models"
     calls: list[str] = []
-    tab = status_tab.build_tab(lambda: calls.append("status") or "ok", unload=lambda: "unloaded")
+    tab = status_tab.build_status_tab(lambda: calls.append("status") or "ok", unload=lambda: "unloaded")
     handlers = [fn for fn, outputs in event_handlers(tab) if outputs == 2]
     assert len(handlers) == 1  # the unload click updates the notice and the status panel
     assert handlers[0]() == ("unloaded", "ok")

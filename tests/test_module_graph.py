@@ -218,6 +218,21 @@ def test_every_listed_room_exists() -> None:
     assert set(layer_of()) - existing == set()
 
 
+def class_homes(root: Path) -> dict[str, list[str]]:
+    """Each class name defined at module level in the package → the modules defining it."""
+    homes: dict[str, list[str]] = {}
+    for path in sorted((root / PACKAGE).rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf8")).body:
+            if isinstance(node, ast.ClassDef):
+                homes.setdefault(node.name, []).append(module_name(path, root))
+    return homes
+
+
+def test_every_class_name_is_unique_in_the_package() -> None:
+    """Two classes of one name (two ``Detection``s, two ``ModelFile``s) make every reader check which one."""
+    assert {name: where for name, where in class_homes(ROOT).items() if len(where) > 1} == {}
+
+
 # -- the checks can fail -------------------------------------------------------------------------------------------
 
 
@@ -286,6 +301,12 @@ def test_upward_sideways_and_cross_tower_imports_are_named(tmp_path: Path) -> No
         "lib_garment.host.ui.tab → lib_garment.host.rest.routes: host.ui imports a sibling in its layer, host.rest",
         "lib_garment.models.yolo → lib_garment.maps.devices: models imports a higher room, maps",
     ]
+
+
+def test_a_class_name_defined_twice_is_found(tmp_path: Path) -> None:
+    files = {"__init__.py": "", "a.py": "class Detection: ...\n", "b/c.py": "class Detection:\n    pass\n"}
+    root = write_package(tmp_path, files)
+    assert class_homes(root)["Detection"] == ["lib_garment.a", "lib_garment.b.c"]
 
 
 def test_a_room_no_layer_lists_is_reported(tmp_path: Path) -> None:

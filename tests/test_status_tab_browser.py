@@ -12,7 +12,7 @@ gr = pytest.importorskip("gradio")
 from playwright.sync_api import sync_playwright  # noqa: E402 - after the gradio check
 
 from lib_garment.host.ui.error_tab import build_error_tab  # noqa: E402
-from lib_garment.host.ui.status_tab import build_tab, status_markdown  # noqa: E402
+from lib_garment.host.ui.status_tab import build_status_tab, status_markdown  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,7 +65,7 @@ def test_status_panel_renders_and_refreshes(serve, page) -> None:
 
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(serve(build_tab(status)))
+    page.goto(serve(build_status_tab(status)))
     panel = page.locator("#garment_studio_status").last
     panel.wait_for(state="visible", timeout=30_000)
     assert "Model runtimes" in panel.inner_text()

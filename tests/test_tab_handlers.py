@@ -119,7 +119,7 @@ def test_task_change_presets_its_units_and_weights(paired) -> None:
 
 
 def test_sampler_choices_are_the_webuis(paired) -> None:
-    names = tab_module("tab_layout").sampler_names()
+    names = tab_module("tab_layout").sampler_choices()
     assert "DPM++ 2M" in names
     assert "Euler a" in names
 
@@ -178,7 +178,8 @@ def test_generate_through_the_webuis_gpu_wrapper(paired) -> None:
         named.update({f"weight_{kind}": values.weights.get(kind, 1.0), f"map_{kind}": None})
         named.update({f"guidance_start_{kind}": 0.0, f"guidance_end_{kind}": 1.0})
     named.update({name: "" for name in names if name.startswith("model_")})
-    outputs = tab_module("tab_layout")._wrapped(tab.generate, tab.GENERATE_OUTPUTS)(*(named[name] for name in names))
+    wrapped = tab_module("tab_layout")._wrapped(tab.generate_clicked, tab.GENERATE_OUTPUTS)
+    outputs = wrapped(*(named[name] for name in names))
     assert len(outputs) == tab.GENERATE_OUTPUTS
     results, overlays, kept, files, infotext, infotexts, tabs, message = outputs
     assert len(results) == len(overlays) == len(files) == len(infotexts) == 2  # batch count 2
@@ -473,7 +474,8 @@ def test_restore_this_image_through_the_webuis_gpu_wrapper(paired, head, monkeyp
     named |= {"selected": None, "prompt": "a portrait", "negative_prompt": "", "sampler": "Euler a", "steps": 2}
     named |= {"cfg_scale": 7.0, "seed": 5}
     flat = ["task(rst123)", *(named[name] for name in tab_restore.STANDALONE_NAMES), *restore_values(tab)]
-    image, message = tab_module("tab_layout")._wrapped(tab_restore.restore_image, tab_restore.STANDALONE_OUTPUTS)(*flat)
+    wrapped = tab_module("tab_layout")._wrapped(tab_restore.restore_image_clicked, tab_restore.STANDALONE_OUTPUTS)
+    image, message = wrapped(*flat)
     assert np.asarray(image).shape == photo.shape
     assert "1 face restored (seed 5)" in message
     assert "garment-studio-error" not in message

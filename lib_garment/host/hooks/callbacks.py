@@ -6,8 +6,7 @@ from modules import paths, script_callbacks
 
 from lib_garment.host.rest.routes import register_routes
 from lib_garment.host.ui.error_tab import TAB_ID, TAB_TITLE
-from lib_garment.host.ui.status_tab import build_tab as build_status_tab
-from lib_garment.host.ui.status_tab import status_markdown
+from lib_garment.host.ui.status_tab import build_status_tab, status_markdown
 from lib_garment.host.webui.messages import warn
 from lib_garment.host.webui.settings import current_settings, register_settings
 from lib_garment.runtime import close_all

@@ -1,6 +1,6 @@
 """The environment panel of the Garment Studio tab: the report (versions, runtimes, models, device), Refresh, and a
 button that gives back every resource Garment Studio's models hold. The tab (:mod:`lib_garment.host.ui.tab_layout`)
-shows it in its "Environment and models" accordion; :func:`build_tab` shows it alone."""
+shows it in its "Environment and models" accordion; :func:`build_status_tab` shows it alone."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def status_markdown(models_dir: str | None = None, webui_dir: str | None = None)
         return f"### Garment Studio could not inspect this environment\n\n`{type(err).__name__}: {err}`"
 
 
-def unload_models() -> str:
+def unload_and_report() -> str:
     """Drop every resident model and stop the model worker; a sentence saying what happened."""
     try:
         dropped = unload_all()
@@ -32,7 +32,7 @@ def unload_models() -> str:
     return f"Unloaded {dropped} Garment Studio {noun}; the model worker is stopped (it restarts when needed)."
 
 
-def status_panel(status: Callable[[], str], unload: Callable[[], str] = unload_models) -> gr.Markdown:
+def status_panel(status: Callable[[], str], unload: Callable[[], str] = unload_and_report) -> gr.Markdown:
     """The report, Refresh and Unload, created in the current gradio context (the tab's accordion)."""
     panel = gr.Markdown(status(), elem_id="garment_studio_status")
     with gr.Row():
@@ -48,7 +48,7 @@ def status_panel(status: Callable[[], str], unload: Callable[[], str] = unload_m
     return panel
 
 
-def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_models) -> gr.Blocks:
+def build_status_tab(status: Callable[[], str], unload: Callable[[], str] = unload_and_report) -> gr.Blocks:
     """The panel alone as a tab (the fallback when the workflow tab cannot be built)."""
     with gr.Blocks(analytics_enabled=False) as block:
         gr.Markdown(

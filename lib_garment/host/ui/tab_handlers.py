@@ -314,11 +314,11 @@ def run_generate(inputs: TabInputs) -> GenerateOutputs:
 # ----- gradio wiring -------------------------------------------------------------------------------------------
 
 
-def preview(*values: Any) -> tuple[Any, ...]:
+def preview_clicked(*values: Any) -> tuple[Any, ...]:
     return run_preview(TabInputs.from_values(values)).outputs()
 
 
-def generate(*values: Any) -> tuple[Any, ...]:
+def generate_clicked(*values: Any) -> tuple[Any, ...]:
     return run_generate(TabInputs.from_values(values)).outputs()
 
 

@@ -27,12 +27,12 @@ import gradio as gr
 from modules import shared
 
 from lib_garment.host.ui.mask_editor import build_editor, gradio_major
-from lib_garment.host.ui.status_tab import status_panel, unload_models
+from lib_garment.host.ui.status_tab import status_panel, unload_and_report
 from lib_garment.host.ui.tab_handlers import (
     GENERATE_OUTPUTS,
     PREVIEW_OUTPUTS,
-    generate,
-    preview,
+    generate_clicked,
+    preview_clicked,
     selected_infotext,
     task_changed,
 )
@@ -63,7 +63,7 @@ RESULTS_GALLERY = f"{ELEM}_results_gallery"
 OUTPUT_TABS = f"{ELEM}_output_tabs"
 
 
-def sampler_names() -> list[str]:
+def sampler_choices() -> list[str]:
     """The WebUI's samplers (those not hidden in its settings)."""
     return webui_sampler_names() or [DEFAULT_SAMPLER]
 
@@ -201,7 +201,7 @@ def _output_column(paste: bool) -> dict[str, Any]:
     return w
 
 
-def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_models) -> gr.Blocks:
+def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_and_report) -> gr.Blocks:
     """The tab (see the module docstring); ``status``/``unload`` feed its environment panel."""
     paste = _paste_support()
     with gr.Blocks(analytics_enabled=False) as block:
@@ -213,7 +213,7 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_mode
         task_id = gr.Textbox(visible=False, elem_id=f"{ELEM}_task_id")
         with gr.Row(elem_id=f"{ELEM}_workflow"):
             with gr.Column(scale=1, elem_id=f"{ELEM}_inputs"):
-                given = _input_column(sampler_names())
+                given = _input_column(sampler_choices())
             with gr.Column(scale=1, elem_id=f"{ELEM}_outputs"):
                 out = _output_column(paste is not None)
         with gr.Accordion("Environment and models", open=False, elem_id=f"{ELEM}_environment"):
@@ -226,13 +226,13 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_mode
         given["task"].change(fn=model_fields_shown, inputs=[given["task"]], outputs=[given["model_group"]])
         out["results"].select(fn=selected_infotext, inputs=[out["infotexts"]], outputs=[out["infotext"]])
         out["preview"].click(
-            fn=_wrapped(preview, PREVIEW_OUTPUTS),
+            fn=_wrapped(preview_clicked, PREVIEW_OUTPUTS),
             inputs=inputs,
             outputs=[out["maps"], out["summary"], out["tabs"], out["message"]],
             **event_js(submit_js(len(inputs), None)),
         )
         out["generate"].click(
-            fn=_wrapped(generate, GENERATE_OUTPUTS),
+            fn=_wrapped(generate_clicked, GENERATE_OUTPUTS),
             inputs=inputs,
             outputs=[
                 out[k] for k in ("results", "overlays", "kept", "files", "infotext", "infotexts", "tabs", "message")

@@ -237,7 +237,7 @@ def run_restore_image(inputs: StandaloneInputs) -> RestoreImageOutputs:
     return out
 
 
-def restore_image(*values: Any) -> tuple[Any, ...]:
+def restore_image_clicked(*values: Any) -> tuple[Any, ...]:
     """The button's function: the task id first (the WebUI's progress bar), then the widgets' values."""
     return run_restore_image(StandaloneInputs.from_values(values[1:])).outputs()
 
@@ -325,7 +325,7 @@ def wire_standalone(
     sources.update({name: w[name] for name in ("source", "upload", "keep_mask", "selected")})
     inputs = [task_id, *(sources[name] for name in STANDALONE_NAMES), *(w[name] for name in RESTORE_NAMES)]
     w["run"].click(
-        fn=wrapped(restore_image, STANDALONE_OUTPUTS),
+        fn=wrapped(restore_image_clicked, STANDALONE_OUTPUTS),
         inputs=inputs,
         outputs=[w["output"], w["message"]],
         **submit(len(inputs)),
