@@ -153,6 +153,7 @@ def test_names_are_compared_normalised() -> None:
         "groundingdino_py": "0.4.0",
         "MobileSAM-Mirror": "1.0.0",
         "Segment_Anything.HQ": "0.3",
+        "PyMatting": "1.1.16",
         "transformers": "4.46.1",
         "Diffusers": "0.31.0",
     }
