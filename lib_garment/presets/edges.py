@@ -37,9 +37,7 @@ def foreground_colours(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
                 continue
             y0, x0 = max(top - MARGIN, 0), max(left - MARGIN, 0)
             y1, x1 = min(top + TILE + MARGIN, height), min(left + TILE + MARGIN, width)
-            estimate = estimate_foreground_ml(
-                image[y0:y1, x0:x1].astype(np.float32) / 255.0, alpha[y0:y1, x0:x1].astype(np.float32)
-            )
+            estimate = estimate_foreground_ml(image[y0:y1, x0:x1] / 255.0, alpha[y0:y1, x0:x1].astype(np.float64))
             inner = estimate[top - y0 : cell[0].stop - y0, left - x0 : cell[1].stop - x0] * 255.0
             colours[cell][cell_band] = inner[cell_band]
     return colours
