@@ -34,6 +34,9 @@ class Requirement:
     purpose: str
     limits: tuple[PinLimit, ...] = ()
     alternatives: tuple[str, ...] = ()
+    # A PEP 508 environment marker: the requirement applies only where it holds (e.g. a backport that newer
+    # Pythons have built in). Empty: everywhere.
+    marker: str = ""
 
 
 REQUIREMENTS: tuple[Requirement, ...] = (
@@ -83,6 +86,19 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         install="==1.0.0",
         purpose="MobileSAM, the small SAM for 8 GB cards",
         alternatives=("mobile-sam",),
+    ),
+    Requirement(
+        name="pymatting",
+        accept=">=1.1.8",
+        install="==1.1.16",
+        purpose="marketplace presets: the product's own colour in its soft edge (estimate_foreground_ml)",
+    ),
+    Requirement(
+        name="tomli",
+        accept=">=2.0.1",
+        install=">=2.0.1",
+        purpose="reading marketplace preset files (TOML) on Python before 3.11, which has no tomllib",
+        marker='python_version < "3.11"',
     ),
 )
 

@@ -187,6 +187,11 @@ def write_png(path: str | Path, array: np.ndarray) -> Path:
     return _write_atomic(Path(path), lambda fh: picture.save(fh, format="PNG"))
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Save an encoded file as it is, atomically."""
+    return _write_atomic(Path(path), lambda fh: fh.write(data))
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Save ``data`` as indented UTF-8 JSON, atomically."""
     text = json.dumps(data, indent=1).encode("utf-8") + b"\n"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -85,7 +86,14 @@ def install_spec(req: Requirement, pins: Mapping[str, str]) -> str:
     return ",".join(specs)
 
 
+def applies_here(req: Requirement) -> bool:
+    """Does ``req`` apply to the running Python (its marker holds, or it has none)?"""
+    return not req.marker or Marker(req.marker).evaluate()
+
+
 def _plan_requirement(req: Requirement, installed: Mapping[str, str], pins: Mapping[str, str]) -> Action | None:
+    if not applies_here(req):
+        return None
     key = normalize(req.name)
     present = [n for n in (key, *map(normalize, req.alternatives)) if n in installed]
     if any(_satisfies(installed[n], req.accept) if req.accept else True for n in present):

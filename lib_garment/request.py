@@ -7,6 +7,7 @@ a REST call must not silently fall back to a default.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypedDict, get_args
 
@@ -257,9 +258,39 @@ class ModelDescription(_Strict):
     scene: str = Field("", max_length=120, description='e.g. "on a city street at dusk"')
 
 
+ShadowKind = Literal["none", "contact", "drop"]
+PRESET_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # a preset file's stem (lib_garment/presets/schema.py)
+COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+class ShadowOptions(_Strict):
+    """A shadow made from the product's matte (lib_garment/presets/shadows.py); it never covers the product."""
+
+    kind: ShadowKind
+    opacity: float = Field(0.35, ge=0.0, le=1.0)
+    softness: float = Field(0.05, ge=0.0, le=1.0, description="Blur, as a share of the product's height.")
+    direction: float = Field(60.0, ge=0.0, le=360.0, description="Degrees the shadow falls to (0 right, 90 down).")
+    distance: float = Field(0.03, ge=0.0, le=1.0, description="drop: offset, as a share of the product's height.")
+
+
 class OutputOptions(_Strict):
     save_mask: bool = True
     save_maps: bool = False
+    background: str | None = Field(
+        None,
+        description='With a preset: "white" or "#RRGGBB" puts the product on that plain colour (no '
+        "diffusion needed); None keeps the generated background.",
+    )
+    shadow: ShadowOptions | ShadowKind | None = Field(
+        None, description='With a preset: "none", "contact", "drop" or an object with kind and its settings.'
+    )
+
+    # allow_reuse: see ControlUnit
+    @validator("background", allow_reuse=True)
+    def _colour(cls, value: str | None) -> str | None:  # noqa: N805 - pydantic v1 API
+        if value is not None and value != "white" and not COLOUR.match(value):
+            raise ValueError(f'must be "white" or a colour "#RRGGBB", got {value!r}')
+        return value
 
 
 class GarmentRequest(_Strict):
@@ -293,17 +324,19 @@ class GarmentRequest(_Strict):
     )
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
     preset: str | None = Field(
-        None, description="Reserved for marketplace presets, which are not available yet: leave it out (refused)."
+        None,
+        description="A marketplace preset's name (python -m lib_garment presets lists them): the result is framed "
+        "on its canvas and checked against its rules.",
     )
     seed: int = Field(-1, ge=-1)
     output: OutputOptions = Field(default_factory=OutputOptions)
 
-    # The field stays in the schema so that clients see the name, but a value would be ignored, and nothing a
-    # request says may be ignored: refused until presets exist. allow_reuse: see ControlUnit.
+    # Only the name's shape here: which presets exist depends on the user's folder, checked where presets are
+    # loaded (lib_garment/presets/load.py names the valid ones). allow_reuse: see ControlUnit.
     @validator("preset", allow_reuse=True)
-    def _no_presets_yet(cls, value: str | None) -> str | None:  # noqa: N805 - pydantic v1 API
-        if value is not None:
-            raise ValueError("marketplace presets are not available yet; leave it out")
+    def _preset_name(cls, value: str | None) -> str | None:  # noqa: N805 - pydantic v1 API
+        if value is not None and not PRESET_NAME.match(value):
+            raise ValueError(f"must be a preset name (lower-case letters, digits, hyphens), got {value!r}")
         return value
 
     # allow_reuse: see ControlUnit

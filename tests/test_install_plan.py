@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib_garment.deps import A1111_1_10_1_PINS, REQUIREMENTS, WORKER_PACKAGES, normalize
+from lib_garment.deps import A1111_1_10_1_PINS, REQUIREMENTS, WORKER_PACKAGES, Requirement, normalize
 from lib_garment.install_plan import install_spec, parse_pins, pip_constraints, plan_install
 
 WORKER_READY = {spec.split("==")[0]: spec.split("==")[1] for spec in WORKER_PACKAGES}
@@ -24,6 +24,7 @@ ALL_OURS = {
     "groundingdino-py": "0.4.0",
     "segment-anything-hq": "0.3",
     "mobilesam-mirror": "1.0.0",
+    "pymatting": "1.1.16",
 }
 
 
@@ -37,7 +38,14 @@ def test_missing_packages_are_installed_one_action_each() -> None:
     installed = a1111_installed(**{"opencv-python": "4.11.0.86"})
     plan = plan_install(installed, A1111_1_10_1_PINS, worker_installed=WORKER_READY)
     names = [a.packages[0].split("=")[0].split("<")[0].split(">")[0] for a in plan.actions]
-    assert names == ["ultralytics", "segment-anything", "groundingdino-py", "segment-anything-hq", "mobilesam-mirror"]
+    assert names == [
+        "ultralytics",
+        "segment-anything",
+        "groundingdino-py",
+        "segment-anything-hq",
+        "mobilesam-mirror",
+        "pymatting",
+    ]  # no tomli: these tests run on Python 3.11+, which has tomllib
     assert all(a.kind == "install" for a in plan.actions)
     assert all(a.message.startswith("installing ") for a in plan.actions)
 
@@ -47,6 +55,15 @@ def test_ultralytics_is_capped_while_the_webui_pins_old_httpx() -> None:
     installed = {k: v for k, v in a1111_installed(**ALL_OURS).items() if k != "ultralytics"}
     plan = plan_install(installed, A1111_1_10_1_PINS, worker_installed=WORKER_READY)
     assert [a.packages for a in plan.actions] == [("ultralytics>=8.3.0,<8.4.119",)]
+
+
+def test_a_requirement_whose_marker_does_not_hold_is_not_planned() -> None:
+    backport = Requirement(name="backport", accept="", install="==1.0", purpose="x", marker='python_version < "3"')
+    everywhere = Requirement(name="everywhere", accept="", install="==1.0", purpose="x")
+    plan = plan_install({}, {}, worker_installed=WORKER_READY, requirements=(backport, everywhere))
+    assert [a.packages for a in plan.actions if a.kind == "install"] == [("everywhere==1.0",)]
+    tomli = next(r for r in REQUIREMENTS if r.name == "tomli")
+    assert tomli.marker == 'python_version < "3.11"'
 
 
 def test_ultralytics_is_not_capped_when_the_host_allows_new_httpx() -> None:
@@ -136,6 +153,7 @@ def test_names_are_compared_normalised() -> None:
         "groundingdino_py": "0.4.0",
         "MobileSAM-Mirror": "1.0.0",
         "Segment_Anything.HQ": "0.3",
+        "PyMatting": "1.1.16",
         "transformers": "4.46.1",
         "Diffusers": "0.31.0",
     }

@@ -32,6 +32,7 @@ ENGINE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("maps",),  # control maps
     ("segment",),  # text-prompted segmentation and matting
     ("generate",),  # tasks → GenerationPlan, the exact composite
+    ("presets",),  # marketplace rules as data, framing, plain backgrounds, edges, shadows, the compliance check
     ("restore",),  # hands and faces
     ("client",),  # a WebUI's REST API from outside
     ("environment",),  # what is installed, for doctor and the status panel
@@ -310,6 +311,6 @@ def test_a_class_name_defined_twice_is_found(tmp_path: Path) -> None:
 
 
 def test_a_room_no_layer_lists_is_reported(tmp_path: Path) -> None:
-    root = write_package(tmp_path, {"__init__.py": "", "presets/__init__.py": "from lib_garment import errors\n"})
+    root = write_package(tmp_path, {"__init__.py": "", "catalogue/__init__.py": "from lib_garment import errors\n"})
     (tmp_path / PACKAGE / "errors.py").write_text("", encoding="utf8")
-    assert wrong_way(import_graph(root), root) == ([], ["presets"])
+    assert wrong_way(import_graph(root), root) == ([], ["catalogue"])
