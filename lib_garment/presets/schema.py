@@ -18,7 +18,9 @@ NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COLOUR_PATTERN = re.compile(r"^#[0-9A-Fa-f]{6}$")
 ASPECT_PATTERN = re.compile(r"^([1-9][0-9]*):([1-9][0-9]*)$")
 
-FORMATS = ("jpeg", "png", "webp", "gif", "tiff")
+FORMATS = ("jpeg", "png", "webp", "gif", "tiff")  # what a framed image can be written as
+# What a marketplace may say it accepts: more than is written (a check of someone else's file can meet them).
+ACCEPTED_FORMATS = (*FORMATS, "bmp", "heic")
 ANCHORS = ("center", "bottom")
 SEVERITIES = ("required", "recommended")
 SHADOW_POLICIES = ("allowed", "forbidden", "natural_only")
@@ -177,8 +179,8 @@ def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 def formats(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"must be a non-empty list of formats ({', '.join(FORMATS)}), got {value!r}")
-    return tuple(choice(FORMATS)(item) for item in value)
+        raise ValueError(f"must be a non-empty list of formats ({', '.join(ACCEPTED_FORMATS)}), got {value!r}")
+    return tuple(choice(ACCEPTED_FORMATS)(item) for item in value)
 
 
 def true_only(value: Any) -> bool:
