@@ -96,7 +96,8 @@ def test_bad_input_exits_2_and_writes_nothing(setup: dict[str, Path], tmp_path: 
         "--models-dir", setup["models"],
     )  # fmt: skip
     assert unknown.returncode == 2
-    assert "--preset: no preset 'nope'; valid names: test-shop" in unknown.stderr
+    assert "--preset: no preset 'nope'; valid names: amazon-apparel, amazon-main, " in unknown.stderr
+    assert "test-shop" in unknown.stderr  # the user's presets are listed with the shipped ones
     bad_colour = run_cli(
         "frame", setup["photo"], "--alpha", setup["alpha"], "--preset", "test-shop", "--out", out,
         "--background", "red", "--models-dir", setup["models"],

@@ -13,18 +13,34 @@ result.json holds a complete set.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, get_args
 
-from lib_garment.cli.run_inputs import DEFAULT_TIMEOUT_S, DEFAULT_WEBUI, check_server, prepare_locally, read_inputs
-from lib_garment.cli.run_outputs import how_to_generate, result_report, write_preview_fresh
+from lib_garment.cli.run_inputs import (
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_WEBUI,
+    Inputs,
+    check_server,
+    finish_each,
+    prepare_locally,
+    read_inputs,
+)
+from lib_garment.cli.run_outputs import (
+    framed_report,
+    how_to_generate,
+    plain_report,
+    result_report,
+    write_framed,
+    write_plain,
+    write_preview_fresh,
+)
 from lib_garment.cli.run_request import SAMPLES
-from lib_garment.request import MAP_KINDS
+from lib_garment.request import MAP_KINDS, ShadowKind
 
-if TYPE_CHECKING:
-    pass
+SHADOW_KINDS = get_args(ShadowKind)
 
 
 DESCRIPTION = """\
@@ -100,6 +116,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--width", type=int, metavar="W", help="generation width (default: photo fitted in 1024)")
     parser.add_argument("--height", type=int, metavar="H", help="generation height")
     parser.add_argument("--denoising", type=float, metavar="X", help="denoising strength (default 1.0)")
+    parser.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="frame each result for this marketplace preset and check it against the preset's rules "
+        "(python -m lib_garment presets lists them); written in the preset's format, its report in result.json",
+    )
+    parser.add_argument(
+        "--background",
+        metavar="COLOUR",
+        help='with --preset: "white" or "#RRGGBB": the photographed product on that plain colour, nothing '
+        "generated (no --webui needed); without it the generated picture is framed",
+    )
+    parser.add_argument(
+        "--shadow", choices=SHADOW_KINDS, help="with --preset: a shadow under the product (default none)"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (created if missing)")
     parser.add_argument("--webui", metavar="URL", help=f"generate on this WebUI's API, e.g. {DEFAULT_WEBUI}")
     parser.add_argument("--api-auth", metavar="USER:PASS", help="credentials of a WebUI started with --api-auth")
@@ -118,20 +149,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    # 1. Everything the user gave, before any network or model.
-    request, photo, label, mask, maps, server = read_inputs(args)
+    # 1. Everything the user gave, before any network or model (the preset too: its name, shadow, colour).
+    inputs = read_inputs(args)
     out = Path(args.out)
     timings: dict[str, Any] = {"read_s": time.perf_counter() - started}
+    if not inputs.generate:
+        return _run_plain(args, inputs, out, timings, started)
+    server = inputs.server
 
     # 2. The server, before the local models: reachable, --api, ControlNet and its models, the sampler.
     info = models = None
     if server is not None:
         check_start = time.perf_counter()
-        info, models = check_server(server, request)
+        info, models = check_server(server, inputs.request)
         timings["check_s"] = time.perf_counter() - check_start
 
     # 3. Segment, maps, plan (models fetched with a progress bar on first use).
-    prepared = prepare_locally(args, request, photo, mask, maps, models)
+    prepared = prepare_locally(args, inputs.request, inputs.photo, inputs.mask, inputs.maps, models)
     timings["prepare"] = prepared.timings
 
     # 4. The preview (an earlier run's results go first: they must not pass for this run's).
@@ -155,10 +189,36 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     timings.update(result.timings)
-    report = result_report(args, label, prepared, info, result, timings, started)
-    written += write_results(result.images, out, report)  # result.json last: its presence means complete
+    report = result_report(args, inputs.label, prepared, info, result, timings, started)
+    if inputs.request.preset is None:
+        written += write_results(result.images, out, report)  # result.json last: its presence means complete
+    else:  # 6. Each exact composite framed on the preset's canvas and checked against its rules.
+        framed = finish_each(inputs, prepared, result.images, timings)
+        written += write_framed(framed, out, framed_report(report, framed, timings, started), result.images)
     for path in written:
         print(path)
+    name = "result" if inputs.request.preset is None else "composite"
     for i, check in enumerate(result.kept):
-        print(f"result-{i + 1}.png: {check.describe()}", file=sys.stderr)
+        print(f"{name}-{i + 1}.png: {check.describe()}", file=sys.stderr)
+    return 0
+
+
+def _run_plain(args: argparse.Namespace, inputs: Inputs, out: Path, timings: dict[str, Any], started: float) -> int:
+    """A preset and output.background: segment (or take the mask), matte, and frame the photographed product
+    on the plain colour. Nothing is generated, so no WebUI is asked and no control map is made."""
+    if inputs.server is not None:
+        print(
+            f"note: --webui {inputs.server.url} is not used: output.background puts the photographed product on a "
+            "plain colour, nothing is generated",
+            file=sys.stderr,
+        )
+    no_units = inputs.request.copy(update={"control": []})  # no generation, so no control map is worth making
+    prepared = prepare_locally(args, no_units, inputs.photo, inputs.mask, {}, None)
+    prepared = dataclasses.replace(prepared, request=inputs.request)
+    timings["prepare"] = prepared.timings
+    framed = finish_each(inputs, prepared, [None], timings)
+    report = plain_report(args, inputs.label, prepared, framed, timings, started)
+    written = write_plain(prepared, framed, out, report)
+    for path in written:
+        print(path)
     return 0
