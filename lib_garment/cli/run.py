@@ -56,6 +56,11 @@ with the plan's mask and ControlNet units; every image is composited onto the ph
 through the alpha matte, so the kept pixels are the photographed ones, and written as result-<n>.png with
 result.json (plan, server, seeds, infotexts, kept-pixel check per image, timings).
 
+With --preset NAME each result is framed on that marketplace preset's canvas, written in its format
+(result-<n>.<format>, result-<n>-alpha.png; the exact composite as composite-<n>.png) and checked against
+its rules: result.json holds each image's compliance report. With --background white (or #RRGGBB) too,
+the photographed product is framed on that plain colour: nothing is generated, so no --webui is needed.
+
 Settings come from --request REQUEST.json (the Garment Studio request, as the REST API takes it) and the
 flags, which override the file. Default models download on first use (--offline: only files on disk).
 
@@ -68,11 +73,14 @@ examples:
   python -m lib_garment run --sample astronaut --out out/
   python -m lib_garment run photo.jpg --keep "white t-shirt" --prompt "on a beach" --out out/ \\
       --webui http://127.0.0.1:7860
+  python -m lib_garment run shirt.jpg --keep "white shirt" --preset amazon-main --background white \\
+      --shadow contact --out out/
   python -m lib_garment run mannequin.jpg --task model --mask keep.png --units pose,mask_canny:0.8,depth:0.6 \\
       --seed 7 --batch-count 4 --out out/ --webui http://127.0.0.1:7860
 
-exit codes: 0 ok; 2 bad input (flags, request file, photo, mask, credentials: nothing written, no model
-run); 3 something missing (the WebUI unreachable or without --api, ControlNet or a ControlNet model not
+exit codes: 0 ok (with --preset whatever the verdict: result.json and the last lines say it); 2 bad input
+(flags, request file, an unknown preset, a shadow it forbids, photo, mask, credentials: nothing written, no
+model run); 3 something missing (the WebUI unreachable or without --api, ControlNet or a ControlNet model not
 installed, a model file missing offline, no GPU for --device cuda); 1 the WebUI failed or timed out during
 generation (the preview stays, result.json is not written)."""
 
