@@ -56,8 +56,22 @@ def test_presets_lists_rules_and_sources(setup: dict[str, Path]) -> None:
     assert listed["test-shop"]["origin"] == "user"
     assert [r["id"] for r in listed["test-shop"]["rules"]] == ["white", "fill", "side", "png"]
     assert listed["test-shop"]["sources"][0]["url"] == "https://example.com/rules"
-    text = run_cli("presets", "--models-dir", setup["models"]).stdout
-    assert "test-shop (user): Test preset — Test market" in text
+    table = run_cli("presets", "--models-dir", setup["models"]).stdout.splitlines()
+    row = next(line for line in table if line.startswith("test-shop *"))  # one line a preset; *: the user's own
+    assert row.split()[2:] == ["Test", "preset", "4", "+", "0", "png", "168x168,", "product", "50%", "of", "the",
+                               "side"]  # fmt: skip
+    shopee = next(line for line in table if line.startswith("shopee "))
+    assert "none found" in shopee  # a marketplace with no findable rules says so
+    full = run_cli("presets", "test-shop", "--models-dir", setup["models"]).stdout
+    assert "test-shop (user): Test preset — Test market" in full
+    assert "    required    white: background_colour #FFFFFF (source: A test page)" in full
+    assert "    A test page: https://example.com/rules (read 2026-01-02)" in full
+    assert "amazon-main" not in full
+    only = json.loads(run_cli("presets", "test-shop", "--json", "--models-dir", setup["models"]).stdout)
+    assert [p["name"] for p in only["presets"]] == ["test-shop"]
+    unknown = run_cli("presets", "nope", "--models-dir", setup["models"])
+    assert unknown.returncode == 2
+    assert "no preset 'nope'; valid names: amazon-apparel" in unknown.stderr
 
 
 def test_frame_then_check(setup: dict[str, Path], tmp_path: Path) -> None:
@@ -96,7 +110,8 @@ def test_bad_input_exits_2_and_writes_nothing(setup: dict[str, Path], tmp_path: 
         "--models-dir", setup["models"],
     )  # fmt: skip
     assert unknown.returncode == 2
-    assert "--preset: no preset 'nope'; valid names: test-shop" in unknown.stderr
+    assert "--preset: no preset 'nope'; valid names: amazon-apparel, amazon-main, " in unknown.stderr
+    assert "test-shop" in unknown.stderr  # the user's presets are listed with the shipped ones
     bad_colour = run_cli(
         "frame", setup["photo"], "--alpha", setup["alpha"], "--preset", "test-shop", "--out", out,
         "--background", "red", "--models-dir", setup["models"],

@@ -29,6 +29,7 @@ from lib_garment.client.payload import img2img_payload, parse_img2img_answer, un
 from lib_garment.client.webui import checkpoint_base
 from lib_garment.errors import ModelUnavailable
 from lib_garment.generate.plan import GenerationPlan, UnitPlan
+from tests.presets_support import write_preset
 
 W, H = 160, 120
 CANNY = "control_v11p_sd15_canny"
@@ -152,6 +153,49 @@ def test_the_job_generates_on_the_webui_and_keeps_the_product_exactly(
     assert [(u.module, u.model, u.weight, u.resize_mode) for u in applied] == [(module, title, 1.0, "Just Resize")] * 2
     assert all(u.source_shape == (H, W, 3) for u in applied)
     assert np.array_equal(applied[0].control_map, read(out / "maps" / "mask_canny.png")[..., None].repeat(3, 2))
+
+
+def test_a_preset_frames_and_checks_each_generated_image(webui, files: dict[str, Path], tmp_path: Path, capsys) -> None:
+    """Without output.background the generated scene is framed: each exact composite goes onto the preset's
+    canvas, is written in its format and checked; result.json carries each image's compliance report."""
+    rules = [{"id": "white", "kind": "background_colour", "value": "#FFFFFF"}, {"id": "fill", "kind": "min_fill",
+             "value": 0.5}, {"id": "png", "kind": "formats", "value": ["png"]}]  # fmt: skip
+    canvas = {"width": 168, "height": 168, "fill": 0.5, "format": "png"}
+    write_preset(files["models"] / "garment_studio" / "presets", "test-shop", canvas, rules)
+    out = tmp_path / "out"
+    with serve_app(launch(webui)) as url:
+        code = run(*job(files, out, "--seed", 5, "--steps", 3, "--batch-count", 2, "--preset", "test-shop",
+                        "--shadow", "contact", "--webui", url))  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    results = ["composite-1.png", "composite-2.png", "result-1-alpha.png", "result-1.png", "result-2-alpha.png",
+               "result-2.png", "result.json"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == sorted([*PREVIEW, *results])
+    assert captured.out.split()[-1] == str(out / "result.json")
+
+    photo, kept = read(files["photo"]), read(out / "alpha.png") == 255
+    for i in (1, 2):
+        assert np.array_equal(read(out / f"composite-{i}.png")[kept], photo[kept])  # the exact composite
+        assert Image.open(out / f"result-{i}.png").size == (168, 168)  # framed on the preset's canvas
+    report = json.loads((out / "result.json").read_text())
+    assert report["exact"] is True
+    assert report["preset"] == "test-shop"
+    for i, image in enumerate(report["images"], start=1):
+        assert (image["file"], image["alpha"], image["composite"]) == (
+            f"result-{i}.png",
+            f"result-{i}-alpha.png",
+            f"composite-{i}.png",
+        )
+        assert image["kept"]["exact"] is True
+        compliance = image["compliance"]
+        assert compliance["framing"]["canvas"] == [168, 168]
+        assert "background: the generated scene" in compliance["done"]
+        status = {rule["id"]: rule["status"] for rule in compliance["rules"]}
+        assert status == {"white": "fail", "fill": "pass", "png": "pass"}  # a generated scene is no white wall
+        assert compliance["verdict"] == "fail"
+    assert report["verdict"] == "fail"
+    assert "result-1.png: test-shop: fail (white: " in captured.err
+    assert "composite-1.png: " in captured.err
 
 
 def test_preview_only_writes_the_preview_and_says_how_to_generate(files: dict[str, Path], tmp_path: Path, capsys):
@@ -413,7 +457,7 @@ BAD_INPUT = {
     "request unknown field": (_request_file('{"colour": "red"}'), "colour: unknown field"),
     "request bad value": (_request_file('{"generation": {"batch_count": 0}}'), "generation.batch_count"),
     "request wrong type": (_request_file('{"seed": 1.5}'), "seed: must be an integer"),
-    "request preset": (_request_file('{"preset": "etsy"}'), "preset: marketplace presets are not available yet"),
+    "request preset": (_request_file('{"preset": "nope"}'), "request.json: preset: no preset 'nope'; valid names:"),
     "guidance not a number": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:a:1"], "guidance start of canny"),
     "guidance two numbers": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:0.5"], "KIND:WEIGHT:START:END"),
     "guidance reversed": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:0.8:0.2"], "guidance_start must"),

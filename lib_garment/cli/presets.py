@@ -1,6 +1,7 @@
 """``presets``, ``check`` and ``frame``: marketplace presets on the command line.
 
-- ``presets [--json]``: every preset (shipped and the user's), with its rules and sources.
+- ``presets [NAME ...] [--full] [--json]``: every preset (shipped and the user's), one line each; with NAME or
+  --full, each rule with its public source and what the preset does not cover.
 - ``check IMAGE [--mask M | --alpha A] --preset NAME [--json]``: exit 0 when every rule passes, 1 when one fails
   (required or recommended; the verdict says which), 2 on bad input.
 - ``frame IMAGE --mask M|--alpha A --preset NAME --out DIR``: the framed image in the preset's format, its matte
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +27,14 @@ SHADOW_KINDS = ("none", "contact", "drop")
 def register(subparsers: argparse._SubParsersAction) -> None:
     listing = subparsers.add_parser(
         "presets",
-        help="list the marketplace presets with their rules and sources",
+        help="list the marketplace presets; NAME: its rules and their sources",
         description="List the shipped presets and the user's own (models/garment_studio/presets/*.toml; a user "
-        "file with a shipped preset's name replaces it).",
+        "file with a shipped preset's name replaces it), one line each; with NAME (or --full), each rule with "
+        "its public source and what the preset does not cover.",
     )
-    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument("names", nargs="*", metavar="NAME", help="show these presets in full")
+    listing.add_argument("--full", action="store_true", help="show every preset in full")
+    listing.add_argument("--json", action="store_true", help="print JSON (every preset, or the NAMEs)")
     _models_dir(listing)
     listing.set_defaults(func=run_presets)
 
@@ -82,27 +87,94 @@ def run_presets(args: argparse.Namespace) -> int:
     from lib_garment.presets.load import load_presets, user_dir
 
     found = load_presets(args.models_dir)
+    chosen = [found.get(name, "presets NAME") for name in dict.fromkeys(args.names)] or list(found.presets.values())
     if args.json:
-        print(
-            json.dumps({"presets": [p.to_json() for p in found.presets.values()], "notes": list(found.notes)}, indent=1)
-        )
+        print(json.dumps({"presets": [p.to_json() for p in chosen], "notes": list(found.notes)}, indent=1))
         return 0
-    print(f"user presets: {user_dir(args.models_dir)}")
-    if not found.presets:
-        print("no presets installed")
-    for preset in found.presets.values():
-        print(f"\n{preset.name} ({preset.origin}): {preset.title} — {preset.marketplace}")
-        if preset.description:
-            print(f"  {preset.description}")
-        for rule in preset.rules:
-            print(f"  - {rule.id}: {rule.kind} = {rule.value!r} [{rule.severity}; source {rule.source}]")
-        for source in preset.sources:
-            print(f"  source {source.id}: {source.title}, {source.url} (read {source.read.isoformat()})")
-        for missing in preset.missing:
-            print(f"  not covered: {missing}")
+    if args.names or args.full:
+        for preset in chosen:
+            _print_preset(preset)
+    else:
+        _print_table(chosen)
+        print(f"\nyour own presets: {user_dir(args.models_dir)}/NAME.toml (one with a shipped name replaces it)")
+        print("python -m lib_garment presets NAME: its rules, each with its public source; --full: every preset")
     for note in found.notes:
         print(f"note: {note}")
     return 0
+
+
+def _print_table(presets: list[Any]) -> None:
+    if not presets:
+        print("no presets installed")
+        return
+    rows = [("NAME", "FOR", "RULES", "FILE", "CANVAS")]
+    for preset in presets:
+        required = sum(rule.severity == "required" for rule in preset.rules)
+        rules = f"{required} + {len(preset.rules) - required}" if preset.rules else "none found"
+        rows.append((preset.name + (" *" if preset.origin == "user" else ""), preset.title, rules,
+                     _file_format(preset), _canvas(preset.canvas)))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    print(
+        "\nRULES: required + recommended; none found: no image rules published by the marketplace could be found, so "
+        "the preset checks nothing (presets NAME says what was looked for). *: your own file."
+    )
+
+
+def _file_format(preset: Any) -> str:
+    from lib_garment.presets.encode import output_format
+
+    return output_format(preset)
+
+
+def _canvas(canvas: Any) -> str:
+    parts = []
+    if canvas.width and canvas.height:
+        parts.append(f"{canvas.width}x{canvas.height}")
+    if canvas.fill:
+        parts.append(f"product {canvas.fill:.0%} of the side")
+    if canvas.background:
+        parts.append(f"on {canvas.background}")
+    return ", ".join(parts) or "the photo's own size"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if value is True:
+        return "yes"
+    return str(value)
+
+
+def _print_preset(preset: Any) -> None:
+    print(f"\n{preset.name} ({preset.origin}): {preset.title} — {preset.marketplace}")
+    if preset.description:
+        print(f"  {preset.description}")
+    if preset.path:
+        print(f"  file: {preset.path}")
+    print(f"  writes: {_file_format(preset)}, {_canvas(preset.canvas)}")
+    titles = {source.id: source.title for source in preset.sources}
+    if preset.rules:
+        print("  rules:")
+    for rule in preset.rules:
+        print(f"    {rule.severity:<11} {rule.id}: {rule.kind} {_value(rule.value)} (source: {titles[rule.source]})")
+        if rule.note:
+            print(_wrapped(rule.note, "                "))
+    if not preset.rules:
+        print("  rules: none found; this preset checks nothing")
+    if preset.sources:
+        print("  sources:")
+    for source in preset.sources:
+        print(f"    {source.title}: {source.url} (read {source.read.isoformat()})")
+    if preset.missing:
+        print("  not covered:")
+    for missing in preset.missing:
+        print(_wrapped(missing, "      ", "    - "))
+
+
+def _wrapped(text: str, indent: str, first: str | None = None) -> str:
+    return textwrap.fill(text, width=118, initial_indent=first or indent, subsequent_indent=indent)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -1,15 +1,18 @@
-"""``run``'s inputs, every one checked before anything runs (BadInput, exit 2): the photo, the mask, the user's
-maps and the server; then the local preparation (segmentation, maps, plan) with the server's model titles."""
+"""``run``'s inputs, every one checked before anything runs (BadInput, exit 2): the request and its marketplace
+preset, the photo, the mask, the user's maps and the server; then the local preparation (segmentation, maps,
+plan) with the server's model titles."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lib_garment.cli.run_request import build_request
+from lib_garment.cli.run_request import build_request, field_label
 from lib_garment.errors import BadInput
 from lib_garment.request import MAP_KINDS
 
@@ -18,6 +21,8 @@ if TYPE_CHECKING:
 
     from lib_garment.client.webui import ServerInfo, WebUI
     from lib_garment.generate.prepare import Prepared
+    from lib_garment.presets.finish import FramedResult
+    from lib_garment.presets.load import PresetSet
     from lib_garment.request import GarmentRequest
 
 DEFAULT_WEBUI = "http://127.0.0.1:7860"
@@ -25,15 +30,30 @@ DEFAULT_TIMEOUT_S = 3600.0
 CHECK_TIMEOUT_S = 15.0
 
 
-def read_inputs(
-    args: argparse.Namespace,
-) -> tuple[GarmentRequest, np.ndarray, str, np.ndarray | None, dict[str, np.ndarray], WebUI | None]:
-    """The request, photo, mask, the user's maps and the server client, every one checked (BadInput, exit 2)
-    before anything runs."""
+@dataclasses.dataclass(frozen=True, eq=False)
+class Inputs:
+    """Everything the user gave, checked. ``presets``: the presets found when the request names one (or asks
+    for a background or shadow, which need one); ``generate``: whether the job needs a WebUI to generate."""
+
+    request: GarmentRequest
+    photo: np.ndarray
+    label: str
+    mask: np.ndarray | None
+    maps: dict[str, np.ndarray]
+    server: WebUI | None
+    presets: PresetSet | None = None
+    generate: bool = True
+
+
+def read_inputs(args: argparse.Namespace) -> Inputs:
+    """The request (and its preset), photo, mask, the user's maps and the server client, every one checked
+    (BadInput, exit 2) before anything runs."""
     from lib_garment.generate.prepare import check_inputs
+    from lib_garment.presets.preflight import needs_generation
     from lib_garment.segment.phrases import parse_phrases
 
     request = build_request(args)
+    presets = _presets(args, request)
     photo, label = _photo(args)
     mask = _mask(args, photo)
     maps = _maps(args, request)
@@ -51,11 +71,32 @@ def read_inputs(
     if not args.timeout > 0:
         raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
     server = _server(args)
+    generate = needs_generation(request)
+    if request.preset is not None and generate and server is None:
+        where = field_label(args)
+        raise BadInput(
+            f"{where('preset')} {request.preset} frames a generated picture, and only a WebUI generates: give "
+            "--webui URL, or --background white (or #RRGGBB) to frame the photographed product on a plain colour "
+            "with nothing generated"
+        )
     if args.device is not None and args.device.startswith("cuda"):
         from lib_garment.runtime.devices import resolve_device
 
         resolve_device(args.device)  # no GPU here: ModelUnavailable (exit 3) before anything runs
-    return request, photo, label, mask, maps, server
+    return Inputs(request, photo, label, mask, maps, server, presets, generate)
+
+
+def _presets(args: argparse.Namespace, request: GarmentRequest) -> PresetSet | None:
+    """The presets when the request asks for marketplace output, its preset, background and shadow checked
+    against them; None (no preset file read) otherwise, so a job without a preset runs as it always did."""
+    if request.preset is None and request.output.background is None and request.output.shadow in (None, "none"):
+        return None
+    from lib_garment.presets.load import load_presets
+    from lib_garment.presets.preflight import check_preset_request
+
+    presets = load_presets(args.models_dir)
+    check_preset_request(request, presets, field_label(args))
+    return presets
 
 
 def _photo(args: argparse.Namespace) -> tuple[np.ndarray, str]:
@@ -161,3 +202,30 @@ def prepare_locally(
         dataclasses.replace(unit, model=model) for unit, model in zip(prepared.plan.units, models, strict=True)
     )
     return dataclasses.replace(prepared, plan=dataclasses.replace(prepared.plan, units=units))
+
+
+def finish_each(
+    inputs: Inputs, prepared: Prepared, composites: Sequence[np.ndarray | None], timings: dict[str, Any]
+) -> list[FramedResult]:
+    """The engine's finish_for_preset on each result (None: nothing was generated, the photo is framed):
+    framed on the preset's canvas, its background, edge and shadow, encoded and checked."""
+    from lib_garment.presets.finish import finish_for_preset, shadow_spec
+
+    started = time.perf_counter()
+    depth = None
+    if shadow_spec(inputs.request.output.shadow).kind == "drop" and "depth" in prepared.maps:
+        depth = prepared.maps["depth"]  # the drop shadow is cast mostly by what is nearest the backdrop
+        depth = depth[..., 0] if depth.ndim == 3 else depth
+    framed = [
+        finish_for_preset(
+            prepared.photo,
+            image,
+            prepared.segmentation.alpha,
+            inputs.request,
+            presets=inputs.presets,
+            depth=depth,
+        )
+        for image in composites
+    ]
+    timings["finish_s"] = time.perf_counter() - started
+    return framed

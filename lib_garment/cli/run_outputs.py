@@ -1,24 +1,34 @@
 """What ``run`` writes and prints: the preview (an earlier run's results removed first), the command that
-generates, and result.json's report."""
+generates, result.json's report, and with a preset the framed files with each one's compliance report."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import shlex
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lib_garment.cli.run_inputs import DEFAULT_TIMEOUT_S, DEFAULT_WEBUI
+from lib_garment.request import MAP_KINDS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
     from lib_garment.client.remote import RemoteResult
     from lib_garment.client.webui import ServerInfo
     from lib_garment.generate.prepare import Prepared
+    from lib_garment.presets.finish import FramedResult
 
 PREVIEW = ("overlay.png", "mask.png", "alpha.png", "inpaint_mask.png", "maps/<kind>.png", "plan.json")
-_RESULT_FILE = re.compile(r"result-\d+\.png")
+PLAIN_PREVIEW = ("overlay", "mask", "alpha")  # what a job with nothing to generate shows of its segmentation
+# result-<n>.png (or the preset's format), result-<n>-alpha.png and composite-<n>.png: what run writes.
+_RESULT_FILE = re.compile(r"(result-\d+(-alpha)?\.(png|jpg|webp|gif|tif))|(composite-\d+\.png)")
+_VERDICT_ORDER = ("pass", "warn", "fail")
 
 
 def _remove_old_results(out: Path) -> None:
@@ -74,6 +84,9 @@ _REBUILT = (
     ("--width", "width"),
     ("--height", "height"),
     ("--denoising", "denoising"),
+    ("--preset", "preset"),
+    ("--background", "background"),
+    ("--shadow", "shadow"),
     ("--out", "out"),
     ("--models-dir", "models_dir"),
     ("--device", "device"),
@@ -134,5 +147,103 @@ def result_report(
         "notes": [*prepared.notes, *result.notes],
         "warnings": result.warnings,
         "preview": list(PREVIEW),
+        "timings": {**timings, "total_s": time.perf_counter() - started},
+    }
+
+
+# -- with a preset ---------------------------------------------------------------------------------------------------
+def framed_files(i: int, framed: FramedResult) -> dict[str, str]:
+    """The names of result ``i``'s files (1-based): the framed file in the preset's format and its matte."""
+    return {"file": f"result-{i}{framed.encoded.suffix}", "alpha": f"result-{i}-alpha.png"}
+
+
+def write_framed(
+    framed: Sequence[FramedResult],
+    out: Path,
+    report: dict[str, Any],
+    composites: Sequence[np.ndarray] = (),
+) -> list[Path]:
+    """composite-<n>.png (the exact composite, when something was generated), result-<n>.<format> (the framed
+    file as the preset wants it), result-<n>-alpha.png (its product matte, for ``check --alpha``), then
+    result.json (last: its presence means the set is complete)."""
+    from lib_garment import imageio
+    from lib_garment.segment.matte import alpha_to_uint8
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").unlink(missing_ok=True)
+    written = [imageio.write_png(out / f"composite-{i + 1}.png", image) for i, image in enumerate(composites)]
+    for i, result in enumerate(framed, start=1):
+        names = framed_files(i, result)
+        written.append(imageio.write_bytes(out / names["file"], result.encoded.data))
+        written.append(imageio.write_png(out / names["alpha"], alpha_to_uint8(result.alpha)))
+    written.append(imageio.write_json(out / "result.json", report))
+    for i, result in enumerate(framed, start=1):
+        print(f"{framed_files(i, result)['file']}: {verdict_line(result)}", file=sys.stderr)
+    return written
+
+
+def write_plain(prepared: Prepared, framed: Sequence[FramedResult], out: Path, report: dict[str, Any]) -> list[Path]:
+    """A job with nothing generated: overlay.png, mask.png, alpha.png (the segmentation), then the framed set.
+    An earlier run's plan, inpaint mask and maps go first: they are no part of this job."""
+    from lib_garment import imageio
+    from lib_garment.generate.outputs import preview_images
+
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_old_results(out)
+    for stale in ("plan.json", "inpaint_mask.png", *(f"maps/{kind}.png" for kind in MAP_KINDS)):
+        (out / stale).unlink(missing_ok=True)
+    images = preview_images(prepared)
+    written = [imageio.write_png(out / f"{name}.png", images[name]) for name in PLAIN_PREVIEW]
+    return written + write_framed(framed, out, report)
+
+
+def verdict_line(result: FramedResult) -> str:
+    """``amazon-main: warn (longest-side-zoom: …)``: the verdict and every rule that failed."""
+    failed = [r for r in result.report.results if r.status == "fail"]
+    text = f"{result.report.preset}: {result.report.verdict}"
+    return text + (f" ({'; '.join(f'{r.rule.id}: {r.detail}' for r in failed)})" if failed else "")
+
+
+def _framed_json(framed: Sequence[FramedResult]) -> dict[str, Any]:
+    verdicts = [result.report.verdict for result in framed]
+    return {
+        "preset": framed[0].report.preset,
+        "verdict": max(verdicts, key=_VERDICT_ORDER.index),  # the worst image's
+    }
+
+
+def framed_report(
+    report: dict[str, Any], framed: Sequence[FramedResult], timings: dict[str, Any], started: float
+) -> dict[str, Any]:
+    """The generation's result.json with each image's framed file, matte and compliance report."""
+    images = [
+        {**image, **framed_files(i, result), "composite": f"composite-{i}.png", "compliance": result.to_json()}
+        for i, (image, result) in enumerate(zip(report["images"], framed, strict=True), start=1)
+    ]
+    total = {**timings, "total_s": time.perf_counter() - started}
+    return {**report, **_framed_json(framed), "images": images, "timings": total}
+
+
+def plain_report(
+    args: argparse.Namespace,
+    label: str,
+    prepared: Prepared,
+    framed: Sequence[FramedResult],
+    timings: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    """result.json of a job with nothing generated: the framed images with their compliance reports, the
+    request and the segmentation."""
+    return {
+        "image": label,
+        "mask_input": str(Path(args.mask).resolve()) if args.mask else None,
+        "generated": False,
+        **_framed_json(framed),
+        "images": [{**framed_files(i, r), "compliance": r.to_json()} for i, r in enumerate(framed, start=1)],
+        "request": prepared.request.dict(),
+        "mask_source": prepared.mask_source,
+        "segmentation": prepared.segmentation.to_json(),
+        "notes": list(prepared.notes),
+        "preview": [f"{name}.png" for name in PLAIN_PREVIEW],
         "timings": {**timings, "total_s": time.perf_counter() - started},
     }

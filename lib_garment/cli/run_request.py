@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lib_garment.cli.request_file import flag_for, get_field, read_request_file, set_field
@@ -33,6 +34,9 @@ FLAG_FIELDS = {
     "height": "generation.height",
     "denoising": "generation.denoising_strength",
     "units": "control",
+    "preset": "preset",
+    "background": "output.background",
+    "shadow": "output.shadow",
 }
 
 
@@ -42,7 +46,6 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
     from lib_garment.request import GarmentRequest, describe_problems, validation_problems
 
     data = read_request_file(args.request) if args.request else {}
-    flags: dict[str, str] = {}  # dotted field → flag
     for attr, path in FLAG_FIELDS.items():
         value = getattr(args, attr)
         if value is None:
@@ -50,7 +53,6 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
         if attr == "units":
             value = parse_units(value)
         set_field(data, path, value)
-        flags[path] = "--" + attr.replace("_", "-")
     if args.mask is not None:
         set_field(data, "segment.mask_source", "mask")
         if args.keep is not None:
@@ -62,11 +64,21 @@ def build_request(args: argparse.Namespace) -> GarmentRequest:
     try:
         return GarmentRequest.parse_obj(data)
     except ValidationError as err:
+        raise BadInput(describe_problems(validation_problems(err), field_label(args))) from None
 
-        def where(path: str) -> str:
-            return flag_for(flags, path) or f"{args.request}: {path or 'request'}"
 
-        raise BadInput(describe_problems(validation_problems(err), where)) from None
+def field_label(args: argparse.Namespace) -> Callable[[str], str]:
+    """A request field's dotted path → what the user typed: the flag that set it, else the request file's field."""
+    given = (attr for attr in FLAG_FIELDS if getattr(args, attr) is not None)
+    flags = {FLAG_FIELDS[attr]: "--" + attr.replace("_", "-") for attr in given}
+
+    def where(path: str) -> str:
+        flag = flag_for(flags, path)
+        if flag is not None:
+            return flag
+        return f"{args.request}: {path or 'request'}" if args.request else path or "request"
+
+    return where
 
 
 def parse_units(text: str) -> list[dict[str, Any]]:
