@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import cv2
@@ -27,7 +28,7 @@ from PIL import Image, ImageCms
 from lib_garment.errors import BadInput
 from lib_garment.imageio import image_to_rgb, open_bytes
 from lib_garment.presets.background import WHITE, parse_colour
-from lib_garment.presets.framing import box_of
+from lib_garment.presets.framing import Box, box_of
 from lib_garment.presets.schema import DEFAULT_ASPECT_TOLERANCE, DEFAULT_MIN_SHARE, RULE_KINDS, Preset, Rule
 
 PRODUCT_TOLERANCE = 8
@@ -98,8 +99,16 @@ class _Image:
     background: np.ndarray  # bool: pixels the background rule counts (not product, not soft, not shadow)
     shadow_zone: np.ndarray
     colour: tuple[int, int, int]
+    exact: np.ndarray  # bool: pixels of exactly ``colour``
     encoded: bytes | None
     shadow_kind: str | None
+
+    @cached_property
+    def product_box(self) -> Box | None:
+        return box_of(self.product)
+
+    def of_colour(self, colour: tuple[int, int, int]) -> np.ndarray:
+        return self.exact if colour == self.colour else _of_colour(self.pixels, colour)
 
     @property
     def width(self) -> int:
@@ -170,7 +179,7 @@ def _measure(
     encoded: bytes | None,
     shadow_kind: str | None,
 ) -> _Image:
-    exact = np.all(pixels == np.asarray(colour, np.uint8), axis=-1)
+    exact = _of_colour(pixels, colour)
     if alpha is None:
         distance = np.abs(pixels.astype(np.int16) - np.asarray(colour, np.int16)).max(axis=-1)
         product = distance > PRODUCT_TOLERANCE
@@ -182,7 +191,16 @@ def _measure(
         zone = (np.asarray(shadow) > 0) & candidates
     else:
         zone = _shade_touching(pixels, ~candidates, candidates & ~exact, colour)
-    return _Image(pixels, product, candidates & ~zone, zone, colour, encoded, shadow_kind)
+    return _Image(pixels, product, candidates & ~zone, zone, colour, exact, encoded, shadow_kind)
+
+
+def _of_colour(pixels: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """Pixels of exactly ``colour``, channel by channel (``np.all(pixels == colour, axis=-1)`` reduces 3 values at
+    a time, ten times slower)."""
+    exact = pixels[..., 0] == colour[0]
+    exact &= pixels[..., 1] == colour[1]
+    exact &= pixels[..., 2] == colour[2]
+    return exact
 
 
 def _shade_touching(pixels: np.ndarray, solid: np.ndarray, off: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
@@ -203,9 +221,9 @@ def _shade_touching(pixels: np.ndarray, solid: np.ndarray, off: np.ndarray, colo
 
 
 def _measurements(m: _Image) -> dict[str, Any]:
-    box = box_of(m.product)
-    counted = int(m.background.sum())
-    exact = int((m.background & np.all(m.pixels == np.asarray(m.colour, np.uint8), axis=-1)).sum())
+    box = m.product_box
+    counted = np.count_nonzero(m.background)
+    exact = np.count_nonzero(m.background & m.exact)
     return {
         "width": m.width,
         "height": m.height,
@@ -215,7 +233,7 @@ def _measurements(m: _Image) -> dict[str, Any]:
         "background_pixels": counted,
         "background_exact": exact,
         "background_off_colour": counted - exact,
-        "shadow_zone_pixels": int(m.shadow_zone.sum()),
+        "shadow_zone_pixels": np.count_nonzero(m.shadow_zone),
         "file_bytes": len(m.encoded) if m.encoded is not None else None,
     }
 
@@ -239,12 +257,12 @@ def _size(getter: Callable[[_Image], int]) -> Callable[[Rule, _Image], RuleResul
 
 
 def _fill(m: _Image) -> float | None:
-    box = box_of(m.product)
+    box = m.product_box
     return None if box is None else max(box.width / m.width, box.height / m.height)
 
 
 def _margins(m: _Image) -> dict[str, float] | None:
-    box = box_of(m.product)
+    box = m.product_box
     if box is None:
         return None
     return {
@@ -284,13 +302,11 @@ def _check_aspect(rule: Rule, m: _Image) -> RuleResult:
 
 
 def _check_background(rule: Rule, m: _Image) -> RuleResult:
-    colour = parse_colour(rule.value)
-    exact_pixels = np.all(m.pixels == np.asarray(colour, np.uint8), axis=-1)
-    counted = int(m.background.sum())
-    exact = int((m.background & exact_pixels).sum())
+    counted = np.count_nonzero(m.background)
+    exact = np.count_nonzero(m.background & m.of_colour(parse_colour(rule.value)))
     minimum = rule.min_share if rule.min_share is not None else DEFAULT_MIN_SHARE
     share = exact / counted if counted else 1.0
-    zone = int(m.shadow_zone.sum())
+    zone = np.count_nonzero(m.shadow_zone)
     detail = (
         f"{counted - exact} of {counted} background pixels are not {rule.value} (share {share:.6f}, at least "
         f"{minimum:g}); shadow zone {zone} px ({zone / m.shadow_zone.size:.2%} of the image), counted apart"
@@ -299,7 +315,7 @@ def _check_background(rule: Rule, m: _Image) -> RuleResult:
 
 
 def _check_shadow(rule: Rule, m: _Image) -> RuleResult:
-    area = int(m.shadow_zone.sum())
+    area = np.count_nonzero(m.shadow_zone)
     kind = m.shadow_kind or ("unknown" if area else "none")
     if rule.value == "allowed" or area == 0:
         return RuleResult(rule, "pass", area, rule.value, f"shadow zone {area} px ({kind})")

@@ -3,6 +3,10 @@
 No ICC profile is embedded (read as sRGB everywhere). JPEG is written without chroma subsampling (4:4:4), so
 the product's colours at its edges stay as framed. JPEG and WebP start at quality 95 and step down to 70 only
 when the preset's max_file_bytes asks for it; the quality used is reported.
+
+The quality is the highest of 95, 90, …, 70 whose file fits (70 when none does). A file only grows with its
+quality, so after 95 the others are searched by halves: at most 4 encodes instead of 6, and one when 95 fits (a
+photographed product at 2000 x 2000 is far under the marketplaces' limits at 95; only noise-like pictures are not).
 """
 
 from __future__ import annotations
@@ -50,12 +54,28 @@ def encode(image: np.ndarray, preset: Preset) -> Encoded:
     picture = Image.fromarray(np.ascontiguousarray(image))
     if fmt not in ("jpeg", "webp"):
         return Encoded(_save(picture, fmt), fmt, None)
-    data, quality = b"", _QUALITIES[0]
-    for quality in _QUALITIES:
-        data = _save(picture, fmt, quality)
-        if limit is None or len(data) <= limit:
-            break
-    return Encoded(data, fmt, quality)
+    files: dict[int, bytes] = {}
+
+    def fits(index: int) -> bool:
+        quality = _QUALITIES[index]
+        if quality not in files:
+            files[quality] = _save(picture, fmt, quality)
+        return limit is None or len(files[quality]) <= limit
+
+    # The first quality that fits, as trying them in order would find it: low is the first candidate left, and
+    # every quality above it has been found too large.
+    low, high = 0, len(_QUALITIES) - 1
+    if not fits(0):
+        low = 1
+        while low < high:
+            middle = (low + high) // 2
+            if fits(middle):
+                high = middle
+            else:
+                low = middle + 1
+        fits(low)  # encoded already unless it is the last, 70, which is kept even when too large
+    quality = _QUALITIES[low]
+    return Encoded(files[quality], fmt, quality)
 
 
 def _save(picture: Image.Image, fmt: str, quality: int | None = None) -> bytes:

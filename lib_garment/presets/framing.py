@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from lib_garment.errors import BadInput
+from lib_garment.presets.background import plain
 from lib_garment.presets.schema import Preset
 
 MAX_UPSCALE = 2.0
@@ -172,11 +173,10 @@ def frame(
     if scale != 1.0:
         scale, crop_alpha = _fit_scale(crop_alpha, scale, target_px, binding_width)
         size = _scaled_size(crop_alpha.shape[1::-1], 1.0)
-        crop_image = cv2.resize(np.ascontiguousarray(crop_image), size, interpolation=_LANCZOS)
+        crop_image = cv2.resize(crop_image, size, interpolation=_LANCZOS)  # a view: OpenCV reads its strides
     placed_box = tight_box(crop_alpha)
     offset_x, offset_y = _offset(placed_box, canvas_w, canvas_h, preset)
-    canvas_image = np.empty((canvas_h, canvas_w, 3), np.uint8)
-    canvas_image[:] = fill_rgb
+    canvas_image = plain(canvas_w, canvas_h, fill_rgb)
     canvas_alpha = np.zeros((canvas_h, canvas_w), np.float32)
     covered = np.zeros((canvas_h, canvas_w), bool)
     src, dst = _overlap(crop_alpha.shape, offset_x, offset_y, canvas_w, canvas_h)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from lib_garment.errors import BadInput
-from lib_garment.presets.framing import tight_box
+from lib_garment.presets.framing import box_of, tight_box
 
 ShadowKind = Literal["none", "contact", "drop"]
 
@@ -55,16 +55,33 @@ def shadow_strength(alpha: np.ndarray, spec: ShadowSpec, depth: np.ndarray | Non
         shift_x = math.cos(angle) * spec.distance * box.height
         shift_y = math.sin(angle) * spec.distance * box.height
         matrix = np.float32([[1, 0, shift_x], [0, 1, shift_y]])
-        source = cv2.warpAffine(weight.astype(np.float32), matrix, alpha.shape[::-1], flags=cv2.INTER_LINEAR)
+        source = cv2.warpAffine(
+            weight.astype(np.float32, copy=False), matrix, alpha.shape[::-1], flags=cv2.INTER_LINEAR
+        )
     strength = _blur(source, sigma) * np.float32(spec.opacity)
     strength[alpha > 0] = 0.0
-    return np.clip(strength, 0.0, 1.0)
+    return np.clip(strength, 0.0, 1.0, out=strength)
 
 
 def darken(background: np.ndarray, strength: np.ndarray) -> np.ndarray:
-    """The background with the shadow laid on it (multiplied towards black)."""
-    shaded = background.astype(np.float32) * (1.0 - strength[..., None])
-    return np.clip(np.rint(shaded), 0, 255).astype(np.uint8)
+    """The background with the shadow laid on it (multiplied towards black). Only the shadow's bounding box is
+    multiplied, in place: a uint8 pixel times 1.0 is itself, so the rest is the background's copy."""
+    background, strength = np.asarray(background), np.asarray(strength)
+    if background.dtype != np.uint8 or strength.dtype != np.float32:  # as computed before, in their own types
+        shaded = background.astype(np.float32) * (1.0 - strength[..., None])
+        return np.clip(np.rint(shaded), 0, 255).astype(np.uint8)
+    out = background.copy()
+    area = box_of(strength != 0)
+    if area is None:
+        return out
+    rows, cols = slice(area.y0, area.y1), slice(area.x0, area.x1)
+    reached = out[rows, cols]
+    shaded = reached.astype(np.float32)
+    shaded *= (1.0 - strength[rows, cols])[..., None]
+    np.rint(shaded, out=shaded)
+    np.clip(shaded, 0, 255, out=shaded)
+    reached[...] = shaded
+    return out
 
 
 def _contact_footprint(alpha: np.ndarray, bottom: int, spec: ShadowSpec, box_height: int) -> np.ndarray:
