@@ -77,19 +77,20 @@ def test_amazon_main_on_white_runs_here_without_a_webui_and_check_agrees(setup, 
     out = tmp_path / "out"
     result = run_cli(*job(setup, out, "--preset", "amazon-main", "--background", "white", "--shadow", shadow))
     assert result.returncode == 0, result.stderr
-    names = ["alpha.png", "mask.png", "overlay.png", "result-1-alpha.png", "result-1.jpg", "result.json"]
+    names = ["alpha.png", "mask.png", "overlay.png", "result-1-alpha.png", "result-1.png", "result.json"]
     assert sorted(p.name for p in out.iterdir()) == names
     assert result.stdout.split()[-1] == str(out / "result.json")  # written last
 
-    framed = Image.open(out / "result-1.jpg")
-    assert framed.format == "JPEG"  # the preset's format
+    framed = Image.open(out / "result-1.png")
+    # PNG, not the preset's JPEG: the exact white background is required and its formats rule accepts PNG
+    assert framed.format == "PNG"
     report = json.loads((out / "result.json").read_text())
     assert report["generated"] is False
     assert report["preset"] == "amazon-main"
     assert report["request"]["preset"] == "amazon-main"
     assert report["request"]["output"]["background"] == "white"
     (image,) = report["images"]
-    assert (image["file"], image["alpha"]) == ("result-1.jpg", "result-1-alpha.png")
+    assert (image["file"], image["alpha"]) == ("result-1.png", "result-1-alpha.png")
     compliance = image["compliance"]
     assert compliance["preset"] == "amazon-main"
     assert report["verdict"] == compliance["verdict"]
@@ -99,16 +100,17 @@ def test_amazon_main_on_white_runs_here_without_a_webui_and_check_agrees(setup, 
     }  # fmt: skip
     assert statuses(compliance)["fill-85"] == "pass"  # framed to the preset's 85 %
     assert statuses(compliance)["formats"] == "pass"
-    assert compliance["file"]["format"] == "jpeg"
-    assert compliance["file"]["bytes"] == (out / "result-1.jpg").stat().st_size
+    assert statuses(compliance)["background-pure-white"] == "pass"  # every background pixel exactly #FFFFFF
+    assert compliance["file"]["format"] == "png"
+    assert compliance["file"]["bytes"] == (out / "result-1.png").stat().st_size
     assert any(shadow in note for note in compliance["done"]) if shadow != "none" else "no shadow" in compliance["done"]
     assert Image.open(out / "result-1-alpha.png").size == framed.size
-    assert f"result-1.jpg: amazon-main: {compliance['verdict']}" in result.stderr
+    assert f"result-1.png: amazon-main: {compliance['verdict']}" in result.stderr
     pixels = np.asarray(framed.convert("RGB"))
     assert (pixels[:3, :3] == 255).all()  # far from the product: the plain white
 
     # The written file, measured again by `check`, gets the verdict the run reported.
-    checked = run_cli("check", out / "result-1.jpg", "--alpha", out / "result-1-alpha.png", "--preset", "amazon-main",
+    checked = run_cli("check", out / "result-1.png", "--alpha", out / "result-1-alpha.png", "--preset", "amazon-main",
                       "--json", "--models-dir", setup["models"])  # fmt: skip
     assert checked.returncode == (0 if compliance["verdict"] == "pass" else 1), checked.stderr
     again = json.loads(checked.stdout)

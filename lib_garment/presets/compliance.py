@@ -28,7 +28,7 @@ from PIL import Image, ImageCms
 from lib_garment.errors import BadInput
 from lib_garment.imageio import image_to_rgb, open_bytes
 from lib_garment.presets.background import WHITE, parse_colour
-from lib_garment.presets.framing import Box, box_of
+from lib_garment.presets.framing import PixelBox, box_of
 from lib_garment.presets.schema import DEFAULT_ASPECT_TOLERANCE, DEFAULT_MIN_SHARE, RULE_KINDS, Preset, Rule
 
 PRODUCT_TOLERANCE = 8
@@ -104,7 +104,7 @@ class _Image:
     shadow_kind: str | None
 
     @cached_property
-    def product_box(self) -> Box | None:
+    def product_box(self) -> PixelBox | None:
         return box_of(self.product)
 
     def of_colour(self, colour: tuple[int, int, int]) -> np.ndarray:

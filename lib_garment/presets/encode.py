@@ -1,6 +1,8 @@
 """The framed image as the file a marketplace receives, in the preset's format, under its size limit if it can.
 
-No ICC profile is embedded (read as sRGB everywhere). JPEG is written without chroma subsampling (4:4:4), so
+No ICC profile is embedded (read as sRGB everywhere). A lossy format cannot keep a plain background exact: JPEG
+and WebP move the pixels next to the product off #FFFFFF, so a preset that requires every background pixel to be
+exactly its colour is written as PNG when its formats rule accepts PNG (the report says why). JPEG is written without chroma subsampling (4:4:4), so
 the product's colours at its edges stay as framed. JPEG and WebP start at quality 95 and step down to 70 only
 when the preset's max_file_bytes asks for it; the quality used is reported.
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from lib_garment.presets.schema import Preset
+from lib_garment.presets.schema import DEFAULT_MIN_SHARE, Preset
 
 DEFAULT_FORMAT = "png"
 _PILLOW_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF"}
@@ -30,6 +32,7 @@ class Encoded:
     data: bytes
     format: str
     quality: int | None
+    note: str | None = None  # why the format is not the preset's canvas format
 
     @property
     def suffix(self) -> str:
@@ -37,23 +40,44 @@ class Encoded:
 
     def describe(self) -> str:
         quality = f", quality {self.quality}" if self.quality is not None else ""
-        return f"{self.format}{quality}, {len(self.data)} bytes"
+        why = f" ({self.note})" if self.note else ""
+        return f"{self.format}{quality}, {len(self.data)} bytes{why}"
 
 
 def output_format(preset: Preset) -> str:
-    """The canvas's format, else the first of a formats rule, else PNG."""
-    if preset.canvas.format:
-        return preset.canvas.format
+    """The format the framed file is written in (see :func:`output_choice`)."""
+    return output_choice(preset)[0]
+
+
+def output_choice(preset: Preset) -> tuple[str, str | None]:
+    """The canvas's format, else the first of a formats rule, else PNG; and why when a lossy canvas format gave
+    way to PNG (a required exact background that the formats rule lets us keep exact)."""
     rules = preset.rules_of("formats")
-    return rules[0].value[0] if rules else DEFAULT_FORMAT
+    fmt = preset.canvas.format or (rules[0].value[0] if rules else DEFAULT_FORMAT)
+    if fmt in ("jpeg", "webp") and _exact_background_required(preset) and _accepts(preset, "png"):
+        return "png", f"not {fmt}: it would move background pixels next to the product off the required colour"
+    return fmt, None
+
+
+def _exact_background_required(preset: Preset) -> bool:
+    return any(
+        rule.severity == "required" and (DEFAULT_MIN_SHARE if rule.min_share is None else rule.min_share) >= 1.0
+        for rule in preset.rules_of("background_colour")
+    )
+
+
+def _accepts(preset: Preset, fmt: str) -> bool:
+    """Whether every formats rule of the preset accepts ``fmt`` (no such rule: nothing said, so no)."""
+    rules = preset.rules_of("formats")
+    return bool(rules) and all(fmt in rule.value for rule in rules)
 
 
 def encode(image: np.ndarray, preset: Preset) -> Encoded:
-    fmt = output_format(preset)
+    fmt, note = output_choice(preset)
     limit = min((rule.value for rule in preset.rules_of("max_file_bytes")), default=None)
     picture = Image.fromarray(np.ascontiguousarray(image))
     if fmt not in ("jpeg", "webp"):
-        return Encoded(_save(picture, fmt), fmt, None)
+        return Encoded(_save(picture, fmt), fmt, None, note)
     files: dict[int, bytes] = {}
 
     def fits(index: int) -> bool:
@@ -75,7 +99,7 @@ def encode(image: np.ndarray, preset: Preset) -> Encoded:
                 low = middle + 1
         fits(low)  # encoded already unless it is the last, 70, which is kept even when too large
     quality = _QUALITIES[low]
-    return Encoded(files[quality], fmt, quality)
+    return Encoded(files[quality], fmt, quality, note)
 
 
 def _save(picture: Image.Image, fmt: str, quality: int | None = None) -> bytes:

@@ -28,7 +28,7 @@ _PAD = 4  # Lanczos4 reads 4 px around each sample: crops keep that much context
 
 
 @dataclass(frozen=True)
-class Box:
+class PixelBox:
     x0: int
     y0: int
     x1: int  # exclusive
@@ -43,22 +43,22 @@ class Box:
         return self.y1 - self.y0
 
 
-def box_of(mask: np.ndarray) -> Box | None:
+def box_of(mask: np.ndarray) -> PixelBox | None:
     """The bounding box of the True pixels, or None when there are none."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
-    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return PixelBox(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
-def tight_box(alpha: np.ndarray) -> Box:
+def tight_box(alpha: np.ndarray) -> PixelBox:
     box = box_of(np.asarray(alpha) >= 0.5)
     if box is None:
         raise BadInput("no product to frame: the matte has no pixel with alpha ≥ 0.5")
     return box
 
 
-def fill_of(box: Box, width: int, height: int) -> float:
+def fill_of(box: PixelBox, width: int, height: int) -> float:
     return max(box.width / width, box.height / height)
 
 
@@ -95,7 +95,7 @@ class Placement:
     width: int
     height: int
     scale: float
-    box: Box  # the product's tight box on the canvas
+    box: PixelBox  # the product's tight box on the canvas
     notes: tuple[str, ...]
 
     @property
@@ -185,23 +185,23 @@ def frame(
     covered[dst] = True
     if scene and not covered.all():
         notes.append(f"the scene covers {covered.mean():.1%} of the canvas; the rest is the background colour")
-    on_canvas = Box(
+    on_canvas = PixelBox(
         placed_box.x0 + offset_x, placed_box.y0 + offset_y, placed_box.x1 + offset_x, placed_box.y1 + offset_y
     )
     placement = Placement(canvas_w, canvas_h, scale, on_canvas, tuple(notes))
     return Framed(canvas_image, canvas_alpha, covered, placement)
 
 
-def _window(alpha: np.ndarray, box: Box, scale: float, canvas_w: int, canvas_h: int, scene: bool) -> Box:
+def _window(alpha: np.ndarray, box: PixelBox, scale: float, canvas_w: int, canvas_h: int, scene: bool) -> PixelBox:
     """The part of the source that can reach the canvas, with Lanczos' context around it."""
     height, width = alpha.shape
     if scene:
         reach_x, reach_y = math.ceil(canvas_w / scale), math.ceil(canvas_h / scale)
-        area = Box(box.x0 - reach_x, box.y0 - reach_y, box.x1 + reach_x, box.y1 + reach_y)
+        area = PixelBox(box.x0 - reach_x, box.y0 - reach_y, box.x1 + reach_x, box.y1 + reach_y)
     else:
         area = box_of(alpha > 0) or box
     pad = 0 if scale == 1.0 else _PAD
-    return Box(max(area.x0 - pad, 0), max(area.y0 - pad, 0), min(area.x1 + pad, width), min(area.y1 + pad, height))
+    return PixelBox(max(area.x0 - pad, 0), max(area.y0 - pad, 0), min(area.x1 + pad, width), min(area.y1 + pad, height))
 
 
 def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -238,7 +238,7 @@ def _snap(alpha: np.ndarray) -> np.ndarray:
     return alpha
 
 
-def _offset(box: Box, canvas_w: int, canvas_h: int, preset: Preset) -> tuple[int, int]:
+def _offset(box: PixelBox, canvas_w: int, canvas_h: int, preset: Preset) -> tuple[int, int]:
     """Where the layer's top-left goes so that its tight box sits at the anchor. ``bottom``: centred across,
     as far from the bottom edge as from the sides (at least the min_margin rule's share)."""
     left = (canvas_w - box.width) // 2
