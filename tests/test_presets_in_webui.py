@@ -279,7 +279,9 @@ def test_the_img2img_script_puts_the_product_on_the_plain_colour_after_the_gener
     assert np.all(out[~keep] == (0x20, 0x30, 0x40))  # the generated scene replaced by exactly that colour
     info = json.loads(answer["info"])
     params = engine("modules.infotext_utils").parse_generation_parameters(info["infotexts"][0])
-    assert params["Garment Studio background"] == "plain #203040, no shadow"
+    assert params["Garment Studio background"] == (
+        "plain #203040, no shadow (replaces the generated scene; the tab and /generate skip the generation)"
+    )
     assert "Garment Studio compliance" not in params
     assert host.controlnet_script("img2img").history[-1] == []  # no units for a scene that is thrown away
 
@@ -389,6 +391,9 @@ def test_the_tabs_generate_frames_a_generated_result(tab) -> None:
     (image, _), (overlay, _) = result.results[0], result.overlays[0]
     assert np.asarray(image).shape == (120, 120, 3)  # framed on the preset's canvas
     assert np.asarray(overlay).shape == (120, 120, 3)
-    assert result.kept[0] == "photo: 1600 kept pixels, identical to the photo"
+    assert result.kept[0] == (
+        "photo: 1600 kept pixels, identical to the photo; framed on square-shop's canvas, scaled ×1.50, Lanczos"
+    )
+    assert result.infotexts[0].count("Garment Studio compliance: ") == 1
     assert result.reports[0].startswith("**square-shop: warn** (1 of 2 rules pass)")
     assert len(tab.controlnet_script("img2img").history) == 1  # generated once, then framed

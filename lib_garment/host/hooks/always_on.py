@@ -54,7 +54,14 @@ from lib_garment.host.passes.img2img_job import (
     remember_fields,
     restore_fields,
 )
-from lib_garment.host.passes.infotext import ERROR_KEY, INFOTEXT_KEY, KEPT_KEY, delivery_params, request_infotext
+from lib_garment.host.passes.infotext import (
+    BACKGROUND_KEY,
+    ERROR_KEY,
+    INFOTEXT_KEY,
+    KEPT_KEY,
+    delivery_params,
+    request_infotext,
+)
 from lib_garment.host.passes.restore_pass import REQUEST_ATTR, restore_in_hook
 from lib_garment.host.passes.restore_setup import RESTORE_JOB_ATTR
 from lib_garment.host.ui.mask_editor import gradio_major, uploaded_mask
@@ -385,7 +392,10 @@ class GarmentStudioScript(scripts.Script):
         if done is None:
             return
         pp.image = Image.fromarray(done.image)
-        p.extra_generation_params.update(delivery_params(done, format_note(done.format) if done.framed else None))
+        params = delivery_params(done, format_note(done.format) if done.framed else None)
+        if BACKGROUND_KEY in params:  # this hook runs inside the WebUI's generation, which it cannot skip
+            params[BACKGROUND_KEY] += " (replaces the generated scene; the tab and /generate skip the generation)"
+        p.extra_generation_params.update(params)
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
         restore_fields(p)  # the user's mask, inpaint options and ControlNet units, for the Batch tab's next image

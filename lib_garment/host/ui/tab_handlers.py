@@ -249,7 +249,8 @@ def run_preview(inputs: TabInputs) -> PreviewOutputs:
 @dataclass
 class _Result:
     """One result to show and save: the picture, the matte its kept area is tinted by, its kept-pixel line, its
-    delivery (None: the composite is the result), its seed and the WebUI's infotext of its generation."""
+    delivery (None: the composite is the result), its seed, the WebUI's infotext of its generation (``base``,
+    which run_plan already gave the delivery's lines) and the lines to add to it."""
 
     caption: str
     image: np.ndarray
@@ -258,11 +259,11 @@ class _Result:
     delivered: Delivered | None
     seed: Any = None
     base: str = ""
+    lines: dict[str, str] = field(default_factory=dict)
 
 
 def _add_result(out: GenerateOutputs, folder: tuple[str, str], request: GarmentRequest, result: _Result) -> None:
-    caption, done = result.caption, result.delivered
-    extra = {KEPT_KEY: result.kept, **delivery_params(done)} if result.kept else delivery_params(done)
+    caption, done, extra = result.caption, result.delivered, result.lines
     # The saved file records the request too (as the always-on script's outputs do); what "Send to" pastes
     # does not, so sending a result on does not switch the img2img section of Garment Studio on.
     paste = with_params(result.base, extra)
@@ -280,6 +281,8 @@ def _add_result(out: GenerateOutputs, folder: tuple[str, str], request: GarmentR
     out.results.append((picture, caption))
     out.overlays.append((_picture(overlay_image(result.image, result.alpha)), f"{caption}: kept area"))
     line = result.kept or "nothing generated"
+    if done is not None and done.framed is not None:
+        line += f"; framed on {done.framed.report.preset}'s canvas, {done.framed.placement.describe()}"
     if done is not None and done.background_line():
         line += f"; background {done.background_line()}"
     out.kept.append(f"{caption}: {line}")
@@ -307,6 +310,7 @@ def _deliver(
             delivered=done,
             seed=seeds[k] if k < len(seeds) else None,
             base=bases[k] if k < len(bases) else "",
+            lines={KEPT_KEY: check.describe()},
         )
         _add_result(out, folder, request, found)
 
@@ -327,7 +331,8 @@ def _plain_photo(out: GenerateOutputs, folder: tuple[str, str], job: TabJob, pho
     kept = ""
     if done.framed is None:  # not framed: the photo's size, its α = 1 pixels the photographed ones
         kept = check_kept(prepared.photo, done.image, prepared.plan.keep_alpha).describe()
-    _add_result(out, folder, job.request, _Result(photo.name, done.image, done.alpha, kept, done))
+    lines = {**({KEPT_KEY: kept} if kept else {}), **delivery_params(done)}
+    _add_result(out, folder, job.request, _Result(photo.name, done.image, done.alpha, kept, done, lines=lines))
     out.notes += [f"{photo.name}: {note}" for note in prepared.notes]
 
 
