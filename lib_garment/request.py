@@ -278,11 +278,14 @@ class OutputOptions(_Strict):
     save_maps: bool = False
     background: str | None = Field(
         None,
-        description='With a preset: "white" or "#RRGGBB" puts the product on that plain colour (no '
-        "diffusion needed); None keeps the generated background.",
+        description='"white" or "#RRGGBB": the product on exactly that plain colour, nothing generated (the tab and '
+        "/generate skip the diffusion; in the img2img scripts it replaces the generated scene); with a preset, "
+        "framed on its canvas. None keeps the generated background.",
     )
     shadow: ShadowOptions | ShadowKind | None = Field(
-        None, description='With a preset: "none", "contact", "drop" or an object with kind and its settings.'
+        None,
+        description='On a plain background or a preset\'s canvas: "none", "contact", "drop" or an object with kind '
+        "and its settings.",
     )
 
     # allow_reuse: see ControlUnit

@@ -142,12 +142,13 @@ def test_wrong_types_and_every_bad_image_in_one_422(host) -> None:
     assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
 
 
-def test_a_preset_is_422_naming_the_field(one_host) -> None:
+def test_an_unknown_preset_is_422_naming_the_field_and_the_valid_ones(one_host) -> None:
     photo, keep = photo_and_mask()
     request = {**HARD, "preset": "marketplace-amazon"}
     (problem,) = post(one_host.client(), "generate", body(one_host, photo, keep, request), 422)["detail"]
     assert problem["loc"] == ["body", "request", "preset"]
-    assert problem["msg"] == "marketplace presets are not available yet; leave it out"
+    assert problem["msg"].startswith("preset: no preset 'marketplace-amazon'; valid names: ")
+    assert "amazon-main" in problem["msg"]
     assert one_host.shared.state.begun_jobs == []  # refused before the queue: nothing ran
 
 
@@ -376,7 +377,14 @@ def test_api_auth_guards_every_route(make_webui, fresh_engine_modules, flavour) 
     host = installed(make_webui(flavour, cmd_args=["--api-auth", "user:secret,other:pass2"]))
     client = host.client()
     photo, keep = photo_and_mask()
-    routes = (("get", "version"), ("get", "schema"), ("post", "segment"), ("post", "generate"), ("post", "restore"))
+    routes = (
+        ("get", "version"),
+        ("get", "schema"),
+        ("get", "presets"),
+        ("post", "segment"),
+        ("post", "generate"),
+        ("post", "restore"),
+    )
     for method, route in routes:
         kwargs = {"json": body(host, photo, keep)} if method == "post" else {}
         response = getattr(client, method)(f"{API}/{route}", **kwargs)
@@ -396,10 +404,10 @@ def test_nowebui_version_schema_and_generate(any_webui, fresh_engine_modules) ->
     client = host.client(nowebui=True)  # app_started(None, app)
     assert host.demo is None
     openapi = client.get("/openapi.json").json()
-    names = ("version", "schema", "segment", "maps", "generate", "restore")
+    names = ("version", "schema", "presets", "segment", "maps", "generate", "restore")
     assert {f"{API}/{name}" for name in names} <= set(openapi["paths"])
     host.run_app_started(app=host.app)  # a reload calling app_started on the same app: the routes are replaced
-    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 6
+    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 7
     assert client.get(f"{API}/version").json() == {
         "version": engine("lib_garment").__version__,
         "request_version": 1,

@@ -7,7 +7,13 @@ dict; the Garment Studio tab and REST callers set any field.
 - img2img: in ``before_process`` the engine prepares the job on the init image (mask from the phrases or the
   user's inpaint mask, maps, plan); the plan's inpaint mask and ControlNet units go onto ``p`` (units merged
   with the user's). After the WebUI's own inpaint composite, ``postprocess_image_after_composite`` puts the
-  kept pixels back exactly at the photo's resolution and records the check in the infotext.
+  kept pixels back exactly at the photo's resolution and records the check in the infotext; then (after any
+  restoration) the engine's delivery: with ``preset`` the image becomes the preset's framed picture (the pixels
+  of its file as checked) and the infotext gets one "Garment Studio compliance" line; with
+  ``output.background`` the product goes onto that plain colour. The WebUI's generation cannot be skipped from
+  here (it is the WebUI's job, already under way), so a plain background replaces the generated scene; the tab
+  and ``/garment-studio/v1/generate`` skip the generation instead. The WebUI then saves the picture in its own
+  format (Settings > Saving images), which the compliance line says when it is not the preset's.
 - txt2img: ControlNet units made from a reference photo (pose, depth, canny of a mannequin shot): the section's
   upload (slots 3 and 4: photo and optional keep mask) or ``reference_image``/``reference_mask`` in the settings.
 
@@ -37,7 +43,7 @@ from lib_garment.errors import BadInput, GarmentError
 from lib_garment.generate.describe import request_prompt
 from lib_garment.generate.prepare import NO_CONTROLNET, Prepared, reference_units
 from lib_garment.generate.tasks import control_units
-from lib_garment.host.passes.checks import CHECKS_ATTR, JobChecks, check_generation
+from lib_garment.host.passes.checks import CHECKS_ATTR, JobChecks, check_generation, checks_of
 from lib_garment.host.passes.img2img_job import (
     JOB_ATTR,
     finish_image,
@@ -48,7 +54,14 @@ from lib_garment.host.passes.img2img_job import (
     remember_fields,
     restore_fields,
 )
-from lib_garment.host.passes.infotext import ERROR_KEY, INFOTEXT_KEY, KEPT_KEY, request_infotext
+from lib_garment.host.passes.infotext import (
+    BACKGROUND_KEY,
+    ERROR_KEY,
+    INFOTEXT_KEY,
+    KEPT_KEY,
+    delivery_params,
+    request_infotext,
+)
 from lib_garment.host.passes.restore_pass import REQUEST_ATTR, restore_in_hook
 from lib_garment.host.passes.restore_setup import RESTORE_JOB_ATTR
 from lib_garment.host.ui.mask_editor import gradio_major, uploaded_mask
@@ -56,6 +69,7 @@ from lib_garment.host.webui.messages import warn
 from lib_garment.host.webui.processing import INNER_MARK, to_array
 from lib_garment.host.webui.progress import webui_progress
 from lib_garment.host.webui.settings import current_settings, model_settings
+from lib_garment.presets.deliver import deliver, map_depth, wants_delivery
 from lib_garment.request import GarmentRequest, parse_request
 from lib_garment.runtime import offload_all
 
@@ -169,6 +183,24 @@ def lossy_note() -> str | None:
     )
 
 
+def format_note(fmt: str) -> str | None:
+    """What a preset's report cannot vouch for here: it checked Garment Studio's file in the preset's format,
+    while the WebUI saves the image (and answers the API) in its own samples_format."""
+    saved = str(shared.opts.data.get("samples_format") or "png").lower().replace("jpg", "jpeg")
+    if saved == fmt:
+        return None
+    return f"checked as a {fmt} file; the WebUI saves this image as {saved} (Settings > Saving images > File format)"
+
+
+def refuse_delivery_on_txt2img(request: GarmentRequest) -> None:
+    """txt2img keeps no product of a photo, so there is nothing to frame or to put on a plain colour."""
+    if wants_delivery(request):
+        raise BadInput(
+            "preset and output.background frame and finish the kept product of a photo: use img2img (or the "
+            "Garment Studio tab, or /garment-studio/v1/generate); txt2img keeps no product"
+        )
+
+
 def reference_inputs(request: GarmentRequest, photo: Any, mask: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
     """txt2img's reference photo (RGB) and keep mask (or None): from the settings' base64 fields, or from the
     section's uploads (PIL from the UI, base64 text from a REST caller's third and fourth arguments)."""
@@ -271,6 +303,7 @@ class GarmentStudioScript(scripts.Script):
                 for note in prepare_on_img2img(p, request, checks, photo):
                     p.comment(f"{TITLE}: {note}")
             else:
+                refuse_delivery_on_txt2img(request)
                 reference, mask = reference_inputs(request, *args[2:4])
                 self._prepare_txt2img(p, request, self._checked(p, request), reference, mask)
         except GarmentError as err:
@@ -331,6 +364,38 @@ class GarmentStudioScript(scripts.Script):
         request = getattr(p, REQUEST_ATTR, None) or (prepared.request if prepared is not None else None)
         if request is not None and request.restore.enabled:
             pp.image = restore_in_hook(p, pp.image, keep_alpha, request)
+        if prepared is not None and request is not None and wants_delivery(request):
+            self._deliver(p, pp, prepared, request)
+
+    @staticmethod
+    def _deliver(p: Any, pp: Any, prepared: Prepared, request: GarmentRequest) -> None:
+        """After the composite and restoration: the engine's delivery (a preset's frame and check, a plain
+        background replacing the generated scene), its lines in this image's infotext."""
+        from PIL import Image
+
+        try:
+            done = deliver(
+                prepared.photo,
+                to_array(pp.image),
+                prepared.plan.keep_alpha,
+                request,
+                presets=checks_of(p).presets,
+                depth=map_depth(prepared.maps),
+            )
+        except GarmentError as err:  # e.g. a photo too small for the preset: keep the composite, say why
+            fail(p, f"could not finish the result for {request.preset or 'its background'}: {err}")
+            return
+        except Exception as err:  # noqa: BLE001 - keep the composite, say why it is not finished
+            traceback.print_exc()
+            fail(p, f"internal error finishing the result: {type(err).__name__}: {err} (please report it)")
+            return
+        if done is None:
+            return
+        pp.image = Image.fromarray(done.image)
+        params = delivery_params(done, format_note(done.format) if done.framed else None)
+        if BACKGROUND_KEY in params:  # this hook runs inside the WebUI's generation, which it cannot skip
+            params[BACKGROUND_KEY] += " (replaces the generated scene; the tab and /generate skip the generation)"
+        p.extra_generation_params.update(params)
 
     def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
         restore_fields(p)  # the user's mask, inpaint options and ControlNet units, for the Batch tab's next image

@@ -2,10 +2,13 @@
 
 Every entry point (always-on script, img2img script, tab, REST) calls one of :func:`check_generation`,
 :func:`check_restoring` (a finished image restored) or :func:`check_preview` once per job. Bad restore options
-are BadInput naming the field; units or a restore crop unit asked for without ControlNet, or without a
-ControlNet model of their kind, are ControlNetMissing / ModelUnavailable naming what to install. The
-:class:`JobChecks` it returns carries the resolved ControlNet bridges to the later steps (the plan's units, the
-restore job), which use them instead of checking again; on the WebUI's own processing object it rides as
+are BadInput naming the field; so are the output options (``lib_garment.presets.deliver.check_delivery``: an
+unknown preset, with the valid names; a shadow the preset forbids; ...). Units or a restore crop unit asked for
+without ControlNet, or without a ControlNet model of their kind, are ControlNetMissing / ModelUnavailable naming
+what to install. A plain background (``output.background``) keeps nothing generated, so its job has no units
+and needs no ControlNet. The :class:`JobChecks` it returns carries the resolved ControlNet bridges and the
+loaded presets to the later steps (the plan's units, the restore job, the delivery after the composite), which
+use them instead of checking or loading again; on the WebUI's own processing object it rides as
 :data:`CHECKS_ATTR` from ``before_process`` to the hooks after it.
 """
 
@@ -18,6 +21,9 @@ from lib_garment.errors import GarmentError
 from lib_garment.generate.tasks import control_units
 from lib_garment.host.webui.controlnet import INSTALL_HINT, ControlNetBridge, ControlNetMissing, find_cn_script
 from lib_garment.host.webui.controlnet import find_controlnet as find_controlnet_bridge
+from lib_garment.host.webui.settings import current_settings
+from lib_garment.presets.deliver import check_delivery, plain_background
+from lib_garment.presets.load import PresetSet
 from lib_garment.request import GarmentRequest, RestoreOptions
 from lib_garment.restore.options import check_options
 
@@ -32,13 +38,22 @@ class JobChecks:
     request allows going without); ``units``: whether the plan may have units (maps are made only then);
     ``restore``: the restore options were checked (a restore job may be made); ``restore_controlnet`` and
     ``restore_control_model``: the bridge and resolved model title for ``restore.controlnet``'s crop unit (None:
-    no crop unit)."""
+    no crop unit); ``presets``: the presets loaded for the request's ``preset`` (None: no preset named)."""
 
     controlnet: ControlNetBridge | None = None
     units: bool = True
     restore: bool = False
     restore_controlnet: ControlNetBridge | None = None
     restore_control_model: str | None = None
+    presets: PresetSet | None = None
+
+
+def check_output(request: GarmentRequest) -> PresetSet | None:
+    """The output options (preset, background, shadow), the presets read from the Settings page's models folder
+    (``<models>/garment_studio/presets``, beside the shipped ones); BadInput under ``request`` otherwise."""
+    if request.preset is None and request.output.background is None and request.output.shadow is None:
+        return None  # nothing to check: no preset file is read
+    return check_delivery(request, models_dir=current_settings().models_root())
 
 
 def check_controlnet(runner: Any, request: GarmentRequest) -> ControlNetBridge | None:
@@ -73,13 +88,17 @@ def check_restore(options: RestoreOptions, runner: Any) -> tuple[ControlNetBridg
 
 
 def check_generation(request: GarmentRequest, runner: Any) -> JobChecks:
-    """A generation job's check: its restore options (when it restores) first, they are the cheaper mistake to
-    make, then ControlNet for its units."""
+    """A generation job's check: its restore options (when it restores) and its output options first, they are
+    the cheaper mistakes to make, then ControlNet for its units. With a plain background nothing generated is
+    kept: no units (so no ControlNet and no maps), and restoring is refused by the output check."""
     restoring = request.restore.enabled
     restore_bridge, restore_model = check_restore(request.restore, runner) if restoring else (None, None)
+    presets = check_output(request)
+    if plain_background(request):
+        return JobChecks(units=False, presets=presets)
     bridge = check_controlnet(runner, request)
     units = bridge is not None or not control_units(request)
-    return JobChecks(bridge, units, restoring, restore_bridge, restore_model)
+    return JobChecks(bridge, units, restoring, restore_bridge, restore_model, presets)
 
 
 def check_restoring(request: GarmentRequest, runner: Any) -> JobChecks:
@@ -90,10 +109,13 @@ def check_restoring(request: GarmentRequest, runner: Any) -> JobChecks:
 
 def check_preview(request: GarmentRequest, runner: Any) -> JobChecks:
     """A preview's check: nothing is generated, so ControlNet is not needed (every map is made and shown), but
-    bad restore options are said now rather than at Generate."""
+    bad restore and output options are said now rather than at Generate."""
     restoring = request.restore.enabled
     bridge, model = check_restore(request.restore, runner) if restoring else (None, None)
-    return JobChecks(units=True, restore=restoring, restore_controlnet=bridge, restore_control_model=model)
+    presets = check_output(request)
+    return JobChecks(
+        units=True, restore=restoring, restore_controlnet=bridge, restore_control_model=model, presets=presets
+    )
 
 
 def checks_of(p: Any) -> JobChecks:

@@ -3,8 +3,9 @@
 :func:`run_plan` makes a fresh img2img object (:func:`~lib_garment.host.webui.processing.new_img2img`) whose
 script runner is img2img's reduced to ControlNet, puts the plan onto it (:func:`~.img2img_job.apply_plan`), lets
 the WebUI generate, composites every output exactly and, when the request asks for it, restores hands and faces
-after the composite, as the always-on script does. No pipeline logic here: segmentation, maps and plans are the
-engine's (``lib_garment.generate``).
+after the composite, as the always-on script does; then the engine's delivery (a preset's frame and check, a
+plain background: ``lib_garment.presets.deliver.deliver``). No pipeline logic here: segmentation, maps, plans
+and delivery are the engine's (``lib_garment.generate``, ``lib_garment.presets``).
 """
 
 from __future__ import annotations
@@ -22,22 +23,31 @@ from lib_garment.generate.composite import KeptCheck, check_kept
 from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS, GenerationPlan
 from lib_garment.host.passes.checks import CHECKS_ATTR, JobChecks
 from lib_garment.host.passes.img2img_job import Unitless, apply_plan, finish_image
-from lib_garment.host.passes.infotext import KEPT_KEY, RESTORE_KEY, quoted
-from lib_garment.host.passes.outputs import output_folder, save_result
+from lib_garment.host.passes.infotext import KEPT_KEY, RESTORE_KEY, delivery_params, quoted, with_params
+from lib_garment.host.passes.outputs import output_folder, save_delivered, save_result
 from lib_garment.host.passes.restore_run import restore_output
 from lib_garment.host.webui.controlnet import Injected
 from lib_garment.host.webui.messages import warn
 from lib_garment.host.webui.processing import controlnet_only_runner, default_sampler, new_img2img
+from lib_garment.presets.deliver import Delivered, deliver, plan_depth
 from lib_garment.request import GarmentRequest
 
 
 @dataclass
 class PlanOutputs:
-    """What :func:`run_plan` made: the composited images, their kept-pixel checks, and what to report."""
+    """What :func:`run_plan` made: the composited images (the photo's size), their kept-pixel checks, what each
+    became when the request names a preset or a background (None: the composite is the result), and what to
+    report."""
 
     images: list[np.ndarray]
     kept: list[KeptCheck]
     info: dict[str, Any] = field(default_factory=dict)
+    delivered: list[Delivered | None] = field(default_factory=list)
+
+    def result(self, k: int) -> np.ndarray:
+        """Output ``k`` as delivered (framed, on its plain colour) or, without a delivery, its composite."""
+        done = self.delivered[k] if k < len(self.delivered) else None
+        return done.image if done is not None else self.images[k]
 
 
 def _img2img(plan: GenerationPlan) -> Any:
@@ -95,20 +105,28 @@ def run_plan(plan: GenerationPlan, request: GarmentRequest, checks: JobChecks, *
     count = len(generated)
     seeds = list(getattr(processed, "all_seeds", []))[:count]
     infotexts = list(getattr(processed, "infotexts", []))[first_image(processed) :][:count]
-    images, kept, files = [], [], []
+    images, kept, files, delivered = [], [], [], []
     folder = output_folder() if save else None
     restore_lines: list[str] = []
+    depth = plan_depth(plan)
     for k, image in enumerate(generated):
         out, check = finish_image(plan, image)
         if request.restore.enabled:  # restoration after the composite, as the always-on script does it
             out, check = _restored(p, k, out, plan, request, infotexts, restore_lines)
+        # After the composite (and restoration): the preset's frame and check, or the plain background.
+        done = deliver(plan.init_image, out, plan.keep_alpha, request, presets=checks.presets, depth=depth)
         images.append(out)
         kept.append(check)
+        delivered.append(done)
+        if done is not None and k < len(infotexts):
+            infotexts[k] = with_params(infotexts[k], delivery_params(done))
         if folder is not None:
             text = f"{infotexts[k] if k < len(infotexts) else ''}, {KEPT_KEY}: {check.describe()}"
-            files.append(
-                save_result(Image.fromarray(out), folder, seeds[k] if k < len(seeds) else None, plan.prompt, text)
-            )
+            seed = seeds[k] if k < len(seeds) else None
+            if done is not None:
+                files.append(save_delivered(done, folder, seed, plan.prompt, text))
+            else:
+                files.append(save_result(Image.fromarray(out), folder, seed, plan.prompt, text))
     info = {
         "seeds": seeds,
         "infotexts": infotexts,
@@ -117,14 +135,27 @@ def run_plan(plan: GenerationPlan, request: GarmentRequest, checks: JobChecks, *
         "kept": [check.to_json() for check in kept],
         "interrupted": interrupted,
         "notes": list(outcome.notes) if isinstance(outcome, Injected) else [],
+        **delivery_info(delivered),
     }
     if request.restore.enabled:
         info["restore"] = restore_lines
     if interrupted:
         info["notes"].append(f"interrupted: {count} of {plan.batch_count} images made")
+    for note in dict.fromkeys(note for done in delivered if done is not None for note in done.notes):
+        info["notes"].append(note)
     if isinstance(outcome, Unitless) and plan.units:
         warn(outcome.note)
-    return PlanOutputs(images, kept, info)
+    return PlanOutputs(images, kept, info, delivered)
+
+
+def delivery_info(delivered: list[Delivered | None]) -> dict[str, list[Any]]:
+    """Per output: its file's format, its preset's report (``FramedResult.to_json``) and its placement on the
+    preset's canvas (None where there is no preset)."""
+    return {
+        "formats": [done.format if done is not None else "png" for done in delivered],
+        "compliance": [done.compliance_json() if done is not None else None for done in delivered],
+        "framing": [done.framing_json() if done is not None else None for done in delivered],
+    }
 
 
 def _restored(

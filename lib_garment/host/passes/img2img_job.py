@@ -11,7 +11,7 @@ through the same :func:`apply_plan` and :func:`finish_image`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from lib_garment.host.webui.controlnet import ControlNetBridge, Injected
 from lib_garment.host.webui.processing import to_array
 from lib_garment.host.webui.progress import webui_progress
 from lib_garment.host.webui.settings import model_settings
+from lib_garment.presets.deliver import plain_background
 from lib_garment.request import GarmentRequest
 
 JOB_ATTR = "_garment_studio_job"  # the prepared plan riding on a processing object until its composite
@@ -152,11 +153,22 @@ def prepare_on_img2img(p: Any, request: GarmentRequest, checks: JobChecks, photo
     user_mask = None
     if getattr(p, "image_mask", None) is not None and request.segment.mask_source != "phrase":
         user_mask = kept_mask_from_inpaint(p.image_mask, getattr(p, "inpainting_mask_invert", 0))
+    plain = plain_background(request)
+    # A plain background replaces the generated scene after the composite: no units, so no control maps are made
+    # for a scene that is thrown away (the WebUI's own generation still runs: this path cannot skip it).
+    plan_request = request.copy(update={"control": []}) if plain else request
     with webui_progress() as progress:
-        prepared = prepare(request, photo, model_settings(progress), mask=user_mask, units=checks.units)
+        prepared = prepare(plan_request, photo, model_settings(progress), mask=user_mask, units=checks.units)
+    prepared = replace(prepared, request=request)
     outcome = apply_plan(p, prepared.plan, checks.controlnet)
     setattr(p, JOB_ATTR, prepared)
     notes = list(prepared.notes)
+    if plain:
+        notes.append(
+            f"output.background: the product goes onto plain {request.output.background} after the composite, "
+            "replacing the generated scene (the WebUI's generation cannot be skipped here; the Garment Studio tab "
+            "and /garment-studio/v1/generate skip it)"
+        )
     if isinstance(outcome, Injected):  # without units prepare() already said why
         notes += outcome.notes
     return tuple(notes)

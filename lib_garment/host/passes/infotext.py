@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 
+from lib_garment.presets.deliver import Delivered
 from lib_garment.request import GarmentRequest
 
 INFOTEXT_KEY = "Garment Studio"  # the request, as compact JSON
 KEPT_KEY = "Garment Studio kept"  # the kept-pixel check
 ERROR_KEY = "Garment Studio error"  # why a job did not run
 RESTORE_KEY = "Garment Studio restore"  # the restore pass's line
+COMPLIANCE_KEY = "Garment Studio compliance"  # a preset's check: "amazon-main pass (7/7)"
+BACKGROUND_KEY = "Garment Studio background"  # a plain background: "plain #FFFFFF, no shadow"
 EXCLUDED_FROM_INFOTEXT = {"reference_image", "reference_mask"}  # images: too big for a parameter line
 
 
@@ -38,3 +41,18 @@ def with_params(base: str, extra: dict[str, str]) -> str:
     """``base`` (the WebUI's infotext of a generation) with ``extra`` appended to its parameter line."""
     pairs = ", ".join(f"{key}: {quoted(value)}" for key, value in extra.items())
     return f"{base}, {pairs}" if base else pairs
+
+
+def delivery_params(delivered: Delivered | None, caveat: str | None = None) -> dict[str, str]:
+    """The infotext lines of a delivered result: its preset's check (with ``caveat`` after it) and its plain
+    background; none for a result that was not delivered (no preset, no background)."""
+    if delivered is None:
+        return {}
+    params = {}
+    line = delivered.compliance_line()
+    if line is not None:
+        params[COMPLIANCE_KEY] = line + (f" ({caveat})" if caveat else "")
+    background = delivered.background_line()
+    if background is not None:
+        params[BACKGROUND_KEY] = background
+    return params

@@ -1,18 +1,25 @@
-"""Where results are saved, and how: PNG with the WebUI's own naming and infotext.
+"""Where results are saved, and how: PNG with the WebUI's own naming and infotext, or a preset's file as it is.
 
-Results are always PNG, whatever the WebUI's samples_format: a JPEG or WebP file would change the kept pixels
-the check vouches for.
+Results are PNG, whatever the WebUI's samples_format: a JPEG or WebP file would change the kept pixels the check
+vouches for. A result made with a marketplace preset is saved as the preset's file, byte for byte (its format,
+quality and size are what the compliance report checked), so its infotext and report go into a JSON file beside
+it (``NAME.json``: ``{"parameters", "compliance"}``) rather than into the file.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
+import os
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from modules import shared
 from PIL import Image
+
+from lib_garment.presets.deliver import Delivered
 
 RESULT_FORMAT = "png"
 _session_folder: list[str] = []  # the temporary folder of this WebUI session, made on first use
@@ -43,4 +50,26 @@ def save_result(image: Image.Image, folder: tuple[str, str], seed: Any, prompt: 
     from modules import images
 
     path, _ = images.save_image(image, folder[0], "", seed=seed, prompt=prompt, extension=RESULT_FORMAT, info=infotext)
+    return str(path)
+
+
+def _next_number(folder: Path) -> int:
+    """The WebUI's file counter for ``folder``: one past the highest ``NNNNN-`` prefix there."""
+    numbers = [int(name.split("-", 1)[0]) for name in os.listdir(folder) if name.split("-", 1)[0].isdigit()]
+    return max(numbers, default=-1) + 1
+
+
+def save_delivered(delivered: Delivered, folder: tuple[str, str], seed: Any, prompt: str, infotext: str) -> str:
+    """Save a delivered result; returns the path. Without a preset (a plain background alone) as any result
+    (:func:`save_result`, PNG with its infotext); with one, the preset's file as it was checked, named
+    ``NNNNN-SEED.<its suffix>`` as the WebUI numbers its files, with ``NNNNN-SEED.json`` beside it."""
+    if delivered.framed is None:
+        return save_result(Image.fromarray(delivered.image), folder, seed, prompt, infotext)
+    where = Path(folder[0])
+    where.mkdir(parents=True, exist_ok=True)
+    stem = f"{_next_number(where):05}" + (f"-{seed}" if seed is not None else "")
+    path = where / f"{stem}{delivered.encoded.suffix}"
+    path.write_bytes(delivered.encoded.data)
+    sidecar = {"parameters": infotext, "compliance": delivered.compliance_json()}
+    (where / f"{stem}.json").write_text(json.dumps(sidecar, indent=1, default=str), encoding="utf8")
     return str(path)

@@ -2,10 +2,19 @@
 
 - ``GET  version``  → ``{"version", "request_version"}``
 - ``GET  schema``   → the JSON schema of the request (``lib_garment.request.request_json_schema``)
+- ``GET  presets``  → ``{"presets": [...], "notes", "user_dir"}``: every marketplace preset (shipped, and the
+  user's in ``<models>/garment_studio/presets`` of the Settings page's models folder), each with its name,
+  title, marketplace, description, canvas, rules (id, kind, value, severity, source, note), sources (id,
+  title, url, read), missing, origin and path
 - ``POST segment``  → mask, alpha, trimap, overlay (base64 PNG) and the segmentation's json
 - ``POST maps``     → the control maps of the request's units (base64 PNG by kind) and how they were made
-- ``POST generate`` → the composited images, the plan, the kept-pixel check per image, seeds, infotexts, ...
-  (restored, when the request's ``restore.enabled`` is set)
+- ``POST generate`` → the images, the plan, the kept-pixel check per image, seeds, infotexts, ... (restored,
+  when the request's ``restore.enabled`` is set). With ``request.preset`` each image is the preset's file
+  (base64 of its bytes, in ``info.formats``' format: jpeg, png, ...), framed on its canvas, and
+  ``info.compliance`` holds its report (one per image: verdict, every rule, measurements, framing, file) and
+  ``info.framing`` its placement; with ``request.output.background`` ("white", "#RRGGBB") the product is put on
+  that colour and nothing is generated (no diffusion: segmentation, matte, colour). ``mask`` and ``alpha`` are
+  the photo's. An unknown preset is a 422 at ``["body", "request", "preset"]`` naming the valid ones.
 - ``POST restore``  → the image with its faces and hands restored (``request.restore``; ``mask`` keeps pixels
   exact), and how (:mod:`.restore_route`)
 
@@ -15,12 +24,13 @@ credentials must match: 401 with ``WWW-Authenticate: Basic`` otherwise (the WebU
 ``/sdapi`` routes, so these routes check the same credentials themselves).
 
 The model-running routes take the WebUI's queue lock (:mod:`.queue`). No pipeline logic here: the engine
-(``lib_garment.generate``, ``lib_garment.segment``) and the host's passes (:mod:`lib_garment.host.passes`) do
-the work.
+(``lib_garment.generate``, ``lib_garment.segment``, ``lib_garment.presets``) and the host's passes
+(:mod:`lib_garment.host.passes`) do the work.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from collections.abc import Callable
@@ -35,17 +45,23 @@ from starlette.concurrency import run_in_threadpool
 
 from lib_garment import __version__
 from lib_garment.b64images import encode_png
+from lib_garment.errors import BadInput
+from lib_garment.generate.composite import check_kept
 from lib_garment.generate.plan import UnitPlan
 from lib_garment.generate.prepare import check_inputs, prepare, reference_units, segmentation_backends
 from lib_garment.generate.tasks import control_units, map_kinds, unit_map
-from lib_garment.host.passes.checks import check_generation
-from lib_garment.host.passes.generation import run_plan
-from lib_garment.host.rest.answers import answer
+from lib_garment.host.passes.checks import JobChecks, check_generation
+from lib_garment.host.passes.generation import delivery_info, run_plan
+from lib_garment.host.passes.infotext import INFOTEXT_KEY, delivery_params, request_infotext, with_params
+from lib_garment.host.passes.outputs import output_folder, save_delivered
+from lib_garment.host.rest.answers import answer, json_response
 from lib_garment.host.rest.body import RouteJob, parse_body, unused_notes
 from lib_garment.host.rest.queue import queued
 from lib_garment.host.rest.restore_route import restore_job
 from lib_garment.host.webui.progress import webui_progress
-from lib_garment.host.webui.settings import model_settings
+from lib_garment.host.webui.settings import current_settings, model_settings
+from lib_garment.presets.deliver import Delivered, deliver_without_generation, plain_background
+from lib_garment.presets.load import load_presets, user_dir
 from lib_garment.request import REQUEST_VERSION, request_json_schema
 from lib_garment.segment.backends.assemble import run_segmentation
 from lib_garment.segment.matte import alpha_to_uint8
@@ -121,10 +137,54 @@ def maps_job(job: RouteJob) -> dict[str, Any]:
     }
 
 
+def _image_b64(delivered: Delivered | None, composite: Any) -> str:
+    """An answer's image: the delivered file's bytes (a preset's JPEG as checked), else the composite as PNG."""
+    return base64.b64encode(delivered.encoded.data).decode("ascii") if delivered is not None else encode_png(composite)
+
+
+def plain_job(job: RouteJob, photo: Any, checks: JobChecks) -> dict[str, Any]:
+    """``output.background`` set: the product on that colour, no diffusion (the engine's
+    ``deliver_without_generation``: segmentation or the body's mask, matte, colour, the preset's frame)."""
+    request, started, timings = job.request, time.perf_counter(), {}
+    with queued(timings), webui_progress() as progress:
+        prepared, delivered = deliver_without_generation(
+            request, photo, model_settings(progress), mask=job.mask, presets=checks.presets
+        )
+    text = with_params("", {**delivery_params(delivered), INFOTEXT_KEY: request_infotext(request)})
+    files = []
+    if job.save_images:
+        files.append(save_delivered(delivered, output_folder(), None, request.prompt, text))
+    kept = [] if delivered.framed is not None else [check_kept(photo, delivered.image, prepared.plan.keep_alpha)]
+    info = {
+        **prepared.to_json(),
+        "seeds": [],
+        "infotexts": [text],
+        "files": files,
+        "controlnet": "none: nothing was generated (plain background)",
+        "kept": [check.to_json() for check in kept],
+        "interrupted": False,
+        "generated": False,
+        **delivery_info([delivered]),
+    }
+    info["notes"] = [*prepared.notes, *delivered.notes]
+    if job.maps:
+        info["notes"].append("the body's maps were not used: nothing is generated on a plain background")
+    info["timings"] = {**prepared.timings, **timings, "total_s": time.perf_counter() - started}
+    seg = prepared.segmentation
+    return {
+        "images": [_image_b64(delivered, None)],
+        "info": info,
+        "mask": encode_png(seg.mask),
+        "alpha": encode_png(alpha_to_uint8(seg.alpha)),
+    }
+
+
 def generate_job(job: RouteJob) -> dict[str, Any]:
     request, started, timings = job.request, time.perf_counter(), {}
     photo, _ = check_inputs(request, job.photo, job.mask, job.maps)
     checks = check_generation(request, scripts.scripts_img2img)  # 422 / 424 before any model runs or queue wait
+    if plain_background(request):
+        return plain_job(job, photo, checks)
     with queued(timings) as state:
         state.job_count = request.generation.batch_count
         with webui_progress() as progress:
@@ -138,8 +198,9 @@ def generate_job(job: RouteJob) -> dict[str, Any]:
     info = {**prepared.to_json(), **result.info, "notes": [*prepared.notes, *result.info.get("notes", [])]}
     info["timings"] = {**prepared.timings, **timings, "total_s": time.perf_counter() - started}
     seg = prepared.segmentation
+    info["generated"] = True
     return {
-        "images": [encode_png(image) for image in result.images],
+        "images": [_image_b64(done, image) for done, image in zip(result.delivered, result.images, strict=True)],
         "info": info,
         "mask": encode_png(seg.mask),
         "alpha": encode_png(alpha_to_uint8(seg.alpha)),
@@ -188,6 +249,22 @@ def schema() -> dict[str, Any]:
     return request_json_schema()
 
 
+def presets() -> Response:
+    """Every preset with its rules and sources; a broken user preset file is a 500 naming the file and key."""
+    models = current_settings().models_root()
+    try:
+        found = load_presets(models)
+    except BadInput as err:
+        return json_response({"error": "PresetFileInvalid", "detail": str(err)}, 500)
+    return json_response(
+        {
+            "presets": [preset.to_json() for preset in found.presets.values()],
+            "notes": list(found.notes),
+            "user_dir": str(user_dir(models)),
+        }
+    )
+
+
 BODY_DOC = (
     'JSON body: {"request": {...} (see GET schema), "image": base64 photo, "mask": base64 keep mask (white = keep) '
     'or null, "maps": {kind: base64} or null, "save_images": false}'
@@ -195,9 +272,15 @@ BODY_DOC = (
 ROUTES: tuple[tuple[str, str, Callable[..., Any], str], ...] = (
     ("GET", "version", version, "Garment Studio's version and the request model's version"),
     ("GET", "schema", schema, "JSON schema of the Garment Studio request"),
+    ("GET", "presets", presets, "The marketplace presets: their canvas, rules and public sources"),
     ("POST", "segment", _post(segment_job), "Segment the photo: mask, alpha, trimap and overlay (base64 PNG)"),
     ("POST", "maps", _post(maps_job), "The control maps of the request's units (base64 PNG by kind)"),
-    ("POST", "generate", _post(generate_job), "Generate: composited images, the plan and the kept-pixel check"),
+    (
+        "POST",
+        "generate",
+        _post(generate_job),
+        "Generate: composited images (a preset's files, with their compliance reports), the plan, the kept check",
+    ),
     ("POST", "restore", _post(restore_job), "Restore the faces and hands of an image (request.restore options)"),
 )
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}

@@ -2,7 +2,11 @@
 
 The handlers hold no pipeline logic: they read the widgets into the one request model (:mod:`.tab_inputs`), check
 the job once up front (:mod:`lib_garment.host.passes.checks`), hand each photo to the engine (``prepare``) and the
-host's plan runner (``run_plan``), and turn what comes back into gallery items and text. Both run under the
+host's plan runner (``run_plan``, which ends with the engine's delivery: a preset's frame and check, a plain
+background), and turn what comes back into gallery items and text: under the results, each one's kept-pixel
+check and, with a preset, its pass/fail table (failing rules in words). With a plain background (the Background
+choice) nothing is generated: the engine's ``deliver_without_generation`` segments, mattes and puts the product
+on the colour, and the saved file is the preset's (its format, as checked) or a PNG. Both run under the
 WebUI's queue lock with a task id (``wrap_gradio_gpu_call``, see :mod:`.tab_layout`), so the WebUI's progress bar
 follows them and its Interrupt/Skip apply between photos. Expected failures (bad input, missing models,
 ControlNet missing) become a message in the tab; anything else a one-line "internal error" there and the
@@ -23,12 +27,13 @@ from modules import scripts, shared
 from PIL import Image
 
 from lib_garment.errors import BadInput, GarmentError
+from lib_garment.generate.composite import check_kept
 from lib_garment.generate.outputs import preview_images
 from lib_garment.generate.prepare import Prepared, prepare
 from lib_garment.host.passes.checks import JobChecks, check_generation, check_preview
 from lib_garment.host.passes.generation import PlanOutputs, run_plan
-from lib_garment.host.passes.infotext import INFOTEXT_KEY, KEPT_KEY, request_infotext, with_params
-from lib_garment.host.passes.outputs import output_folder, save_result
+from lib_garment.host.passes.infotext import INFOTEXT_KEY, KEPT_KEY, delivery_params, request_infotext, with_params
+from lib_garment.host.passes.outputs import output_folder, save_delivered, save_result
 from lib_garment.host.ui.tab_inputs import (
     UNIT_KINDS,
     Photo,
@@ -43,6 +48,7 @@ from lib_garment.host.ui.tab_units import unused_maps
 from lib_garment.host.webui.messages import warn
 from lib_garment.host.webui.progress import webui_progress
 from lib_garment.host.webui.settings import model_settings
+from lib_garment.presets.deliver import Delivered, deliver_without_generation, plain_background, report_markdown
 from lib_garment.request import GarmentRequest
 from lib_garment.segment.overlay import overlay_image
 
@@ -74,17 +80,25 @@ class GenerateOutputs:
     results: list[tuple[Image.Image, str]] = field(default_factory=list)
     overlays: list[tuple[Image.Image, str]] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)  # per result: its preset's table (Markdown), or ""
     files: list[str] = field(default_factory=list)
     infotexts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def report_text(self) -> str:
+        """Under the results: each one's line, and its preset's pass/fail table after it."""
+        parts = []
+        for k, line in enumerate(self.kept):
+            table = self.reports[k] if k < len(self.reports) else ""
+            parts.append(f"- {line}" + (f"\n\n{table}\n" if table else ""))
+        return "\n".join(parts)
+
     def outputs(self) -> tuple[Any, ...]:
-        kept = "\n".join(f"- {line}" for line in self.kept)
         return (
             self.results,
             self.overlays,
-            kept,
+            self.report_text(),
             self.files or None,
             self.infotexts[0] if self.infotexts else "",
             list(self.infotexts),
@@ -156,8 +170,13 @@ def _start(
     except GarmentError as err:
         errors.append(str(err))
         return None
-    shared.state.job_count = len(photos) * per_photo
+    shared.state.job_count = len(photos) * (1 if plain_background(request) else per_photo)
     notes.extend(unused_maps(request, inputs.maps))
+    if generating and plain_background(request) and request.generation.batch_count > 1:
+        notes.append(
+            f"batch count {request.generation.batch_count}: a plain background is not generated, so each photo "
+            "gives one result"
+        )
     return TabJob(request, photos, checks)
 
 
@@ -227,6 +246,50 @@ def run_preview(inputs: TabInputs) -> PreviewOutputs:
     return out
 
 
+@dataclass
+class _Result:
+    """One result to show and save: the picture, the matte its kept area is tinted by, its kept-pixel line, its
+    delivery (None: the composite is the result), its seed, the WebUI's infotext of its generation (``base``,
+    which run_plan already gave the delivery's lines) and the lines to add to it."""
+
+    caption: str
+    image: np.ndarray
+    alpha: np.ndarray
+    kept: str
+    delivered: Delivered | None
+    seed: Any = None
+    base: str = ""
+    lines: dict[str, str] = field(default_factory=dict)
+
+
+def _add_result(out: GenerateOutputs, folder: tuple[str, str], request: GarmentRequest, result: _Result) -> None:
+    caption, done, extra = result.caption, result.delivered, result.lines
+    # The saved file records the request too (as the always-on script's outputs do); what "Send to" pastes
+    # does not, so sending a result on does not switch the img2img section of Garment Studio on.
+    paste = with_params(result.base, extra)
+    saved = with_params(result.base, {**extra, INFOTEXT_KEY: request_infotext(request)})
+    picture = _picture(result.image)
+    picture.info["parameters"] = saved
+    try:
+        if done is not None:  # a preset's file as it was checked (its format), or the plain background's PNG
+            out.files.append(save_delivered(done, folder, result.seed, request.prompt, saved))
+        else:
+            out.files.append(save_result(picture, folder, result.seed, request.prompt, saved))
+    except Exception as err:  # noqa: BLE001 - the result is still shown; say why there is no file
+        warn(f"could not save {caption}: {type(err).__name__}: {err}")
+        out.notes.append(f"{caption}: not saved ({type(err).__name__}: {err})")
+    out.results.append((picture, caption))
+    out.overlays.append((_picture(overlay_image(result.image, result.alpha)), f"{caption}: kept area"))
+    line = result.kept or "nothing generated"
+    if done is not None and done.framed is not None:
+        line += f"; framed on {done.framed.report.preset}'s canvas, {done.framed.placement.describe()}"
+    if done is not None and done.background_line():
+        line += f"; background {done.background_line()}"
+    out.kept.append(f"{caption}: {line}")
+    out.reports.append(report_markdown(done.report) if done is not None and done.report is not None else "")
+    out.infotexts.append(paste)
+
+
 def _deliver(
     out: GenerateOutputs,
     folder: tuple[str, str],
@@ -237,25 +300,40 @@ def _deliver(
 ) -> None:
     seeds = result.info.get("seeds") or []
     bases = result.info.get("infotexts") or []
-    for k, (image, check) in enumerate(zip(result.images, result.kept, strict=True)):
-        caption = f"{name} #{k + 1}" if len(result.images) > 1 else name
-        seed = seeds[k] if k < len(seeds) else None
-        base = bases[k] if k < len(bases) else ""
-        picture = _picture(image)
-        # The saved file records the request too (as the always-on script's outputs do); what "Send to" pastes
-        # does not, so sending a result on does not switch the img2img section of Garment Studio on.
-        paste = with_params(base, {KEPT_KEY: check.describe()})
-        saved = with_params(base, {KEPT_KEY: check.describe(), INFOTEXT_KEY: request_infotext(request)})
-        picture.info["parameters"] = saved
-        try:
-            out.files.append(save_result(picture, folder, seed, request.prompt, saved))
-        except Exception as err:  # noqa: BLE001 - the result is still shown; say why there is no file
-            warn(f"could not save {caption}: {type(err).__name__}: {err}")
-            out.notes.append(f"{caption}: not saved ({type(err).__name__}: {err})")
-        out.results.append((picture, caption))
-        out.overlays.append((_picture(overlay_image(image, prepared.plan.keep_alpha)), f"{caption}: kept area"))
-        out.kept.append(f"{caption}: {check.describe()}")
-        out.infotexts.append(paste)
+    for k, check in enumerate(result.kept):
+        done = result.delivered[k] if k < len(result.delivered) else None
+        found = _Result(
+            caption=f"{name} #{k + 1}" if len(result.images) > 1 else name,
+            image=result.result(k),
+            alpha=done.alpha if done is not None else prepared.plan.keep_alpha,
+            kept=check.describe(),
+            delivered=done,
+            seed=seeds[k] if k < len(seeds) else None,
+            base=bases[k] if k < len(bases) else "",
+            lines={KEPT_KEY: check.describe()},
+        )
+        _add_result(out, folder, request, found)
+
+
+def _plain_photo(out: GenerateOutputs, folder: tuple[str, str], job: TabJob, photo: Photo) -> None:
+    """One photo on the plain background: no generation (the engine's one path for it); raises _Stop when the
+    next photos would fail the same way."""
+    try:
+        with webui_progress() as progress:
+            prepared, done = deliver_without_generation(
+                job.request, photo.pixels, model_settings(progress), mask=photo.mask, presets=job.checks.presets
+            )
+    except Exception as err:  # noqa: BLE001 - every failure becomes a message in the tab
+        _failure(photo.name, err, out.errors)
+        return
+    finally:
+        shared.state.nextjob()
+    kept = ""
+    if done.framed is None:  # not framed: the photo's size, its α = 1 pixels the photographed ones
+        kept = check_kept(prepared.photo, done.image, prepared.plan.keep_alpha).describe()
+    lines = {**({KEPT_KEY: kept} if kept else {}), **delivery_params(done)}
+    _add_result(out, folder, job.request, _Result(photo.name, done.image, done.alpha, kept, done, lines=lines))
+    out.notes += [f"{photo.name}: {note}" for note in prepared.notes]
 
 
 def _reported(out: GenerateOutputs, name: str, prepared: Prepared, result: PlanOutputs, done: str) -> bool:
@@ -287,6 +365,9 @@ def run_generate(inputs: TabInputs) -> GenerateOutputs:
             if _interrupted(out.notes, index, len(photos)):
                 break
             shared.state.textinfo = f"Garment Studio: {photo.name} ({index + 1}/{len(photos)})"
+            if plain_background(request):  # no generation: the product on the plain colour
+                _plain_photo(out, folder, job, photo)
+                continue
             try:
                 prepared = _prepare(job, photo)
                 if _interrupted(out.notes, index, len(photos)):

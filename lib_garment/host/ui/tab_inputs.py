@@ -39,6 +39,9 @@ TASKS = ("background", "model")
 UNIT_KINDS = ("pose", "mask_canny", *(kind for kind in MAP_KINDS if kind not in ("pose", "mask_canny")))
 MATTES = ("vitmatte", "classic", "none")
 EDITOR_PHOTO_NAME = "photo"
+NO_PRESET = "none"  # the preset dropdown's first choice: the result is not framed or checked
+BACKGROUNDS = ("none", "white", "custom")  # none: the generated scene; custom: the colour box's "#RRGGBB"
+SHADOWS = ("none", "contact", "drop")
 
 
 def task_weights(task: str) -> dict[str, float]:
@@ -77,6 +80,10 @@ class TabInputs:
     guidance: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # kind: (start, end); absent: 0 and 1
     maps: dict[str, Any] = field(default_factory=dict)  # kind: the user's own map (PIL) for the editor's photo
     model: dict[str, str] = field(default_factory=dict)  # the model task's person, by field
+    preset: str | None = NO_PRESET  # a marketplace preset's name, or NO_PRESET
+    background: str | None = "none"  # one of BACKGROUNDS
+    background_colour: str | None = ""  # the custom background's "#RRGGBB"
+    shadow: str | None = "none"  # one of SHADOWS
 
     @classmethod
     def from_values(cls, values: Sequence[Any]) -> TabInputs:
@@ -111,6 +118,10 @@ INPUT_NAMES = (
     "batch_count",
     *unit_input_names(UNIT_KINDS),
     *MODEL_INPUT_NAMES,
+    "preset",
+    "background",
+    "background_colour",
+    "shadow",
 )
 
 
@@ -125,6 +136,23 @@ def whole_number(value: Any, name: str, default: int) -> int:
     if not math.isfinite(number) or number != int(number):
         raise BadInput(f"{name} must be a whole number, got {value!r}")
     return int(number)
+
+
+def output_fields(inputs: TabInputs) -> dict[str, Any]:
+    """The preset, background and shadow widgets as the request's ``preset`` and ``output`` fields."""
+    choice = inputs.background or "none"
+    if choice not in BACKGROUNDS:
+        raise BadInput(f"background must be one of {', '.join(BACKGROUNDS)}, got {choice!r}")
+    colour = (inputs.background_colour or "").strip()
+    if choice == "custom" and not colour:
+        raise BadInput('background: custom needs a colour "#RRGGBB" in the colour box (e.g. #F5F5F5)')
+    background = {"none": None, "white": "white", "custom": colour}[choice]
+    shadow = inputs.shadow or "none"
+    preset = inputs.preset or NO_PRESET
+    return {
+        "preset": None if preset == NO_PRESET else preset,
+        "output": {"background": background, "shadow": None if shadow == "none" else shadow},
+    }
 
 
 def build_request(inputs: TabInputs) -> GarmentRequest:
@@ -159,6 +187,7 @@ def build_request(inputs: TabInputs) -> GarmentRequest:
             "seed": whole_number(inputs.seed, "seed", -1),
             "allow_without_controlnet": bool(inputs.allow_without_controlnet),
             **({"restore": inputs.restore} if inputs.restore is not None else {}),
+            **output_fields(inputs),
         }
     )
 

@@ -9,9 +9,13 @@ Layout (left: inputs; right: outputs; the environment report at the bottom):
 - generation (sampler, steps, CFG, seed, batch count) and, folded, segmentation options;
 - folded, "Restore hands and faces" (:mod:`lib_garment.host.ui.tab_restore`): the request's restore options, so
   Generate restores each result, and "Restore this image" for a finished one;
+- folded, "Marketplace preset and background": the preset (its canvas, rules and file format; "none"), the
+  background (none: the generated scene; white or a custom "#RRGGBB": the product on that colour, nothing
+  generated) and the shadow (none, contact, drop);
 - Preview / Generate / Interrupt / Skip, one message line, then two output tabs: Preview (mask overlay, mask,
   alpha, inpaint mask and every control map, with a summary) and Results (composited results, the kept area
-  tinted on each, the kept check, files to download, Send to img2img / inpaint);
+  tinted on each, the kept check and each result's pass/fail table of its preset, files to download (a preset's
+  result in its format), Send to img2img / inpaint);
 - "Environment and models": the status panel (:mod:`lib_garment.host.ui.status_tab`).
 
 This module lays the widgets out and wires them; the values are read in :mod:`.tab_inputs` and the Preview and
@@ -26,6 +30,7 @@ from typing import Any
 import gradio as gr
 from modules import shared
 
+from lib_garment.errors import BadInput
 from lib_garment.host.ui.mask_editor import build_editor, gradio_major
 from lib_garment.host.ui.status_tab import status_panel, unload_and_report
 from lib_garment.host.ui.tab_handlers import (
@@ -37,10 +42,13 @@ from lib_garment.host.ui.tab_handlers import (
     task_changed,
 )
 from lib_garment.host.ui.tab_inputs import (
+    BACKGROUNDS,
     DEFAULT_CFG,
     DEFAULT_STEPS,
     INPUT_NAMES,
     MATTES,
+    NO_PRESET,
+    SHADOWS,
     TASKS,
     UNIT_KINDS,
     task_units,
@@ -49,8 +57,11 @@ from lib_garment.host.ui.tab_inputs import (
 from lib_garment.host.ui.tab_model import build_model_fields, model_fields_shown
 from lib_garment.host.ui.tab_restore import RESTORE_NAMES, restore_accordion, wire_standalone
 from lib_garment.host.ui.tab_units import build_guidance, build_map_uploads
+from lib_garment.host.webui.messages import warn
 from lib_garment.host.webui.processing import DEFAULT_SAMPLER
 from lib_garment.host.webui.processing import sampler_names as webui_sampler_names
+from lib_garment.host.webui.settings import current_settings
+from lib_garment.presets.load import load_presets
 
 GRADIO_MAJOR = gradio_major()
 ELEM = "garment_studio"
@@ -66,6 +77,41 @@ OUTPUT_TABS = f"{ELEM}_output_tabs"
 def sampler_choices() -> list[str]:
     """The WebUI's samplers (those not hidden in its settings)."""
     return webui_sampler_names() or [DEFAULT_SAMPLER]
+
+
+def preset_choices() -> list[str]:
+    """ "none", then every preset's name (shipped and the user's); a broken user file is said in the console and
+    leaves the shipped ones (Generate names the file when that preset is chosen)."""
+    try:
+        names = load_presets(current_settings().models_root()).names
+    except BadInput as err:
+        warn(f"the preset list is incomplete: {err}")
+        names = load_presets(user=current_settings().models_root() / "__no_user_presets__").names
+    return [NO_PRESET, *names]
+
+
+def _output_options(w: dict[str, Any]) -> None:
+    """The preset, background and shadow widgets (the request's ``preset`` and ``output`` fields)."""
+    with gr.Accordion("Marketplace preset and background", open=False, elem_id=f"{ELEM}_delivery"):
+        w["preset"] = gr.Dropdown(
+            preset_choices(),
+            value=NO_PRESET,
+            label="Preset: frame each result on the marketplace's canvas, save it in its format and check its rules",
+            elem_id=f"{ELEM}_preset",
+        )
+        with gr.Row():
+            w["background"] = gr.Radio(
+                list(BACKGROUNDS),
+                value="none",
+                label="Background (white or custom: the product on that colour, nothing generated)",
+                elem_id=f"{ELEM}_background",
+            )
+            w["background_colour"] = gr.Textbox(
+                "", label="Custom colour", placeholder="#F5F5F5", elem_id=f"{ELEM}_background_colour"
+            )
+        w["shadow"] = gr.Radio(
+            list(SHADOWS), value="none", label="Shadow (on a plain background or a preset)", elem_id=f"{ELEM}_shadow"
+        )
 
 
 def event_js(code: str) -> dict[str, str]:
@@ -170,6 +216,7 @@ def _input_column(samplers: list[str]) -> dict[str, Any]:
             label="Generate without ControlNet units when ControlNet is not installed",
             elem_id=f"{ELEM}_allow_without_controlnet",
         )
+    _output_options(w)
     w["restore"] = restore_accordion(GRADIO_MAJOR)
     return w
 
