@@ -69,8 +69,7 @@ def photo_and_mask(width: int = 96, height: int = 80) -> tuple[np.ndarray, np.nd
 
 
 def amazon_photo() -> tuple[np.ndarray, np.ndarray]:
-    """320x320, its textured product 272x272 (85 % of the side: amazon-main's fill, so it is not scaled), its
-    edges on JPEG's 8-pixel grid, so the white around it is exactly white in the preset's JPEG."""
+    """320x320, its textured product 272x272 (85 % of the side: amazon-main's fill, so it is not scaled)."""
     rng = np.random.default_rng(3)
     photo = np.full((320, 320, 3), (30, 160, 60), np.uint8)
     photo[24:296, 24:296] = rng.integers(0, 256, (272, 272, 3), dtype=np.uint8)
@@ -137,9 +136,10 @@ def test_rest_plain_white_with_amazon_main_passes_its_check_without_any_generati
     assert host.controlnet_script("img2img").history == []
     info = answer["info"]
     assert info["generated"] is False
-    assert info["formats"] == ["jpeg"]
+    # PNG, not the canvas's JPEG: the pure-white rule is required and amazon-main's formats rule accepts PNG
+    assert info["formats"] == ["png"]
     data = base64.b64decode(answer["images"][0])
-    assert data[:3] == b"\xff\xd8\xff"  # the preset's JPEG, as it was checked
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"  # the file as it was checked
     (report,) = info["compliance"]
     assert report["preset"] == "amazon-main"
     assert report["verdict"] != "fail"
@@ -375,7 +375,7 @@ def test_the_tabs_generate_with_a_preset_shows_the_table_and_saves_the_checked_f
     assert "| background-pure-white | required | pass |" in text
     assert "- **longest-side-zoom** fails (recommended min_longest_side rule" in text  # the failing rule in words
     (path,) = result.files
-    assert Path(path).suffix == ".jpg"
+    assert Path(path).suffix == ".png"
     assert Path(path).read_bytes() == direct.encoded.data
     (image, caption) = result.results[0]
     assert caption == "photo"
