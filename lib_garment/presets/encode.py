@@ -3,8 +3,8 @@
 No ICC profile is embedded (read as sRGB everywhere). A lossy format cannot keep a plain background exact: JPEG
 and WebP move the pixels next to the product off #FFFFFF, so a preset that requires every background pixel to be
 exactly its colour is written as PNG when its formats rule accepts PNG (the report says why). JPEG is written
-without chroma subsampling (4:4:4), so the product's colours at its edges stay as framed. JPEG and WebP start at quality 95 and step down to 70 only
-when the preset's max_file_bytes asks for it; the quality used is reported.
+without chroma subsampling (4:4:4), so the product's colours at its edges stay as framed. JPEG and WebP start at
+quality 95 and step down to 70 only when the preset's max_file_bytes asks for it; the quality used is reported.
 
 The quality is the highest of 95, 90, …, 70 whose file fits (70 when none does). A file only grows with its
 quality, so after 95 the others are searched by halves: at most 4 encodes instead of 6, and one when 95 fits (a
