@@ -144,8 +144,14 @@ def test_bad_settings_stop_the_generation_with_the_field_named(host) -> None:
 def test_next_generation_after_a_refused_one_runs_normally(host) -> None:
     photo, painted = photo_and_mask()
     post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"taks": "model"}))
-    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, {"control": WEIGHT_FREE}))
-    assert len(body["images"]) >= 1
+    body = post(host, "/sdapi/v1/img2img", img2img_body(host, photo, painted, HARD))
+    out = np.asarray(host.decode(body["images"][0]))
+    assert out.shape == photo.shape  # Garment Studio's composite, at the photo's size
+    keep = painted == 255
+    assert np.array_equal(out[keep], photo[keep])
+    info = json.loads(body["info"])
+    assert "Garment Studio error" not in info["extra_generation_params"]
+    assert "1600 kept pixels, identical to the photo" in info["infotexts"][0]
 
 
 def test_without_a_mask_or_phrase_the_message_says_what_to_give(host) -> None:
