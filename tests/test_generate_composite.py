@@ -34,7 +34,9 @@ BLENDS = [
 def _pixels(values: list[tuple[float, int, int, int]]) -> tuple[np.ndarray, ...]:
     """One row of pixels, one per case, the same value in all three channels."""
     alpha = np.array([[v[0] for v in values]], np.float32)
-    photo, generated, expected = (np.repeat(np.array([[v[i] for v in values]], np.uint8)[..., None], 3, axis=2) for i in (1, 2, 3))
+    photo, generated, expected = (
+        np.repeat(np.array([[v[i] for v in values]], np.uint8)[..., None], 3, axis=2) for i in (1, 2, 3)
+    )
     return alpha, photo, generated, expected
 
 
