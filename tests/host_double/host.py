@@ -252,7 +252,7 @@ class WebUIDouble:
             def ignore(directory: str, names: list[str]) -> set[str]:
                 skipped = set(caches(directory, names))
                 if Path(directory) == source:
-                    skipped |= {"models", "outputs", ".worker_packages"} & set(names)
+                    skipped |= {"models", "outputs", ".worker_packages", "mutants"} & set(names)  # mutants: mutmut's copy
                 return skipped
 
             shutil.copytree(source, target, ignore=ignore)
