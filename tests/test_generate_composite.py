@@ -173,3 +173,29 @@ def test_check_kept_of_an_output_of_another_size_counts_every_kept_pixel_as_diff
     alpha = np.array([[1.0, 0.0], [1.0, 1.0]], np.float32)
     check = check_kept(np.zeros((2, 2, 3), np.uint8), np.zeros((3, 3, 3), np.uint8), alpha)
     assert (check.kept_pixels, check.differing) == (3, 3)
+
+
+def test_check_kept_counts_pixels_not_channels() -> None:
+    photo = np.zeros((1, 3, 3), np.uint8)
+    output = photo.copy()
+    output[0, 0] = (1, 1, 0)  # two channels off: one pixel
+    output[0, 2, 2] = 9
+    assert check_kept(photo, output, np.ones((1, 3), np.float32)).differing == 2
+
+
+def test_fit_to_shrinking_averages_at_any_width() -> None:
+    generated = np.zeros((6, 6, 3), np.uint8)
+    generated[0::2, 0::2] = 100  # one bright pixel in each 2x2 block: every block's mean is 25
+    assert fit_to(generated, 3, 3)[..., 0].tolist() == [[25, 25, 25]] * 3
+
+
+@pytest.mark.parametrize(("width", "height"), [(16, 32), (32, 16), (32, 32)])
+def test_fit_to_enlarging_is_bicubic(width, height) -> None:
+    """Bicubic interpolation rings at a step: next to the edge it overshoots the bright side and undershoots
+    the dark one (clipped at 0 here); nearest, area or bilinear enlarging never leave the two levels' range."""
+    generated = np.full((16, 16, 3), 200, np.uint8)
+    generated[:8, :8] = 20  # a dark quadrant: a step along both axes
+    fitted = fit_to(generated, width, height)
+    assert fitted.shape == (height, width, 3)
+    assert fitted.max() > 200
+    assert fitted.min() < 20

@@ -111,6 +111,31 @@ def test_the_trimap_is_disc_erosion_of_the_smoothed_mask_off_the_boundary(mask, 
     assert (trimap[boundary] == 128).all()
 
 
+def footprint_reference(trimap: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The documented rule when shrinking: a working pixel is unknown if any original pixel it covers (with a
+    positive share of its area) is unknown or it covers both sure kinds; otherwise it is the one sure value."""
+    out = np.full((height, width), 128, np.uint8)
+    rows, cols = trimap.shape
+    for j in range(height):
+        y0, y1 = j * rows / height, (j + 1) * rows / height
+        ys = range(int(np.floor(y0 + 1e-9)), int(np.ceil(y1 - 1e-9)))
+        for i in range(width):
+            x0, x1 = i * cols / width, (i + 1) * cols / width
+            xs = range(int(np.floor(x0 + 1e-9)), int(np.ceil(x1 - 1e-9)))
+            values = set(np.unique(trimap[np.ix_(list(ys), list(xs))]).tolist())
+            if len(values) == 1 and values != {128}:
+                out[j, i] = values.pop()
+    return out
+
+
+@BOUNDED
+@given(masks(max_side=16), st.integers(1, 4), st.integers(1, 16), st.integers(1, 16))
+def test_a_shrunk_trimap_is_sure_only_where_all_it_covers_is(mask, k, width, height) -> None:
+    trimap = make_trimap(mask, k)
+    width, height = min(width, mask.shape[1]), min(height, mask.shape[0])
+    np.testing.assert_array_equal(trimap_to_size(trimap, width, height), footprint_reference(trimap, width, height))
+
+
 @BOUNDED
 @given(masks(max_side=16), st.integers(1, 4), st.integers(1, 40), st.integers(1, 40))
 def test_a_resized_trimap_is_never_surer_than_what_it_covers(mask, k, width, height) -> None:

@@ -225,3 +225,15 @@ def test_check_trimap_messages_name_what_was_given() -> None:
         check_trimap(np.zeros((2, 3), np.uint8), (4, 5))
     with pytest.raises(BadInput, match=r"found \[1, 2, 3, 4, 5\]$"):
         check_trimap(np.array([[1, 2, 3, 4, 5, 6]], np.uint8))
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_shrinking_one_side_only_still_sees_a_thin_unknown_band(transpose) -> None:
+    trimap = np.zeros((12, 4), np.uint8)
+    trimap[:4] = 255
+    trimap[4] = 128  # one unknown row between the sure areas
+    expected = np.array([[255] * 4, [128] * 4, [0] * 4], np.uint8)  # the middle row covers rows 4..7
+    if transpose:
+        trimap, expected = trimap.T.copy(), expected.T.copy()
+    height, width = expected.shape
+    np.testing.assert_array_equal(trimap_to_size(trimap, width, height), expected)

@@ -38,7 +38,8 @@ start=$(date +%s)
   exit 1
 }
 seconds=$(( $(date +%s) - start ))
-tr '\r' '\n' <"$log" | grep -v '^⠀\|^[⠁-⣿]' | tail -n 5
+tr '\r' '\n' <"$log" | grep '🎉' | tail -n 1 || true  # the last progress line: the counts
+tr '\r' '\n' <"$log" | grep -v '🎉' | tail -n 3 || true
 rm -f "$log"
 echo "mutmut run: ${seconds} s"
 "$VENV/bin/python" tools/mutation_score.py "${modules[@]}"
