@@ -285,9 +285,19 @@ class GarmentRequest(_Strict):
         default_factory=ModelDescription, description="model task: the person to generate, added to the prompt."
     )
     restore: RestoreOptions = Field(default_factory=RestoreOptions)
-    preset: str | None = None
+    preset: str | None = Field(
+        None, description="Reserved for marketplace presets, which are not available yet: leave it out (refused)."
+    )
     seed: int = Field(-1, ge=-1)
     output: OutputOptions = Field(default_factory=OutputOptions)
+
+    # The field stays in the schema so that clients see the name, but a value would be ignored, and nothing a
+    # request says may be ignored: refused until presets exist. allow_reuse: see ControlUnit.
+    @validator("preset", allow_reuse=True)
+    def _no_presets_yet(cls, value: str | None) -> str | None:  # noqa: N805 - pydantic v1 API
+        if value is not None:
+            raise ValueError("marketplace presets are not available yet; leave it out")
+        return value
 
     # allow_reuse: see ControlUnit
     @root_validator(skip_on_failure=True, allow_reuse=True)

@@ -14,6 +14,7 @@ from lib_garment.generate.outputs import write_preview
 from lib_garment.generate.prepare import Environment, check_inputs, choose_mask_source, prepare, reference_units
 from lib_garment.generate.tasks import build_plan, control_units, generation_size, inpaint_mask, map_kinds
 from lib_garment.request import parse_request
+from tests.depth_planes import PLANES, assert_one_colour, assert_sharp_step, eight_bit_plane, eight_bit_step
 
 TITLES = [
     "None",
@@ -261,6 +262,42 @@ def test_reference_units_from_a_keep_mask_need_no_phrase_and_no_model(tmp_path) 
         reference_units(request, photo(), env)
     with pytest.raises(BadInput, match="the reference mask is 80x10"):
         reference_units(request, photo(), env, mask=np.ones((10, 80), np.uint8))
+
+
+@pytest.mark.parametrize(("height", "width", "dx", "dy", "start"), PLANES)
+def test_the_normal_unit_is_made_from_the_requests_own_eight_bit_depth(
+    tmp_path, height: int, width: int, dx: float, dy: float, start: float
+) -> None:
+    """Issue 10 on the request path: the supplied depth map (RGB, as decoded from a PNG) is what the normals come
+    from, with no depth model (none is on this machine), and a plane's normals are one colour."""
+    depth = np.repeat(eight_bit_plane(height, width, dx, dy, start)[..., None], 3, axis=2)
+    request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "depth"}, {"kind": "normal"}]})
+    env = Environment(models_root=tmp_path, offline=True)
+    keep = np.full((height, width), 255, np.uint8)
+    prepared = prepare(request, photo(height, width), env, mask=keep, supplied_maps={"depth": depth})
+    depth_unit, normal_unit = prepared.plan.units
+    assert np.array_equal(depth_unit.image, depth)  # the depth unit takes the map as it came
+    assert_one_colour(normal_unit.image)
+    # txt2img's reference photo (and the REST maps route without an outline unit) takes the same way
+    normal_only = parse_request({"control": [{"kind": "normal"}]})
+    (reference,) = reference_units(normal_only, photo(height, width), env, depth=depth)
+    np.testing.assert_array_equal(reference.image, normal_unit.image)
+
+
+def test_a_step_in_the_requests_own_depth_stays_a_sharp_normal_edge(tmp_path) -> None:
+    depth, column = eight_bit_step(60, 80)
+    request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
+    env = Environment(models_root=tmp_path, offline=True)
+    prepared = prepare(request, photo(), env, mask=keep_mask(), supplied_maps={"depth": np.dstack([depth] * 3)})
+    assert_sharp_step(prepared.plan.units[0].image, column)
+
+
+def test_a_supplied_depth_map_that_is_no_depth_map_is_refused_before_any_model(tmp_path) -> None:
+    request = parse_request({"segment": {"matte": "none"}, "control": [{"kind": "normal"}]})
+    env = Environment(models_root=tmp_path, offline=True)
+    with pytest.raises(BadInput, match="matches no known depth colour map") as refused:
+        prepare(request, photo(), env, mask=keep_mask(), supplied_maps={"depth": photo(seed=1)})
+    assert refused.value.loc == ("maps", "depth")
 
 
 # -- the model task's person -------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from lib_garment.maps import cache as cache_module
 from lib_garment.maps import compute as compute_module
 from lib_garment.maps.cache import PARALLEL_DIGEST_MIN, MapCache, array_digest
 from lib_garment.maps.compute import MAP_KINDS, MapSettings, MapSources, compute_maps, parse_kinds
-from lib_garment.maps.depth import DepthParams, RawDepth
+from lib_garment.maps.depth import DepthParams, RawDepth, depth_from_pixels
 from lib_garment.maps.edges import CannyParams, canny_map, mask_outline
 from lib_garment.maps.lines import LineParams
 from lib_garment.maps.pose_format import Pose
 from lib_garment.maps.pose_render import PALETTE
+from tests.depth_planes import PLANES, assert_one_colour, assert_sharp_step, eight_bit_plane, eight_bit_step
 
 
 def photo() -> np.ndarray:
@@ -211,3 +212,57 @@ def test_eight_bit_depth_is_smoothed_before_normals() -> None:
     as_is = compute_maps(MapSources(image, depth=RawDepth(steps)), kinds, settings=settings)
     row = slice(16, -16)
     assert np.ptp(smoothed.maps["normal"][256, row, 0]) < np.ptp(as_is.maps["normal"][256, row, 0]) / 3
+
+
+# -- normals of 8-bit depth, on every source compute_maps takes (issue 10) --------------------------------
+
+
+def blank(height: int, width: int) -> np.ndarray:
+    return np.zeros((height, width, 3), np.uint8)
+
+
+@pytest.mark.parametrize(("height", "width", "dx", "dy", "start"), PLANES)
+def test_a_given_eight_bit_plane_gives_one_normal_colour(
+    height: int, width: int, dx: float, dy: float, start: float
+) -> None:
+    """With the default 2..98 percentiles: the plane's ends beyond them must not turn into flats either."""
+    depth = eight_bit_plane(height, width, dx, dy, start)
+    result = compute_maps(MapSources(blank(height, width), depth=depth_from_pixels(depth)), ("depth", "normal"))
+    colour = assert_one_colour(result.maps["normal"])
+    assert (colour[0] > 130) == (dx > 0)  # nearer to the right: facing left
+    assert (colour[1] > 130) == (dy > 0)  # nearer below: facing up
+    assert (colour[1] < 126) == (dy < 0)
+    assert len(np.unique(result.maps["depth"])) > 2  # the depth map itself is still the file's, stretched
+
+
+def test_eight_bit_depth_of_another_size_or_as_rgb_gives_one_normal_colour() -> None:
+    """The levels are recovered at the file's own size, before it is resized to the photo's."""
+    half = depth_from_pixels(eight_bit_plane(192, 192, 180 / 191, 0, 40))
+    assert_one_colour(compute_maps(MapSources(blank(384, 384), depth=half), ("normal",)).maps["normal"])
+    rgb = np.repeat(eight_bit_plane(150, 200, 0.3, 0.5, 50)[..., None], 3, axis=2)  # a gray PNG saved as RGB
+    as_rgb = depth_from_pixels(rgb)
+    assert_one_colour(compute_maps(MapSources(blank(150, 200), depth=as_rgb), ("normal",)).maps["normal"])
+
+
+def test_a_given_eight_bit_step_stays_a_sharp_normal_edge() -> None:
+    depth, column = eight_bit_step(96, 160)
+    result = compute_maps(MapSources(blank(96, 160), depth=depth_from_pixels(depth)), ("normal",))
+    assert_sharp_step(result.maps["normal"], column)
+
+
+class PlaneDepth:
+    """Stands in for a depth model: a float (unrounded) tilted plane, distance-like, at the photo's size as the
+    real estimators return it."""
+
+    name = "plane-depth"
+
+    def __call__(self, image: np.ndarray) -> RawDepth:
+        y, x = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
+        return RawDepth(5.0 - 0.005 * x + 0.002 * y, near_is_high=False)
+
+
+def test_a_models_plane_gives_one_normal_colour() -> None:
+    result = compute_maps(MapSources(blank(200, 300)), ("normal",), depth_estimator=PlaneDepth())
+    colour = assert_one_colour(result.maps["normal"])
+    assert colour[0] > 130  # nearer to the right
+    assert colour[1] < 126  # and to the top

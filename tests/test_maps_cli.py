@@ -16,6 +16,7 @@ from lib_garment.cli import main as cli
 from lib_garment.maps.edges import canny_map, mask_outline
 from lib_garment.maps.pose_format import pose_from_json
 from lib_garment.maps.pose_render import PALETTE
+from tests.depth_planes import PLANES, assert_one_colour, assert_sharp_step, eight_bit_plane, eight_bit_step
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 96, 64
@@ -185,3 +186,25 @@ def test_the_module_entry_point_runs_maps(inputs: dict[str, Path], tmp_path: Pat
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (out / "canny.png").is_file()
+
+
+def normal_from_files(tmp_path: Path, depth: np.ndarray) -> np.ndarray:
+    """``maps PHOTO --only normal --depth DEPTH.png`` for an 8-bit gray depth file, and the normal.png it wrote."""
+    photo, depth_file, out = tmp_path / "photo.png", tmp_path / "depth8.png", tmp_path / "normals"
+    Image.fromarray(np.full((*depth.shape, 3), 128, np.uint8)).save(photo)
+    Image.fromarray(depth).save(depth_file)
+    assert Image.open(depth_file).mode == "L"  # an 8-bit file, as in issue 10
+    assert run(photo, "--out", out, "--only", "normal", "--depth", depth_file) == 0
+    return np.asarray(Image.open(out / "normal.png"))
+
+
+@pytest.mark.parametrize(("height", "width", "dx", "dy", "start"), PLANES)
+def test_normals_of_an_eight_bit_depth_file_of_a_plane_are_one_colour(
+    tmp_path: Path, height: int, width: int, dx: float, dy: float, start: float
+) -> None:
+    assert_one_colour(normal_from_files(tmp_path, eight_bit_plane(height, width, dx, dy, start)))
+
+
+def test_normals_of_an_eight_bit_depth_file_keep_a_step_sharp(tmp_path: Path) -> None:
+    depth, column = eight_bit_step(80, 120)
+    assert_sharp_step(normal_from_files(tmp_path, depth), column)

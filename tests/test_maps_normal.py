@@ -1,4 +1,5 @@
-"""Normals from depth: flat faces the camera, a plane gives one colour, the sign convention, cut-outs."""
+"""Normals from depth: flat faces the camera, a plane gives one colour (8-bit planes too), the sign convention,
+cut-outs, sharp steps."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import BadInput
-from lib_garment.maps.normal import NormalParams, normal_from_depth
+from lib_garment.maps.normal import NormalParams, dequantise, normal_from_depth
+from tests.depth_planes import PLANES, assert_one_colour, assert_sharp_step, eight_bit_plane, eight_bit_step
 
 FACING = (128, 128, 255)
 
@@ -80,6 +82,51 @@ def test_smoothing_keeps_flat_flat_and_evens_out_steps() -> None:
     rough = normal_from_depth(steps, NormalParams(depth_scale=8, smooth=0))[16, 8:-8, 0]
     smooth = normal_from_depth(steps, NormalParams(depth_scale=8, smooth=64))[16, 8:-8, 0]  # sigma 4 px
     assert np.ptp(rough) > 3 * np.ptp(smooth)
+
+
+@pytest.mark.parametrize(("height", "width", "dx", "dy", "start"), PLANES)
+def test_an_eight_bit_plane_gives_one_colour_with_its_own_slope(
+    height: int, width: int, dx: float, dy: float, start: float
+) -> None:
+    """Issue 10: rounding to whole levels makes terraces whose risers showed as stripes of up to 8 levels."""
+    depth = eight_bit_plane(height, width, dx, dy, start)
+    colour = assert_one_colour(normal_from_depth(depth))
+    # The plane's own tilt: one level is 1/255 of the range, which is 0.5 x the short side deep.
+    scale = 0.5 * min(height, width) / 255
+    assert np.abs(colour - expected_colour(dx * scale, dy * scale)).max() <= 1
+    as_stored = normal_from_depth(depth, NormalParams(smooth=0))  # the terraces are there to be undone
+    assert np.ptp(as_stored.astype(int)[..., :2]) > 8
+
+
+def test_a_fixed_blur_does_not_undo_the_issues_terraces() -> None:
+    """Why 8-bit depth is reconstructed rather than blurred: 3 px at 512 (the old treatment) left stripes."""
+    depth = eight_bit_plane(384, 384, 180 / 383, 0, 40)
+    red = normal_from_depth(depth, NormalParams(smooth=3))[..., 0].astype(int)
+    assert np.abs(np.diff(red, axis=1)).max() > 4
+
+
+def test_a_step_between_flats_stays_a_sharp_edge() -> None:
+    depth, column = eight_bit_step(64, 128)
+    assert_sharp_step(normal_from_depth(depth), column)
+    # Across a gentle 8-bit slope too: the slope comes back even, the step stays where it was.
+    slope = eight_bit_plane(64, 128, 0.3, 0, 40)
+    slope[:, column:] += 60
+    red = normal_from_depth(slope)[..., 0].astype(int)
+    assert np.abs(red[:, : column - 8] - red[0, 0]).max() <= 2
+    assert np.abs(red[:, column + 8 :] - red[0, 0]).max() <= 2
+    assert (red[:, column - 1 : column + 1] >= 200).all()
+
+
+def test_dequantise_stays_within_half_a_step_and_finds_the_plane() -> None:
+    y, x = np.mgrid[0:120, 0:160]
+    plane = 0.2 + 0.003 * x + 0.001 * y  # depth 0..1 stored in steps of 1/100
+    stored = np.rint(plane * 100) / 100
+    recovered = dequantise(stored, 0.01)
+    assert np.abs(recovered - stored).max() <= 0.005 + 1e-6
+    assert np.abs(recovered - plane).max() < 0.001  # a tenth of a step
+    np.testing.assert_array_equal(dequantise(np.full((5, 7), 3.0), 1.0), np.full((5, 7), 3.0))
+    with pytest.raises(BadInput, match="depth step"):
+        dequantise(stored, 0)
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,21 @@ def test_bad_input_names_the_field(settings: dict, named: str) -> None:
     assert "Traceback" not in str(caught.value)
 
 
+@pytest.mark.parametrize("preset", ["marketplace-amazon", ""])
+def test_a_preset_is_refused_not_ignored(preset: str) -> None:
+    """Presets do not exist yet: a value would silently do nothing, so it is refused, naming the field."""
+    with pytest.raises(BadInput) as caught:
+        parse_request({"preset": preset, "prompt": "on a beach"})
+    assert str(caught.value) == (
+        "invalid Garment Studio request: preset: marketplace presets are not available yet; leave it out"
+    )
+    with pytest.raises(BadInput, match="preset: must be a string"):
+        parse_request({"preset": 3})
+    assert parse_request({"preset": None}).preset is None  # null is the same as leaving it out
+    assert parse_request({}).preset is None
+    assert "preset" in request_json_schema()["properties"]  # still named, so clients learn why it is refused
+
+
 @pytest.mark.parametrize("settings", [[True], "task=model", 3])
 def test_non_object_settings_are_refused(settings: object) -> None:
     with pytest.raises(BadInput, match="must be a JSON object"):

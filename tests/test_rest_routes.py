@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.depth_planes import assert_one_colour, eight_bit_plane
 from tests.host_double.host import FLAVOURS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,6 +142,15 @@ def test_wrong_types_and_every_bad_image_in_one_422(host) -> None:
     assert host.shared.state.begun_jobs == []  # all refused before the queue: nothing ran
 
 
+def test_a_preset_is_422_naming_the_field(one_host) -> None:
+    photo, keep = photo_and_mask()
+    request = {**HARD, "preset": "marketplace-amazon"}
+    (problem,) = post(one_host.client(), "generate", body(one_host, photo, keep, request), 422)["detail"]
+    assert problem["loc"] == ["body", "request", "preset"]
+    assert problem["msg"] == "marketplace presets are not available yet; leave it out"
+    assert one_host.shared.state.begun_jobs == []  # refused before the queue: nothing ran
+
+
 def test_reference_image_is_refused_where_it_means_nothing(one_host) -> None:
     photo, keep = photo_and_mask()
     request = {**HARD, "reference_image": one_host.b64(photo)}
@@ -200,6 +210,22 @@ def test_maps_of_the_units(host) -> None:
     assert list(answer["maps"]) == ["canny"]
     assert np.array_equal(np.asarray(host.decode(answer["maps"]["canny"])), maps["canny"])
     assert (answer["info"]["segmentation"], answer["info"]["mask_source"]) == (None, None)
+
+
+def test_maps_make_the_normal_unit_from_the_bodys_own_eight_bit_depth(host) -> None:
+    """Issue 10 through REST: maps.depth (an 8-bit plane) is what the normal map is made from, with no depth
+    model, and it comes back one colour, whether or not a unit needs the mask (two code paths)."""
+    client = host.client()
+    photo, keep = photo_and_mask(192, 128)
+    for dx, dy, start in ((180 / 191, 0.0, 40.0), (0.0, 1.2, 60.0), (0.4, -0.5, 170.0)):
+        depth = np.repeat(eight_bit_plane(128, 192, dx, dy, start)[..., None], 3, axis=2)
+        no_mask = {"control": [{"kind": "normal"}], "segment": {"matte": "none"}}
+        answer = post(client, "maps", body(host, photo, None, no_mask, maps={"depth": host.b64(depth)}))
+        normal = np.asarray(host.decode(answer["maps"]["normal"]))
+        assert_one_colour(normal)
+        with_mask = {**HARD, "control": [{"kind": "mask_canny"}, {"kind": "normal"}]}
+        answer = post(client, "maps", body(host, photo, keep, with_mask, maps={"depth": host.b64(depth)}))
+        assert np.array_equal(np.asarray(host.decode(answer["maps"]["normal"])), normal)
 
 
 def test_generate_keeps_every_alpha_one_pixel(host, monkeypatch) -> None:

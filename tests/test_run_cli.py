@@ -413,6 +413,7 @@ BAD_INPUT = {
     "request unknown field": (_request_file('{"colour": "red"}'), "colour: unknown field"),
     "request bad value": (_request_file('{"generation": {"batch_count": 0}}'), "generation.batch_count"),
     "request wrong type": (_request_file('{"seed": 1.5}'), "seed: must be an integer"),
+    "request preset": (_request_file('{"preset": "etsy"}'), "preset: marketplace presets are not available yet"),
     "guidance not a number": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:a:1"], "guidance start of canny"),
     "guidance two numbers": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:0.5"], "KIND:WEIGHT:START:END"),
     "guidance reversed": (lambda f, t: ["--mask", f["keep"], "--units", "canny:1:0.8:0.2"], "guidance_start must"),

@@ -23,6 +23,7 @@ from lib_garment.imageio import check_array_size
 from lib_garment.maps.arrays import check_image
 from lib_garment.maps.cache import MapCache
 from lib_garment.maps.compute import MapSettings, MapSources, compute_maps
+from lib_garment.maps.depth import RawDepth, depth_from_pixels
 from lib_garment.maps.edges import CannyParams
 from lib_garment.maps.lines import LineParams
 from lib_garment.maps.pose_format import PoseParams
@@ -192,11 +193,12 @@ def _make_maps(
     needed: set[str],
     estimators: tuple[Any, Any],
     cache: MapCache | None,
+    depth: RawDepth | None = None,
 ) -> dict[str, np.ndarray]:
     maps = dict(supplied)
     if needed:
         computed = compute_maps(
-            MapSources(photo, mask),
+            MapSources(photo, mask, depth=depth),
             sorted(needed),
             map_settings(request),
             cache if cache is not None else _shared_cache,
@@ -207,12 +209,34 @@ def _make_maps(
     return maps
 
 
+def supplied_depth(needed: set[str], supplied: Mapping[str, np.ndarray]) -> RawDepth | None:
+    """The caller's own depth map when the normal map is to be made: it is made from that (as the CLI's
+    ``maps --depth`` does), so the normals match the depth unit's map and need no depth model. Read before any
+    model runs, so a depth image that is no depth map fails first."""
+    if "normal" not in needed or "depth" not in supplied:
+        return None
+    try:
+        return depth_from_pixels(np.asarray(supplied["depth"]), "the supplied depth map")
+    except BadInput as err:
+        raise BadInput(str(err), loc=("maps", "depth")) from None
+
+
+def model_kinds(needed: set[str], depth: RawDepth | None) -> set[str]:
+    """The needed maps that a model makes: not the normal map when the caller's depth map is there for it."""
+    return needed - {"normal"} if depth is not None else needed
+
+
 def reference_units(
-    request: GarmentRequest, photo: np.ndarray, env: Environment, mask: np.ndarray | None = None
+    request: GarmentRequest,
+    photo: np.ndarray,
+    env: Environment,
+    mask: np.ndarray | None = None,
+    depth: np.ndarray | None = None,
 ) -> tuple[UnitPlan, ...]:
     """txt2img: the units' maps made from a reference photo. Only the outline unit (mask_canny) needs to know
     what is kept: the caller's keep ``mask`` when given (as it is: no model runs for it), else the phrases
-    (segmented without a matte: an outline needs the mask only)."""
+    (segmented without a matte: an outline needs the mask only). ``depth``: the caller's own depth map of the
+    photo, which the normal map is made from."""
     from lib_garment.segment.backends.assemble import run_segmentation
 
     photo = check_image(photo)
@@ -232,13 +256,14 @@ def reference_units(
         else:
             outline_only = request.segment.copy(update={"matte": "none"})
             backends = segmentation_backends(request.copy(update={"segment": outline_only}), env, from_mask=False)
-    estimators = map_estimators(needed, request, env)  # every model found before any runs
+    own_depth = None if depth is None else supplied_depth(needed, {"depth": depth})
+    estimators = map_estimators(model_kinds(needed, own_depth), request, env)  # every model found before any runs
     if backends is not None:
         found = run_segmentation(photo, outline_only, backends).segmentation
         if not found.mask.any():
             raise BadInput(f"nothing found for {request.segment.phrases!r} on the reference photo", loc=PHRASES)
         keep = found.mask
-    maps = _make_maps(request, photo, keep, {}, needed, estimators, None)
+    maps = _make_maps(request, photo, keep, {}, needed, estimators, None, own_depth)
     return unit_plans(request, maps, (photo.shape[1], photo.shape[0]))
 
 
@@ -278,8 +303,9 @@ def prepare(
     needed = {kind for kind in map_kinds(plan_request) if kind not in supplied}
 
     # Every model the job needs is found (or fetched) before any of them runs.
+    own_depth = supplied_depth(needed, supplied)
     backends = segmentation_backends(request, env, from_mask=source == "mask")
-    pose_model, depth_model = map_estimators(needed, request, env)
+    pose_model, depth_model = map_estimators(model_kinds(needed, own_depth), request, env)
     setup_s = time.perf_counter() - started
 
     run = run_segmentation(photo, request.segment, backends, mask if source == "mask" else None)
@@ -301,7 +327,7 @@ def prepare(
         notes.append(NO_CONTROLNET)
 
     maps_start = time.perf_counter()
-    maps = _make_maps(request, photo, segmentation.mask, supplied, needed, (pose_model, depth_model), cache)
+    maps = _make_maps(request, photo, segmentation.mask, supplied, needed, (pose_model, depth_model), cache, own_depth)
     maps_s = time.perf_counter() - maps_start
     plan = build_plan(plan_request, photo, segmentation.alpha, maps, tuple(notes))
     timings = {

@@ -302,7 +302,10 @@ def maps_job(job: Job) -> dict[str, Any]:
         supplied = tuple(UnitPlan(kind, unit_map(kind, array, (width, height))) for kind, array in job.maps.items())
         missing = [unit for unit in control_units(request) if unit.kind not in job.maps]
         with queued(timings), webui_progress() as progress:
-            units = reference_units(request.copy(update={"control": missing}), job.photo, engine_environment(progress))
+            env = engine_environment(progress)
+            # The caller's depth map, when given, is what a normal unit's map is made from, as /generate does.
+            depth = job.maps.get("depth")
+            units = reference_units(request.copy(update={"control": missing}), job.photo, env, depth=depth)
         units = (*units, *supplied)
         if job.mask is not None:
             notes.append("the mask was not used: no unit needs it (mask_canny does)")

@@ -11,7 +11,7 @@ cached under its ``name`` and the image's content, so a job runs each model once
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache as cache_once
 from functools import cached_property
 from typing import Protocol
@@ -33,12 +33,11 @@ from lib_garment.maps.depth import (
 )
 from lib_garment.maps.edges import DEFAULT_CANNY, CannyParams, canny_map, mask_outline
 from lib_garment.maps.lines import DEFAULT_LINES, LineParams, lines_map
-from lib_garment.maps.normal import DEFAULT_NORMAL, NormalParams, normal_from_depth
+from lib_garment.maps.normal import DEFAULT_NORMAL, NormalParams, dequantise, normal_from_depth
 from lib_garment.maps.pose_format import DEFAULT_POSE, Pose, PoseParams, pose_from_coco
 from lib_garment.maps.pose_render import render_pose
 
 MAP_KINDS = ("canny", "mask_canny", "lines", "pose", "depth", "normal")
-QUANTISED_DEPTH_SMOOTH = 3.0  # px at 512: irons out one-grey-level terraces of 8-bit depth before normals
 
 
 class PoseEstimator(Protocol):
@@ -208,11 +207,16 @@ def compute_maps(
 
         def normal_map() -> np.ndarray:
             fitted, value_range = prepared()
-            unit = unit_depth(fitted, settings.depth, value_range)  # not rounded to the 8-bit depth map's steps
-            params = settings.normal
-            if params.smooth is None and fitted.quantised:  # the source's own steps would show as ripples
-                params = replace(params, smooth=QUANTISED_DEPTH_SMOOTH)
-            return normal_from_depth(unit, params, sources.mask if settings.normal_uses_mask else None)
+            if settings.normal.smooth is None and raw.quantised:
+                # 8-bit levels would show as terraces: the depth between them is recovered at the file's own
+                # resolution, where each level is still one step (resizing first would blur the steps into
+                # ramps of unknown width). An explicit ``smooth`` keeps the plain Gaussian instead.
+                smooth = RawDepth(dequantise(raw.values, 1.0), raw.near_is_high)
+                fitted = fit_depth(smooth, width, height)
+            # Neither rounded to the depth map's 256 levels nor clipped at its percentiles: the percentiles set
+            # how deep black to white is, but a clipped tail would turn the ends of a slope into flats.
+            unit = unit_depth(fitted, settings.depth, value_range, clip=False)
+            return normal_from_depth(unit, settings.normal, sources.mask if settings.normal_uses_mask else None)
 
         depth_key = ("depth", depth_id, width, height, settings.depth)
         if "depth" in kinds:

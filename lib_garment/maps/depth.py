@@ -38,8 +38,8 @@ class RawDepth:
     """Depth before normalisation: a float (h, w) array at any resolution with the image's aspect ratio.
 
     ``near_is_high``: True for disparity-like output (Depth Anything, MiDaS, any near-bright depth image),
-    False for distance-like output where far is the larger value. ``quantised``: the values come in a few
-    hundred steps (an 8-bit or colour-mapped file), so their gradients come in terraces.
+    False for distance-like output where far is the larger value. ``quantised``: the values come in steps of 1
+    (an 8-bit or colour-mapped file's levels), so their gradients come in terraces.
     """
 
     values: np.ndarray
@@ -65,8 +65,26 @@ def fit_depth(raw: RawDepth, width: int, height: int) -> RawDepth:
     values = _float32(raw)
     if values.shape == (height, width):
         return RawDepth(values, raw.near_is_high, raw.quantised)
-    resized = cv2.resize(values, (width, height), interpolation=cv2.INTER_LINEAR)
-    return RawDepth(resized, raw.near_is_high, raw.quantised)
+    # Bilinear as cv2.resize's (pixel centres to pixel centres), but the half pixel beyond the outer centres is
+    # extrapolated, not repeated: a repeated edge would flatten a plane's outer rows, and show in its normals.
+    rows, cols = _linear_taps(values.shape[0], height), _linear_taps(values.shape[1], width)
+    resized = _interpolate(_interpolate(values, cols, axis=1), rows, axis=0)
+    return RawDepth(np.ascontiguousarray(resized, dtype=np.float32), raw.near_is_high, raw.quantised)
+
+
+def _linear_taps(source: int, target: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each target position: the two source samples around it and the weight of the second (below 0 or
+    above 1 at the ends: linear extrapolation)."""
+    position = (np.arange(target) + 0.5) * (source / target) - 0.5
+    first = np.clip(np.floor(position).astype(np.intp), 0, max(source - 2, 0))
+    return first, np.minimum(first + 1, source - 1), (position - first).astype(np.float32)
+
+
+def _interpolate(values: np.ndarray, taps: tuple[np.ndarray, np.ndarray, np.ndarray], axis: int) -> np.ndarray:
+    first, second, weight = taps
+    shape = (-1, 1) if axis == 0 else (1, -1)
+    a, b = np.take(values, first, axis=axis), np.take(values, second, axis=axis)
+    return a + (b - a) * weight.reshape(shape)
 
 
 def to_photo_size(raw: RawDepth, width: int, height: int) -> RawDepth:
@@ -108,19 +126,23 @@ def normalize_depth(
 
 
 def unit_depth(
-    raw: RawDepth, params: DepthParams = DEFAULT_DEPTH, value_range: tuple[float, float] | None = None
+    raw: RawDepth,
+    params: DepthParams = DEFAULT_DEPTH,
+    value_range: tuple[float, float] | None = None,
+    clip: bool = True,
 ) -> np.ndarray:
     """The same normalisation as :func:`normalize_depth` in float32 0..1, not rounded to 256 levels.
 
     Normals are computed from this: gradients of an 8-bit map come in terraces, one per grey level.
+    ``clip=False`` keeps the values beyond the percentiles (below 0 and above 1) on the same scale.
     """
     values = _float32(raw)
     value_range = value_range or depth_range(raw, params)
     if value_range is None:
         return np.zeros(values.shape, np.float32)
     lo, hi = value_range
-    clipped = np.clip(values, lo, hi)
-    return (clipped - lo) / (hi - lo) if raw.near_is_high else (hi - clipped) / (hi - lo)
+    kept = np.clip(values, lo, hi) if clip else values
+    return (kept - lo) / (hi - lo) if raw.near_is_high else (hi - kept) / (hi - lo)
 
 
 def _float32(raw: RawDepth) -> np.ndarray:

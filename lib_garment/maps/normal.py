@@ -23,8 +23,9 @@ class NormalParams:
     """``depth_scale``: how deep the depth map's full range (black → white) is, as a fraction of the image's
     short side; larger tilts the normals more. ``background_depth``: where set, pixels darker than this
     (0..1 of the depth map) face the camera, like a cut-out background; a mask can do the same.
-    ``smooth``: Gaussian sigma (px at 512, scaled with the image) applied to the depth first; None leaves the
-    choice to the caller that knows the source (compute_maps smooths 8-bit depth, whose steps would show)."""
+    ``smooth``: Gaussian sigma (px at 512, scaled with the image) applied to the depth first. None (the default)
+    picks by the source: depth known to come in 8-bit steps (a uint8 map, or a float one given with its ``step``)
+    is reconstructed by :func:`dequantise`, smooth depth is used as it is."""
 
     depth_scale: float = 0.5
     background_depth: float | None = None
@@ -44,12 +45,17 @@ DEFAULT_NORMAL = NormalParams()
 
 
 def normal_from_depth(
-    depth: np.ndarray, params: NormalParams = DEFAULT_NORMAL, mask: np.ndarray | None = None
+    depth: np.ndarray,
+    params: NormalParams = DEFAULT_NORMAL,
+    mask: np.ndarray | None = None,
+    step: float | None = None,
 ) -> np.ndarray:
     """The normal map: (H, W, 3) uint8 RGB from a near-bright depth map.
 
     ``depth``: uint8 (0..255, the depth map) or float (0..1). ``mask``: where given, pixels outside it face
-    the camera (background cut by the product or person mask).
+    the camera (background cut by the product or person mask). ``step``: for float depth that was rounded to
+    levels, the size of one level in its units (a uint8 map's step is 1); with ``params.smooth`` None the depth
+    is then reconstructed between its levels before differentiating.
     """
     if not isinstance(depth, np.ndarray) or depth.ndim != 2:
         raise BadInput(f"depth for normals must be a (H, W) array, got {getattr(depth, 'shape', type(depth))}")
@@ -62,6 +68,10 @@ def normal_from_depth(
     if mask is not None:
         outside = binary_mask(mask, depth.shape) == 0
         background = outside if background is None else background | outside
+    if step is None and depth.dtype == np.uint8:
+        step = 1.0
+    if params.smooth is None and step is not None:
+        values = dequantise(values, step)
     sigma = (params.smooth or 0.0) * size_scale(height, width)
     if sigma > 0:
         values = cv2.GaussianBlur(values, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
@@ -85,3 +95,81 @@ def normal_from_depth(
     inv = 1.0 / cv2.sqrt(gx * gx + gy * gy + 1.0)
     # n · 127.5 + 127.5, rounded and saturated to uint8 in one pass.
     return cv2.convertScaleAbs(cv2.merge((gx * inv, gy * inv, inv)), alpha=127.5, beta=127.5)
+
+
+# ---- depth that comes in 8-bit steps -----------------------------------------------------------------------
+#
+# An 8-bit depth map stores round(true depth): a plane becomes terraces one level high, and its gradient is zero
+# on each terrace and a spike at each riser. A Gaussian of fixed width cannot undo that: the terraces' width is
+# 1 / slope (2 px for the 180-levels-over-384-px ramp of issue 10, 30 px for a gentle one), rounding aliases
+# the risers' rhythm into ripples many terraces long, and any blur wide enough for them also melts real depth
+# edges. What the file does say exactly is that the true depth lies within half a level of each stored value.
+# So we look for the smoothest surface inside that band (projection onto convex sets: smooth, then clip back
+# into the band, repeated): a plane lies inside its own band and is left unchanged by the smoothing, so it is
+# recovered, and a real edge, a jump of many levels, cannot move by more than half a level on either side, so
+# it stays sharp however wide the smoothing is. The smoothing runs from wide (a radius of an eighth of the short
+# side, for the widest terraces) to 1 px, with Nesterov momentum, which makes the slow, long ripples converge in
+# a few dozen passes per width instead of hundreds.
+
+DEQUANTISE_PASSES = 16  # per smoothing width at most; ramps of 0.03 to 3 levels/px come back within 0.1 level
+DEQUANTISE_SCALE_STEP = 4  # each width a quarter of the last: wide, then down to 1 px
+DEQUANTISE_SETTLED = 1e-4  # of a step: a pass that moves nothing more than this ends its width
+
+
+def dequantise(values: np.ndarray, step: float = 1.0) -> np.ndarray:
+    """The smoothest surface within ``step / 2`` of ``values`` (depth rounded to multiples of ``step``), float32."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    if not (math.isfinite(step) and step > 0):
+        raise BadInput(f"depth step must be > 0, got {step}")
+    low = values - np.float32(step / 2)
+    high = values + np.float32(step / 2)
+    surface = values
+    radius = max(1, min(values.shape) // 8)
+    while True:
+        previous = surface
+        for k in range(DEQUANTISE_PASSES):
+            ahead = surface if k == 0 else cv2.addWeighted(surface, 1 + k / (k + 3), previous, -k / (k + 3), 0)
+            previous, surface = surface, cv2.min(cv2.max(_plane_preserving_blur(ahead, radius), low), high)
+            if cv2.norm(surface, previous, cv2.NORM_INF) < DEQUANTISE_SETTLED * step:
+                break  # settled at this width (for a plane, the finer widths find nothing left to do)
+        if radius == 1:
+            return surface
+        radius = max(1, radius // DEQUANTISE_SCALE_STEP)
+
+
+def _plane_preserving_blur(values: np.ndarray, radius: int) -> np.ndarray:
+    """A (2r+1)-box applied twice (a tent: symmetric with a non-negative spectrum, so the passes converge) that
+    maps a plane to itself up to the frame: the padding is the point reflection through each border pixel, which
+    continues a plane as the same plane where a mirrored or repeated border would bend it."""
+    height, width = values.shape
+    pad_y, pad_x = min(2 * radius, height - 1), min(2 * radius, width - 1)
+    border = (pad_y, pad_y, pad_x, pad_x)
+    mirrored = cv2.copyMakeBorder(values, *border, cv2.BORDER_REFLECT_101)
+    repeated = cv2.copyMakeBorder(values, *border, cv2.BORDER_REPLICATE)
+    padded = cv2.addWeighted(repeated, 2.0, mirrored, -1.0, 0)  # 2·edge − mirror; inside: 2v − v = v
+    # OpenCV's box filter costs in proportion to its width; a wide one runs on a grid coarsened to about a
+    # quarter of the radius (area down, bilinear up: both keep a plane a plane), which is smooth at that scale.
+    coarse = max(1, radius // 4)
+    if coarse > 1:
+        full = padded.shape[1], padded.shape[0]
+        small = cv2.resize(padded, (-(-full[0] // coarse), -(-full[1] // coarse)), interpolation=cv2.INTER_AREA)
+        blurred = cv2.resize(_tent(small, round(radius / coarse)), full, interpolation=cv2.INTER_LINEAR)
+    else:
+        blurred = _tent(padded, radius)
+    out = blurred[pad_y : pad_y + height, pad_x : pad_x + width].copy()
+    # The reflection pivots on the border pixels, so the blur never moves them; continue the smoothed inside
+    # out to them instead (a straight line through two inner points, exact for a plane).
+    m = min(radius, (width - 1) // 2)
+    if m >= 1:
+        out[:, 0] = 2 * out[:, m] - out[:, 2 * m]
+        out[:, -1] = 2 * out[:, -1 - m] - out[:, -1 - 2 * m]
+    m = min(radius, (height - 1) // 2)
+    if m >= 1:
+        out[0] = 2 * out[m] - out[2 * m]
+        out[-1] = 2 * out[-1 - m] - out[-1 - 2 * m]
+    return out
+
+
+def _tent(values: np.ndarray, radius: int) -> np.ndarray:
+    size = (2 * radius + 1, 2 * radius + 1)
+    return cv2.blur(cv2.blur(values, size, borderType=cv2.BORDER_REPLICATE), size, borderType=cv2.BORDER_REPLICATE)
