@@ -38,7 +38,7 @@ start=$(date +%s)
   exit 1
 }
 seconds=$(( $(date +%s) - start ))
-tr '\r' '\n' <"$log" | grep '🎉' | tail -n 1 || true  # the last progress line: the counts
+tr '\r' '\n' <"$log" | grep -E '[0-9]+/[0-9]+ +🎉' | tail -n 1 || true  # the last progress line: the counts
 tr '\r' '\n' <"$log" | grep -v '🎉' | tail -n 3 || true
 rm -f "$log"
 echo "mutmut run: ${seconds} s"
