@@ -205,3 +205,32 @@ def test_background_faces_the_camera_exactly_however_steep_the_depth() -> None:
 def test_background_depth_accepts_both_ends() -> None:
     assert NormalParams(background_depth=0.0).background_depth == 0.0
     assert NormalParams(background_depth=1.0).background_depth == 1.0
+
+
+def test_rounded_float_depth_is_reconstructed_within_its_own_step() -> None:
+    """Float depth rounded to 1/255 steps keeps a jump of many steps sharp: the band the reconstruction may
+    move the depth in is half of *that* step, not half of the depth range."""
+    depth = np.full((24, 24), 0.2, np.float32)
+    depth[:, 12:] = 0.8
+    normal = normal_from_depth(depth, step=1 / 255)
+    assert (normal[:, :9] == FACING).all()
+    assert (normal[:, 15:] == FACING).all()
+
+
+def test_half_a_pixel_of_smoothing_still_smooths() -> None:
+    depth = np.full((512, 512), 0.2, np.float32)  # 512 px: smooth is in pixels as given
+    depth[:, 256:] = 0.8
+    sharp = normal_from_depth(depth)
+    smoothed = normal_from_depth(depth, NormalParams(smooth=0.5))
+    assert (sharp[:, 253] == FACING).all()  # 3 px from the jump: untouched without smoothing
+    assert (smoothed[:, 254, 0] > 128).all()  # a Gaussian of σ 0.5 reaches 2 px
+    assert (smoothed[:, 250] == FACING).all()
+
+
+def test_smoothing_is_scaled_with_the_image() -> None:
+    """``smooth`` is in pixels at 512 px: at 256 px the same setting blurs half as far."""
+    depth = np.full((256, 256), 0.2, np.float32)
+    depth[:, 128:] = 0.8
+    smoothed = normal_from_depth(depth, NormalParams(smooth=2.0))  # σ = 1 px here
+    assert (smoothed[:, 125, 0] > 128).all()
+    assert (smoothed[:, 118] == FACING).all()  # σ 4 would still tilt 10 px away
