@@ -225,6 +225,9 @@ def test_half_a_pixel_of_smoothing_still_smooths() -> None:
     assert (sharp[:, 253] == FACING).all()  # 3 px from the jump: untouched without smoothing
     assert (smoothed[:, 254, 0] > 128).all()  # a Gaussian of σ 0.5 reaches 2 px
     assert (smoothed[:, 250] == FACING).all()
+    across = normal_from_depth(depth.T.copy(), NormalParams(smooth=0.5))  # the same jump along y
+    assert (across[254, :, 1] > 128).all()
+    assert (across[250] == FACING).all()
 
 
 def test_smoothing_is_scaled_with_the_image() -> None:
