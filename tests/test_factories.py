@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.factories.depth import DEPTH_ANYTHING_HF_CLASSES, DEPTH_ANYTHING_HF_FILES
+from tests.factories.fixtures import worker_missing
 from tests.factories.grounding_dino import (
     BERT_DIR_FILES,
     GROUNDINGDINO_HF_CLASSES,
@@ -81,7 +82,7 @@ def test_hf_model_built_where_transformers_has_the_classes(fixture_name: str, re
 def test_worker_subprocess_uses_the_private_package_folder_and_reports_failures(hf_runner: HFRunner) -> None:
     folder = os.environ.get(WORKER_PACKAGES_ENV)
     if not folder:
-        pytest.skip(f"${WORKER_PACKAGES_ENV} is not set")
+        worker_missing(f"${WORKER_PACKAGES_ENV} is not set")
     # A class no transformers has forces the worker path in every environment.
     forced = ("NoSuchModelClassForTests",)
     result = hf_runner.call("tests.factories.hf_subprocess:transformers_has", forced)

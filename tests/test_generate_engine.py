@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lib_garment.errors import BadInput, ModelUnavailable
-from lib_garment.generate.composite import check_kept, composite_kept
+from lib_garment.generate.composite import check_kept, composite_kept, fit_to
 from lib_garment.generate.controlnet_models import base_of, resolve_model, strip_hash
 from lib_garment.generate.describe import compose_prompt, describe_model, request_prompt
 from lib_garment.generate.outputs import write_preview
@@ -106,8 +106,10 @@ def test_composite_keeps_alpha_one_pixels_bit_for_bit_and_takes_generated_where_
     assert np.array_equal(out[alpha >= 1], image[alpha >= 1])
     assert np.array_equal(out[alpha <= 0], generated[alpha <= 0])
     band = out[9, 20:60].astype(int)
+    # Halves are exact in floating point and go to the even neighbour (the rule: tests/test_generate_composite.py,
+    # which also checks α = 0.25 and 0.75, where a swapped α would show).
     expected = np.rint(0.5 * image[9, 20:60].astype(float) + 0.5 * generated[9, 20:60].astype(float))
-    assert np.abs(band - expected).max() <= 1
+    assert np.array_equal(band, expected)
     assert check_kept(image, out, alpha).exact
 
 
@@ -117,6 +119,9 @@ def test_composite_brings_a_generation_of_another_size_back_to_the_photo() -> No
     out = composite_kept(image, generated, alpha)
     assert out.shape == image.shape
     assert check_kept(image, out, alpha).describe() == "1600 kept pixels, identical to the photo"
+    # The generated part is the 64x64 generation resized to 80x60, not a blank of the right shape.
+    assert np.array_equal(out[alpha <= 0], fit_to(generated, 80, 60)[alpha <= 0])
+    assert out[alpha <= 0].std() > 30  # random pixels, resized: far from any flat fill
 
 
 def test_check_kept_counts_differing_pixels() -> None:

@@ -212,6 +212,46 @@ def test_whole_picture_inpaint_keeps_unmasked_pixels(webui):
     assert not (out[:, :12] == (200, 100, 50)).all()
 
 
+@pytest.mark.parametrize("masked", [True, False])
+def test_img2img_changes_every_pixel_it_generates_at_the_init_images_size(webui, masked):
+    """The VAE never decodes the pixels it encoded: with the overlay off (what the sampler itself returns),
+    every pixel of every channel differs from the init image, masked or not, at the init image's own size."""
+    webui.set_options(overlay_inpaint=False)
+    photo = np.random.default_rng(3).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (0, 0, 16, 32))
+    p = webui.processing.StableDiffusionProcessingImg2Img(
+        init_images=[Image.fromarray(photo)],
+        mask=mask if masked else None,
+        mask_blur=0,
+        inpainting_fill=1,
+        width=32,
+        height=32,
+        denoising_strength=0.0,  # no colour painted in: only the decode changes the pixels
+        do_not_save_samples=True,
+    )
+    out = np.asarray(webui.processing.process_images(p).images[0])
+    assert out.shape == photo.shape
+    assert (out != photo).all()
+    assert np.abs(out.astype(int) - photo).max() == 3  # VAE_SHIFT of 255, toward mid-grey
+
+
+def test_the_overlay_puts_back_only_pixels_the_blurred_mask_leaves_untouched(webui):
+    """With the WebUI's overlay (on by default) unmasked pixels far from the mask come back exact, but those
+    within the mask blur are mixed with the changed generation: a kept-pixel test at the photo's size fails
+    there when Garment Studio's composite is missing."""
+    photo = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (0, 0, 16, 32))
+    p = webui.processing.StableDiffusionProcessingImg2Img(
+        init_images=[Image.fromarray(photo)], mask=mask, width=32, height=32, do_not_save_samples=True
+    )
+    out = np.asarray(webui.processing.process_images(p).images[0])
+    unmasked = out[:, 16:]
+    assert (unmasked[:, 12:] == photo[:, 28:]).all()  # far from the blurred edge
+    assert (unmasked[:, :2] != photo[:, 16:18]).any(axis=-1).all()  # next to it
+
+
 def test_infotext_contains_extra_generation_params(webui):
     """§3.7: keys added to ``p.extra_generation_params`` in process land in each image's infotext: lists are
     indexed per image, callables called, None omitted, values with ',' or ':' quoted."""

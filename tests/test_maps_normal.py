@@ -140,3 +140,100 @@ def test_dequantise_stays_within_half_a_step_and_finds_the_plane() -> None:
 def test_bad_normal_parameters_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         NormalParams(**kwargs)
+
+
+# Edges found by mutation testing (tools/mutation.sh)
+
+
+def test_bad_depth_is_named() -> None:
+    with pytest.raises(BadInput, match=r"^depth for normals must be a \(H, W\) array, got <class 'list'>$"):
+        normal_from_depth([[0.0, 1.0]])  # type: ignore[arg-type]
+    with pytest.raises(BadInput, match=r"got \(2, 2, 3\)$"):
+        normal_from_depth(np.zeros((2, 2, 3), np.float32))
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (32, 2), (2, 32)])
+def test_a_float_plane_has_its_exact_normal_up_to_the_frame_at_any_size(height, width) -> None:
+    """Float depth is not dequantised: slope s per px over the short side S with depth_scale d tilts the
+    normal by d·S·s (here 0.5 · S · 1/S = 0.5), on the frame's rows and columns too (the doubled one-sided
+    difference), even when the image is only 2 px across."""
+    short = min(height, width)
+    ys, xs = np.mgrid[:height, :width].astype(np.float32) / short
+    expected_x = expected_colour(0.5, 0.0)
+    along_x = normal_from_depth(xs, NormalParams(depth_scale=0.5))
+    along_y = normal_from_depth(ys, NormalParams(depth_scale=0.5))
+    if width > 1:
+        assert (along_x.reshape(-1, 3) == expected_x).all()
+    if height > 1:
+        assert (along_y.reshape(-1, 3) == expected_colour(0.0, 0.5)).all()
+
+
+def test_float_depth_keeps_a_sharp_edge_without_a_step() -> None:
+    """Only rounded depth (uint8, or float with ``step``) is reconstructed between levels; plain float depth is
+    differentiated as it is, so flat areas two pixels from a jump still face the camera."""
+    depth = np.full((24, 24), 0.2, np.float32)
+    depth[:, 12:] = 0.8
+    normal = normal_from_depth(depth)
+    assert (normal[:, :10] == FACING).all()
+    assert (normal[:, 14:] == FACING).all()
+    assert (normal[:, 11:13, 0] > 200).all()
+
+
+def test_the_background_threshold_is_a_share_of_255_levels_and_strict() -> None:
+    depth = np.tile(np.arange(40, 60, dtype=np.uint8), (4, 1))  # 40..59 along x
+    normal = normal_from_depth(depth, NormalParams(background_depth=0.2, depth_scale=50))  # 0.2 · 255 = 51
+    assert (normal[:, depth[0] < 51] == FACING).all()
+    assert (normal[:, depth[0] >= 51][..., 0] > 128).all()  # 51 itself is not background
+    floats = depth.astype(np.float32) / 255
+    normal = normal_from_depth(floats, NormalParams(background_depth=0.2, depth_scale=50))
+    assert (normal[:, floats[0] < 0.2] == FACING).all()
+    assert (normal[:, floats[0] > 0.2][..., 0] > 128).all()
+
+
+def test_background_faces_the_camera_exactly_however_steep_the_depth() -> None:
+    depth = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (32, 1))
+    mask = np.zeros((32, 32), bool)
+    mask[8:24, 8:24] = True
+    params = NormalParams(depth_scale=100, background_depth=0.5)
+    normal = normal_from_depth(depth, params, mask=mask)
+    background = ~mask | (depth < 0.5)  # either rule cuts
+    assert (normal[background] == FACING).all()
+    assert (~background).sum() == 16 * 8
+    assert (normal[~background][:, 0] > 128).all()
+
+
+def test_background_depth_accepts_both_ends() -> None:
+    assert NormalParams(background_depth=0.0).background_depth == 0.0
+    assert NormalParams(background_depth=1.0).background_depth == 1.0
+
+
+def test_rounded_float_depth_is_reconstructed_within_its_own_step() -> None:
+    """Float depth rounded to 1/255 steps keeps a jump of many steps sharp: the band the reconstruction may
+    move the depth in is half of *that* step, not half of the depth range."""
+    depth = np.full((24, 24), 0.2, np.float32)
+    depth[:, 12:] = 0.8
+    normal = normal_from_depth(depth, step=1 / 255)
+    assert (normal[:, :9] == FACING).all()
+    assert (normal[:, 15:] == FACING).all()
+
+
+def test_half_a_pixel_of_smoothing_still_smooths() -> None:
+    depth = np.full((512, 512), 0.2, np.float32)  # 512 px: smooth is in pixels as given
+    depth[:, 256:] = 0.8
+    sharp = normal_from_depth(depth)
+    smoothed = normal_from_depth(depth, NormalParams(smooth=0.5))
+    assert (sharp[:, 253] == FACING).all()  # 3 px from the jump: untouched without smoothing
+    assert (smoothed[:, 254, 0] > 128).all()  # a Gaussian of σ 0.5 reaches 2 px
+    assert (smoothed[:, 250] == FACING).all()
+    across = normal_from_depth(depth.T.copy(), NormalParams(smooth=0.5))  # the same jump along y
+    assert (across[254, :, 1] > 128).all()
+    assert (across[250] == FACING).all()
+
+
+def test_smoothing_is_scaled_with_the_image() -> None:
+    """``smooth`` is in pixels at 512 px: at 256 px the same setting blurs half as far."""
+    depth = np.full((256, 256), 0.2, np.float32)
+    depth[:, 128:] = 0.8
+    smoothed = normal_from_depth(depth, NormalParams(smooth=2.0))  # σ = 1 px here
+    assert (smoothed[:, 125, 0] > 128).all()
+    assert (smoothed[:, 118] == FACING).all()  # σ 4 would still tilt 10 px away

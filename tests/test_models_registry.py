@@ -95,8 +95,15 @@ def test_the_requested_models_are_registered() -> None:
 
 
 def test_sizes_add_up_when_known() -> None:
-    assert get_spec("sam_vit_b").size == 375_042_383
-    assert get_spec("grounding-dino-tiny").size is None  # its small files have no recorded size
+    sam = get_spec("sam_vit_b")
+    assert all(f.size is not None for f in sam.files)
+    assert sam.size == sum(f.size for f in sam.files)
+    several = get_spec("vitmatte-small-composition-1k")  # three files, all sizes recorded
+    assert len(several.files) > 1
+    assert several.size == sum(f.size for f in several.files)
+    grounding = get_spec("grounding-dino-tiny")
+    assert any(f.size is None for f in grounding.files)  # its small files have no recorded size
+    assert grounding.size is None
 
 
 def test_unknown_names_are_bad_input() -> None:

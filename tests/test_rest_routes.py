@@ -21,7 +21,7 @@ API = "/garment-studio/v1"
 CN_MODELS = ("control_v11p_sd15_canny",)
 WEIGHT_FREE = [{"kind": "mask_canny"}, {"kind": "canny", "weight": 0.5}]
 FROM_MASK = {"mask_source": "mask", "matte": "none"}  # alpha = the supplied mask exactly; no model runs
-FAST = {"steps": 2, "width": 64, "height": 64, "sampler": "Euler a"}  # see the report: the double lists samplers as str
+FAST = {"steps": 2, "width": 64, "height": 64, "sampler": "Euler a"}  # a sampler both the WebUI and the double list
 HARD = {"control": WEIGHT_FREE, "segment": FROM_MASK, "generation": FAST, "seed": 3}
 WAIT_S = 60  # a safety net for a broken test, never a timing assertion
 

@@ -186,3 +186,40 @@ def test_select_params_are_checked() -> None:
         SelectParams(mode="topk", top_k=0)
     with pytest.raises(ValueError, match="iou_threshold"):
         SelectParams(iou_threshold=1.5)
+
+
+# Edges found by mutation testing (tools/mutation.sh): sub-pixel boxes, one-sided overlaps, the accepted ends
+
+
+def test_boxes_under_one_square_pixel_are_boxes_like_any_other() -> None:
+    tiny = det(0.2, 0.2, 0.7, 0.7)  # area 0.25
+    assert box_iou(tiny.box, tiny.box) == 1.0
+    assert largest([tiny]) is tiny
+    assert nms([tiny]) == [tiny]
+    half = Box(0, 0, 0.5, 1)
+    assert box_iou(half, Box(0.25, 0, 0.75, 1)) == pytest.approx(0.25 / 0.75)  # a 0.25 px wide overlap counts
+
+
+def test_a_box_without_area_does_not_end_the_search_for_the_largest() -> None:
+    flat, real = det(0, 0, 100, 0, score=0.99), det(0, 0, 10, 10)
+    assert largest([flat, real]) is real
+
+
+def test_iou_needs_overlap_on_both_axes() -> None:
+    a = Box(0, 0, 10, 10)
+    assert box_iou(a, Box(2, 20, 8, 30)) == 0.0  # overlapping columns, rows apart
+    assert box_iou(a, Box(20, 2, 30, 8)) == 0.0  # overlapping rows, columns apart
+    assert box_iou(a, Box(0, 5, 10, 15)) == pytest.approx(50 / 150)  # offset in y only
+    assert box_iou(Box(0, 3, 10, 7), Box(0, 5, 10, 9)) == pytest.approx(20 / 60)
+
+
+def test_clipping_keeps_far_edges_inside_the_first_pixel() -> None:
+    assert Box(-2, -2, 0.5, 0.25).clipped(40, 60) == Box(0, 0, 0.5, 0.25)
+    assert Box(-3, -3, -1, -1).clipped(40, 60) == Box(0, 0, 0, 0)  # entirely outside: nothing left
+
+
+def test_select_params_accept_both_ends_of_the_iou_range_and_name_the_modes() -> None:
+    assert SelectParams(iou_threshold=0.0).iou_threshold == 0.0
+    assert SelectParams(iou_threshold=1.0).iou_threshold == 1.0
+    with pytest.raises(ValueError, match=r"^select mode must be one of largest, all, topk, got 'biggest'$"):
+        SelectParams(mode="biggest")  # type: ignore[arg-type]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib_garment.segment.cleanup import foreground, remove_small_components, union_masks
+from lib_garment.errors import BadInput
+from lib_garment.segment.cleanup import foreground, remove_small_components, to_uint8, union_masks
 
 
 def blank(height: int = 40, width: int = 60) -> np.ndarray:
@@ -105,3 +106,39 @@ def test_masks_of_several_boxes_are_united() -> None:
     np.testing.assert_array_equal(union_masks([], (4, 6)), np.zeros((4, 6), np.uint8))
     with pytest.raises(ValueError, match="shape"):
         union_masks([a, np.zeros((5, 6), bool)], (4, 6))
+
+
+# Edges found by mutation testing (tools/mutation.sh)
+
+
+def test_min_area_two_removes_single_pixels() -> None:
+    mask = blank()
+    mask[5, 5] = 255  # alone
+    mask[20, 20:22] = 255  # two pixels
+    cleaned = remove_small_components(mask, min_area=2)
+    assert cleaned[5, 5] == 0
+    assert (cleaned[20, 20:22] == 255).all()
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match=r"^a mask must be \(H, W\), got shape \(2, 2, 3\)$"):
+        foreground(np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"^a mask must be bool, integer or float, got complex128$"):
+        foreground(np.zeros((2, 2), complex))
+    with pytest.raises(BadInput, match=r"^min_area must be at least 0, got -1$"):
+        remove_small_components(blank(), min_area=-1)
+    with pytest.raises(ValueError, match=r"^connectivity must be 4 or 8, got 6$"):
+        remove_small_components(blank(), connectivity=6)
+
+
+def test_to_uint8_gives_255_for_any_true_value() -> None:
+    assert to_uint8(np.array([[0, 1, 2, 255]], np.uint8)).tolist() == [[0, 255, 255, 255]]
+
+
+def test_a_stacked_array_of_masks_is_united() -> None:
+    stacked = np.zeros((3, 1, 4, 5), bool)  # SAM's (N, 1, H, W)
+    stacked[0, 0, 0, 0] = stacked[2, 0, 3, 4] = True
+    united = union_masks(stacked, (4, 5))
+    assert united[0, 0] == 255
+    assert united[3, 4] == 255
+    assert int(united.sum()) == 2 * 255

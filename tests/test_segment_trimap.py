@@ -196,3 +196,44 @@ def test_check_trimap() -> None:
         check_trimap(np.zeros((2, 2), np.float32))
     with pytest.raises(BadInput, match="but the image is"):
         check_trimap(np.zeros((2, 2), np.uint8), (3, 2))
+
+
+# Edges found by mutation testing (tools/mutation.sh)
+
+
+def test_a_pixel_covering_both_sure_kinds_is_unknown() -> None:
+    trimap = np.array([[255, 0], [255, 0]], np.uint8)  # a supplied trimap may put them side by side
+    assert trimap_to_size(trimap, 1, 1).tolist() == [[128]]
+    assert trimap_to_size(trimap, 1, 2).tolist() == [[128], [128]]
+    assert trimap_to_size(trimap, 2, 1).tolist() == [[255, 0]]
+
+
+def test_default_smoothing_is_half_the_band() -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        mask = random_mask(rng)
+        k = int(rng.integers(2, 8))
+        np.testing.assert_array_equal(make_trimap(mask, k), make_trimap(mask, k, smooth=k // 2))
+
+
+def test_check_trimap_messages_name_what_was_given() -> None:
+    with pytest.raises(BadInput, match=r"^a trimap must be a \(H, W\) uint8 array, got <class 'list'>$"):
+        check_trimap([[0, 255]])  # type: ignore[arg-type]
+    with pytest.raises(BadInput, match=r"got \(2, 2, 3\)$"):
+        check_trimap(np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(BadInput, match=r"^trimap is 3x2 but the image is 5x4$"):
+        check_trimap(np.zeros((2, 3), np.uint8), (4, 5))
+    with pytest.raises(BadInput, match=r"found \[1, 2, 3, 4, 5\]$"):
+        check_trimap(np.array([[1, 2, 3, 4, 5, 6]], np.uint8))
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_shrinking_one_side_only_still_sees_a_thin_unknown_band(transpose) -> None:
+    trimap = np.zeros((12, 4), np.uint8)
+    trimap[:4] = 255
+    trimap[4] = 128  # one unknown row between the sure areas
+    expected = np.array([[255] * 4, [128] * 4, [0] * 4], np.uint8)  # the middle row covers rows 4..7
+    if transpose:
+        trimap, expected = trimap.T.copy(), expected.T.copy()
+    height, width = expected.shape
+    np.testing.assert_array_equal(trimap_to_size(trimap, width, height), expected)

@@ -13,6 +13,9 @@ fi
 
 eval "$(bash tools/setup_envs.sh)"
 export YOLO_CONFIG_DIR GARMENT_WORKER_PACKAGES
+# This environment has the model worker's folder (setup_envs.sh built it): a test that finds it missing fails
+# instead of skipping (tests/factories/fixtures.py worker_missing), so CI cannot pass without the worker.
+export GARMENT_REQUIRE_WORKER=1
 # Any hub, telemetry or download attempt must fail loudly instead of fetching.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 \
   YOLO_OFFLINE=true GRADIO_ANALYTICS_ENABLED=False DO_NOT_TRACK=1

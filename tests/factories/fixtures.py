@@ -3,15 +3,18 @@
 Every fixture returns a frozen record (see the family modules) with the paths and the key config numbers.
 The transformers-format fixtures build in-process when the running transformers has the classes and
 otherwise in the model-worker subprocess; their record's ``built_with`` says which. Where neither is
-possible (a transformers without the class and no ``$GARMENT_WORKER_PACKAGES``) they skip with the reason.
+possible (a transformers without the class and no ``$GARMENT_WORKER_PACKAGES``) they skip with the reason —
+except where the environment is meant to have the worker (``GARMENT_REQUIRE_WORKER=1``, which
+tools/run_tests.sh and so CI set): there they fail, so a run cannot go green with the worker folder gone.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pytest
 
@@ -38,6 +41,14 @@ from tests.factories.sam_hq import TinySamHQ, make_sam_hq
 from tests.factories.yolo import FACE_NAMES, HAND_NAMES, TinyYolo, ensure_yolo_environment, make_yolo
 
 R = TypeVar("R")
+REQUIRE_WORKER_ENV = "GARMENT_REQUIRE_WORKER"
+
+
+def worker_missing(reason: str) -> NoReturn:
+    """Skip a test that needs the model worker — or fail it where the environment promises one."""
+    if os.environ.get(REQUIRE_WORKER_ENV) == "1":
+        pytest.fail(f"the model worker is required here (${REQUIRE_WORKER_ENV}=1) but unavailable: {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +71,7 @@ def _build_hf(runner: HFRunner, target: str, required: tuple[str, ...], out_dir:
     try:
         result = runner.call(target, required, out_dir=str(out_dir))
     except WorkerUnavailableError as exc:
-        pytest.skip(str(exc))
+        worker_missing(str(exc))
     return result, round(time.perf_counter() - start, 2)
 
 

@@ -252,7 +252,8 @@ class WebUIDouble:
             def ignore(directory: str, names: list[str]) -> set[str]:
                 skipped = set(caches(directory, names))
                 if Path(directory) == source:
-                    skipped |= {"models", "outputs", ".worker_packages"} & set(names)
+                    # mutants/: the copy mutmut (tools/mutation.sh) makes of the tree
+                    skipped |= {"models", "outputs", ".worker_packages", "mutants"} & set(names)
                 return skipped
 
             shutil.copytree(source, target, ignore=ignore)

@@ -10,7 +10,9 @@ last), the "Only masked" crop/paste-back into the original-size image, and inter
 
 What is fake: "sampling". Each image is a solid colour derived from the seed, the prompt, the negative
 prompt and ``p.host_double_conditioning`` (a list a fake ControlNet appends to, so units change pixels);
-img2img blends that colour into the init image by ``denoising_strength``, inside the mask only. Tensors are
+img2img blends that colour into the init image by ``denoising_strength``, inside the mask only, and then changes
+every pixel a little, as the VAE's decode does (``vae_round_trip``); the WebUI's overlay puts the unmasked ones
+back where the (blurred) inpaint mask is 0, as in the WebUI. Tensors are
 numpy arrays: ``postprocess_batch`` gets a (B, 3, H, W) float array in [0, 1] and ``postprocess_batch_list``
 a list of (3, H, W) arrays (the WebUI passes torch tensors there). No prompt parsing (extra networks, styles).
 """
@@ -127,6 +129,17 @@ def fake_color(
     key = json.dumps([int(seed), str(prompt), str(negative_prompt), conditioning, salt])
     digest = hashlib.sha256(key.encode("utf8")).digest()
     return np.frombuffer(digest[:3], dtype=np.uint8).astype(np.float32) / 255.0
+
+
+# How far the fake VAE moves every value (of 255): enough to survive rounding to uint8 at any size.
+VAE_SHIFT = 3 / 255
+
+
+def vae_round_trip(samples: np.ndarray) -> np.ndarray:
+    """img2img's decode: the real VAE never gives back the pixels it encoded, masked or not, so every value moves
+    by ``VAE_SHIFT`` towards mid-grey (never clipped). Without this the unmasked pixels would come back exact at
+    the photo's size, and a test there could not tell Garment Studio's composite from no composite at all."""
+    return np.where(samples >= 0.5, samples - VAE_SHIFT, samples + VAE_SHIFT).astype(np.float32)
 
 
 def _fake_latents(seeds: list[int], width: int, height: int) -> np.ndarray:
@@ -645,7 +658,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 self.scripts.on_mask_blend(self, mba)
                 blended = mba.blended_latent
             samples_arr = blended
-        return list(samples_arr)
+        return list(vae_round_trip(samples_arr))
 
 
 # ----- results ------------------------------------------------------------------------------------------
