@@ -218,11 +218,18 @@ def api_credentials() -> dict[str, str]:
     return dict(entry.split(":", 1) for entry in text.split(",") if ":" in entry)
 
 
-def require_auth(credentials: HTTPBasicCredentials | None = Depends(_basic)) -> None:  # noqa: B008 - FastAPI API
-    """With ``--api-auth`` set, HTTP Basic credentials matching one of its pairs (as the WebUI's Api.auth)."""
+async def require_auth(request: Request) -> None:
+    """With ``--api-auth`` set, HTTP Basic credentials matching one of its pairs (as the WebUI's Api.auth).
+
+    Without it no credentials are asked for and none are read, as on the WebUI's own routes: a request carrying
+    an Authorization header of another kind, or a malformed one (a proxy's, a browser's), is not refused."""
     allowed = api_credentials()
     if not allowed:
         return
+    try:
+        credentials: HTTPBasicCredentials | None = await _basic(request)
+    except HTTPException:  # a malformed Basic header: the same 401 as wrong credentials
+        credentials = None
     if credentials is not None:
         expected = allowed.get(credentials.username)
         given = credentials.password.encode("utf8")
