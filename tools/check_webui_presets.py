@@ -7,7 +7,8 @@ Usage: python tools/check_webui_presets.py http://127.0.0.1:7860
    report's required rules, the product's pixels bit-exact on the canvas (the photo is sized so that it is not
    scaled), and the same verdict from this checkout's ``python -m lib_garment check`` on the returned file;
 3. an unknown preset → 422 naming request.preset, and the server still answers;
-4. img2img with the always-on section and the preset: the infotext carries the compliance line.
+4. img2img with the always-on section, the preset and a white background (put in after the WebUI's generation):
+   the infotext's compliance line shows no required rule failed.
 Prints what it saw; exit 0 when every check passed.
 """
 
@@ -42,13 +43,15 @@ def product_photo() -> tuple[np.ndarray, np.ndarray]:
     return photo, keep
 
 
-def local_check(data: bytes, suffix: str) -> tuple[int, dict]:
-    """This checkout's `check` command on the returned file (no mask: the product is what is not white)."""
+def local_check(data: bytes, suffix: str, alpha: np.ndarray) -> tuple[int, dict]:
+    """This checkout's `check` command on the returned file, with the product's matte on the canvas."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"result{suffix}"
         path.write_bytes(data)
+        Image.fromarray(alpha).save(Path(folder) / "alpha.png")
+        command = ["check", str(path), "--alpha", str(Path(folder) / "alpha.png"), "--preset", "amazon-main", "--json"]
         done = subprocess.run(
-            [sys.executable, "-m", "lib_garment", "check", str(path), "--preset", "amazon-main", "--json"],
+            [sys.executable, "-m", "lib_garment", *command],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -87,7 +90,11 @@ def check_generate(url: str) -> bool:
     canvas = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     x0, y0, x1, y1 = report["framing"]["product_box"]
     exact = report["framing"]["scale"] == 1.0 and np.array_equal(canvas[y0:y1, x0:x1], photo[24:296, 24:296])
-    code, again = local_check(data, "." + info["formats"][0].replace("jpeg", "jpg"))
+    # The canvas's matte: the answer's photo-size alpha moved to where the (unscaled) product was placed.
+    photo_alpha = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["alpha"]))).convert("L"))
+    canvas_alpha = np.zeros(canvas.shape[:2], np.uint8)
+    canvas_alpha[y0:y1, x0:x1] = photo_alpha[24:296, 24:296]
+    code, again = local_check(data, "." + info["formats"][0].replace("jpeg", "jpg"), canvas_alpha)
     print(f"2. generate status 200: generated {info['generated']}, format {info['formats'][0]}, "
           f"{len(data)} bytes, canvas {canvas.shape[1]}x{canvas.shape[0]}, verdict {report['verdict']}, "
           f"required rules failed {required_failed}, pure white {statuses.get('background-pure-white')}")  # fmt: skip
@@ -117,7 +124,13 @@ def check_refusal(url: str) -> bool:
 
 def check_always_on(url: str) -> bool:
     photo, keep = product_photo()
-    settings = {"task": "background", "preset": "amazon-main", "segment": {"matte": "none"}, "control": []}
+    settings = {
+        "task": "background",
+        "preset": "amazon-main",
+        "output": {"background": "white"},
+        "segment": {"matte": "none"},
+        "control": [],
+    }
     body = {
         "prompt": "a studio backdrop",
         "init_images": [b64(photo)],
@@ -138,7 +151,7 @@ def check_always_on(url: str) -> bool:
     line = next((part for part in infotext.split(", Garment Studio ") if part.startswith("compliance:")), None)
     size = Image.open(io.BytesIO(base64.b64decode(answer["images"][0]))).size
     print(f"4. img2img with the preset: status 200, image {size[0]}x{size[1]}, infotext line: Garment Studio {line}")
-    return line is not None
+    return line is not None and "amazon-main fail" not in line
 
 
 def main() -> int:
