@@ -13,7 +13,7 @@ from tests.host_double.fixtures import flavours_of_this_set
 
 CN_MODELS = ("control_v11p_sd15_canny",)
 # Generated calls per operation; hypothesis stops earlier for an operation with fewer distinct calls (a GET
-# without parameters has one): 4 POST routes x 260 + 2 = 1,042 calls. GARMENT_FUZZ_EXAMPLES changes it.
+# without parameters has one): 4 POST routes x 260 + 3 GET = 1,043 calls. GARMENT_FUZZ_EXAMPLES changes it.
 EXAMPLES = int(os.environ.get("GARMENT_FUZZ_EXAMPLES", "260"))
 TIME_CAP_S = 240  # a safety net against a hang, never a timing assertion: the run reports where it stopped
 MIN_CALLS = 1000  # the floor for one CI run
@@ -40,7 +40,7 @@ def test_every_route_answers_fuzzed_calls_in_the_documented_shape(any_webui, fre
     tallies = fuzz(_openapi_of(client), _sender(host.app), examples=EXAMPLES, time_cap_s=TIME_CAP_S)
     print(report(tallies))
     assert {name.split(" ", 1)[1] for name in tallies} == {
-        f"{PREFIX}/{route}" for route in ("version", "schema", "segment", "maps", "generate", "restore")
+        f"{PREFIX}/{route}" for route in ("version", "schema", "presets", "segment", "maps", "generate", "restore")
     }
     problems = [p for tally in tallies.values() for p in tally.problems]
     assert problems == []
