@@ -3,10 +3,14 @@ synthetic product photos with exact, known edges."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SOURCE = '[[source]]\nid = "test-page"\ntitle = "A test page"\nurl = "https://example.com/rules"\nread = 2026-01-02\n'
 
@@ -61,3 +65,15 @@ def product_photo(
         alpha[product, None] * texture[product] + (1 - alpha[product, None]) * photo[product]
     ).astype(np.uint8)
     return photo, alpha
+
+
+def run_cli(*args: object) -> subprocess.CompletedProcess[str]:
+    """``python -m lib_garment ARGS`` in a new process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "lib_garment", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
