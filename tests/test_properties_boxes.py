@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib_garment.segment.boxes import Box, Detection, SelectParams, box_iou, largest, nms, select_boxes, top_k
+from lib_garment.segment.boxes import Box, PhraseDetection, SelectParams, box_iou, largest, nms, select_boxes, top_k
 from tests.properties import BOUNDED
 
 PHRASES = ("dress", "hat", "shoe")
@@ -16,10 +16,10 @@ SCORE = st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.9])
 
 
 @st.composite
-def detections(draw: st.DrawFn, phrases: tuple[str, ...] = PHRASES) -> Detection:
+def detections(draw: st.DrawFn, phrases: tuple[str, ...] = PHRASES) -> PhraseDetection:
     box = Box(draw(COORD), draw(COORD), draw(COORD), draw(COORD))  # corners in any order, zero areas included
     text = draw(st.none() | SCORE)
-    return Detection(box, draw(SCORE), draw(st.sampled_from(phrases)), text_score=text)
+    return PhraseDetection(box, draw(SCORE), draw(st.sampled_from(phrases)), text_score=text)
 
 
 DETECTIONS = st.lists(detections(), max_size=8)
