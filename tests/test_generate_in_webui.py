@@ -433,6 +433,33 @@ def test_the_batch_tab_restores_the_users_settings_for_each_photo(host, entry) -
     assert [len(units) for units in history[-2:]] == [2, 2]  # the first photo's units did not stay behind
 
 
+def test_the_batch_tab_does_not_carry_one_photos_lines_into_the_next_photos_file(host) -> None:
+    """One processing object for the whole batch: the first photo is refused (its mask keeps nothing), the
+    second is made, and its infotext must say so alone, not repeat the first one's error."""
+    from PIL import Image
+
+    first, _ = photo_and_mask(96, 80)
+    second, second_mask = photo_and_mask(72, 64)
+    host.create_ui()
+    args = list(host.ui_script_args("img2img", selected="Garment Studio"))
+    dropdown = next(s for s in host.runner("img2img").selectable_scripts if s.title() == "Garment Studio")
+    args[dropdown.args_from] = HARD
+    results = host.module("img2img").img2img_batch(
+        tuple(args),
+        [Image.fromarray(first), Image.fromarray(second)],
+        masks=[Image.fromarray(np.zeros(first.shape[:2], np.uint8)), Image.fromarray(second_mask)],
+        inpainting_mask_invert=1,
+        inpaint_full_res=False,
+        steps=2,
+        width=64,
+        height=64,
+    )
+    refused, made = results
+    assert refused.images == []  # refused ("the mask keeps nothing"), and the batch went on
+    assert "identical to the photo" in made.infotexts[0]
+    assert "Garment Studio error" not in made.infotexts[0]
+
+
 def test_a_callers_unit_that_controlnet_cannot_read_stays_in_its_slot(webui, fresh_engine_modules) -> None:
     """Forge's spelling "None" on sd-webui-controlnet: the caller's dict stays untouched and keeps its slot;
     ours take the others; no internal error of ours (ControlNet reports the caller's unit itself)."""

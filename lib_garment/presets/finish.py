@@ -118,6 +118,8 @@ def finish(
     notes.append(shadow.describe())
     encoded = encode.encode(image, preset)
     notes.append(f"file: {encoded.describe()}")
+    if encoded.format in ("jpeg", "webp"):  # say it where the placement's "as photographed" would mislead
+        notes.append(f"{encoded.format} is lossy: the file's pixels, the product's too, differ slightly from these")
     delivered = image_to_rgb(open_bytes(encoded.data, "framed image"), "framed image")
     # The pixels measured are the file's own (JPEG moves some); the file's rules get its bytes.
     report = check(delivered, framed.alpha, preset, encoded=encoded.data, shadow=strength, shadow_kind=shadow.kind)

@@ -104,7 +104,7 @@ class Placement:
 
     def describe(self) -> str:
         if not self.scaled:
-            return "not scaled: moved by whole pixels, every alpha = 1 pixel is the photographed one"
+            return "not scaled: moved by whole pixels, every alpha = 1 pixel as photographed (in a lossless file)"
         return f"scaled ×{self.scale:.2f}, {RESAMPLING}"
 
     def to_json(self) -> dict[str, object]:

@@ -60,6 +60,7 @@ from lib_garment.host.passes.infotext import (
     INFOTEXT_KEY,
     KEPT_KEY,
     delivery_params,
+    forget_params,
     request_infotext,
 )
 from lib_garment.host.passes.restore_pass import REQUEST_ATTR, restore_in_hook
@@ -289,6 +290,7 @@ class GarmentStudioScript(scripts.Script):
                 warn(f"could not move Garment Studio's models off the GPU: {type(err).__name__}: {err}")
         if getattr(p, INNER_MARK, False) or getattr(p, JOB_ATTR, None) is not None:
             return  # our own pass, or a job the img2img script already prepared
+        forget_params(p.extra_generation_params)  # the Batch tab's previous image's lines
         try:
             enabled, settings = split_args(args)
             if not enabled:

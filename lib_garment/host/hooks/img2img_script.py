@@ -20,7 +20,7 @@ from lib_garment.generate.describe import request_prompt
 from lib_garment.host.hooks.always_on import TITLE, settings_with
 from lib_garment.host.passes.checks import CHECKS_ATTR, check_generation
 from lib_garment.host.passes.img2img_job import img2img_photo, prepare_on_img2img, remember_fields, restore_fields
-from lib_garment.host.passes.infotext import ERROR_KEY, INFOTEXT_KEY, request_infotext
+from lib_garment.host.passes.infotext import ERROR_KEY, INFOTEXT_KEY, forget_params, request_infotext
 from lib_garment.host.webui.messages import warn
 from lib_garment.request import parse_request
 
@@ -56,6 +56,7 @@ class GarmentStudioImg2ImgScript(scripts.Script):
         settings = args[0] if args else {}
         prompt = p.prompt
         remember_fields(p)
+        forget_params(p.extra_generation_params)  # the Batch tab reuses p: no line of the previous image's job
         try:
             request = parse_request(settings)
             photo = img2img_photo(p)

@@ -18,6 +18,14 @@ RESTORE_KEY = "Garment Studio restore"  # the restore pass's line
 COMPLIANCE_KEY = "Garment Studio compliance"  # a preset's check: "amazon-main pass (7/7)"
 BACKGROUND_KEY = "Garment Studio background"  # a plain background: "plain #FFFFFF, no shadow"
 EXCLUDED_FROM_INFOTEXT = {"reference_image", "reference_mask"}  # images: too big for a parameter line
+OUR_KEYS = (INFOTEXT_KEY, KEPT_KEY, ERROR_KEY, RESTORE_KEY, COMPLIANCE_KEY, BACKGROUND_KEY)
+
+
+def forget_params(params: dict[str, object]) -> None:
+    """Drop what an earlier job wrote: the img2img Batch tab reuses one processing object, so without this the
+    next image's file would carry the previous one's error, check or compliance line."""
+    for key in OUR_KEYS:
+        params.pop(key, None)
 
 
 def request_infotext(request: GarmentRequest) -> str:

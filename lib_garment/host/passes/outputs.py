@@ -19,6 +19,7 @@ from typing import Any
 from modules import shared
 from PIL import Image
 
+from lib_garment.imageio import write_bytes, write_json
 from lib_garment.presets.deliver import Delivered
 
 RESULT_FORMAT = "png"
@@ -67,9 +68,23 @@ def save_delivered(delivered: Delivered, folder: tuple[str, str], seed: Any, pro
         return save_result(Image.fromarray(delivered.image), folder, seed, prompt, infotext)
     where = Path(folder[0])
     where.mkdir(parents=True, exist_ok=True)
-    stem = f"{_next_number(where):05}" + (f"-{seed}" if seed is not None else "")
-    path = where / f"{stem}{delivered.encoded.suffix}"
-    path.write_bytes(delivered.encoded.data)
+    path, stem = _reserve(where, delivered.encoded.suffix, seed)
     sidecar = {"parameters": infotext, "compliance": delivered.compliance_json()}
-    (where / f"{stem}.json").write_text(json.dumps(sidecar, indent=1, default=str), encoding="utf8")
+    # The sidecar first, then the file over its reservation: both written atomically (temp name + rename).
+    write_json(where / f"{stem}.json", json.loads(json.dumps(sidecar, default=str)))
+    write_bytes(path, delivered.encoded.data)
     return str(path)
+
+
+def _reserve(where: Path, suffix: str, seed: Any) -> tuple[Path, str]:
+    """The next free ``NNNNN[-SEED]<suffix>`` in ``where``, created empty at once (``x`` mode) so that two saves at
+    the same moment (REST calls outside the queue lock) never take the same name."""
+    number = _next_number(where)
+    while True:
+        stem = f"{number:05}" + (f"-{seed}" if seed is not None else "")
+        path = where / f"{stem}{suffix}"
+        try:
+            with path.open("x"):
+                return path, stem
+        except FileExistsError:
+            number += 1
