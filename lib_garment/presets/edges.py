@@ -94,17 +94,20 @@ def _box_of(mask: np.ndarray) -> Cell | None:
     return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
-def _band_estimates(image: np.ndarray, alpha: np.ndarray) -> Iterator[tuple[Cell, np.ndarray, np.ndarray]]:
+def _band_estimates(image: np.ndarray, alpha: np.ndarray) -> list[tuple[Cell, np.ndarray, np.ndarray]]:
     """For each TILE cell holding some of the soft band: the cell, its band pixels (bool, the cell's shape) and F
-    there (float32 (n, 3), 0..255), estimated on the cell with MARGIN px of context."""
+    there (float32 (n, 3), 0..255), estimated on the cell with MARGIN px of context. All are computed before this
+    returns (a list, not a generator), so numba's thread count is back before the caller does anything, even
+    when the caller then fails."""
     band = soft_band(alpha)
     box = _box_of(band)
     if box is None:
-        return
+        return []
     from pymatting import estimate_foreground_ml  # numba: loaded only when an edge is estimated
 
     height, width = alpha.shape
     rows, cols = box
+    found = []
     with _one_numba_thread():
         for top in range(rows.start, rows.stop, TILE):
             for left in range(cols.start, cols.stop, TILE):
@@ -118,7 +121,8 @@ def _band_estimates(image: np.ndarray, alpha: np.ndarray) -> Iterator[tuple[Cell
                 context = image[y0:y1, x0:x1].astype(np.float32) / np.float32(255.0)
                 estimate = estimate_foreground_ml(context, alpha[y0:y1, x0:x1].astype(np.float32))
                 inner = estimate[top - y0 : cell[0].stop - y0, left - x0 : cell[1].stop - x0]
-                yield cell, in_band, inner[in_band] * 255.0
+                found.append((cell, in_band, inner[in_band] * 255.0))
+    return found
 
 
 @contextmanager
