@@ -31,25 +31,23 @@ which they cannot skip, so there the plain colour replaces the generated scene i
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from lib_garment.errors import BadInput
 from lib_garment.generate.plan import GenerationPlan
 from lib_garment.generate.prepare import Prepared, prepare
-from lib_garment.imageio import check_same_size, image_to_rgb, open_bytes
+from lib_garment.imageio import image_to_rgb, open_bytes
 from lib_garment.models.settings import ModelSettings
 from lib_garment.presets import background as plain
-from lib_garment.presets import edges, shadows
+from lib_garment.presets import edges, encode, shadows
 from lib_garment.presets.compliance import Report, background_colour_of
 from lib_garment.presets.encode import Encoded
-from lib_garment.presets.finish import FramedResult, finish, shadow_spec
+from lib_garment.presets.finish import FramedResult, checked_inputs, finish, refuse_forbidden_shadow, shadow_spec
 from lib_garment.presets.load import PresetSet, load_presets
 from lib_garment.request import GarmentRequest
 
@@ -88,16 +86,7 @@ def check_delivery(
             preset = found.get(request.preset)
         except BadInput as err:
             raise BadInput(str(err), loc=PRESET_LOC) from None
-        forbidding = [
-            rule.id
-            for rule in preset.rules_of("shadow")
-            if rule.severity == "required" and rule.value == "forbidden" and _shadow_kind(request) != "none"
-        ]
-        if forbidding:
-            raise BadInput(
-                f"output.shadow: preset {preset.name} forbids shadows (rule {forbidding[0]}); leave the shadow out",
-                loc=SHADOW_LOC,
-            )
+        refuse_forbidden_shadow(preset, shadow_spec(request.output.shadow), loc=SHADOW_LOC)
     elif _shadow_kind(request) != "none" and request.output.background is None:
         raise BadInput(
             "output.shadow: a shadow is laid on a plain background or a preset's canvas; set output.background "
@@ -214,28 +203,11 @@ def _value(value: Any) -> str:
     return "nothing" if value is None else str(value)
 
 
-def _png(image: np.ndarray) -> Encoded:
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
-    return Encoded(buffer.getvalue(), "png", None)
-
-
-def _matte(alpha: np.ndarray) -> np.ndarray:
-    alpha = np.asarray(alpha)
-    return alpha.astype(np.float32) / 255.0 if alpha.dtype == np.uint8 else np.clip(alpha.astype(np.float32), 0, 1)
-
-
 def _on_plain_colour(
     photo: np.ndarray, alpha: np.ndarray, request: GarmentRequest, depth: np.ndarray | None
 ) -> Delivered:
     """No preset: the product on the plain colour at the photo's size (its α = 1 pixels the photo's own)."""
-    photo = np.asarray(photo)
-    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-        raise BadInput(f"photo must be (H, W, 3) uint8 RGB, got {photo.dtype} {photo.shape}")
-    alpha = _matte(alpha)
-    check_same_size(photo, alpha, "alpha")
-    if depth is not None:
-        check_same_size(photo, np.asarray(depth), "depth map")
+    photo, alpha = checked_inputs(photo, None, alpha, depth)
     colour = plain.parse_colour(request.output.background or plain.WHITE, "output.background")
     spec = shadow_spec(request.output.shadow)
     strength = shadows.shadow_strength(alpha, spec, depth)
@@ -249,7 +221,7 @@ def _on_plain_colour(
         spec.describe(),
         "file: png (no preset to name a format)",
     )
-    return Delivered(image, alpha, _png(image), None, plain.hex_colour(colour), spec.describe(), notes)
+    return Delivered(image, alpha, encode.png(image), None, plain.hex_colour(colour), spec.describe(), notes)
 
 
 def deliver(

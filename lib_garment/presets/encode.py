@@ -102,6 +102,11 @@ def encode(image: np.ndarray, preset: Preset) -> Encoded:
     return Encoded(files[quality], fmt, quality, note)
 
 
+def png(image: np.ndarray) -> Encoded:
+    """``image`` as a PNG file (lossless, no ICC profile): what a result without a preset's format is."""
+    return Encoded(_save(Image.fromarray(np.ascontiguousarray(image)), "png"), "png", None)
+
+
 def _save(picture: Image.Image, fmt: str, quality: int | None = None) -> bytes:
     buffer = io.BytesIO()
     options: dict[str, object] = {}

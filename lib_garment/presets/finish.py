@@ -97,8 +97,8 @@ def finish(
     depth: np.ndarray | None = None,
 ) -> FramedResult:
     """:func:`finish_for_preset` with the preset and the output options given directly."""
-    photo, alpha = _inputs(photo, composited, alpha, depth)
-    _refuse_forbidden_shadow(preset, shadow)
+    photo, alpha = checked_inputs(photo, composited, alpha, depth)
+    refuse_forbidden_shadow(preset, shadow)
     scene = background is None and composited is not None
     colour = plain.parse_colour(background or background_colour_of(preset), "output.background")
     framed = framing.frame(composited if scene else photo, alpha, preset, colour, scene=scene)
@@ -126,9 +126,11 @@ def finish(
     return FramedResult(image, framed.alpha, strength, encoded, report, framed.placement, tuple(notes))
 
 
-def _inputs(
+def checked_inputs(
     photo: np.ndarray, composited: np.ndarray | None, alpha: np.ndarray, depth: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The photo checked as (H, W, 3) uint8 and the matte as float32 0..1 (uint8 read as /255), every other
+    input of the photo's size; BadInput naming the one that is not."""
     photo = np.asarray(photo)
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
         raise BadInput(f"photo must be (H, W, 3) uint8 RGB, got {photo.dtype} {photo.shape}")
@@ -142,14 +144,16 @@ def _inputs(
     return photo, alpha
 
 
-def _refuse_forbidden_shadow(preset: Preset, shadow: shadows.ShadowSpec) -> None:
+def refuse_forbidden_shadow(
+    preset: Preset, shadow: shadows.ShadowSpec, loc: tuple[str, ...] = ("output", "shadow")
+) -> None:
+    """BadInput at ``loc`` when a shadow is asked for and a required rule of ``preset`` forbids shadows."""
     if shadow.kind == "none":
         return
     for rule in preset.rules_of("shadow"):
         if rule.severity == "required" and rule.value == "forbidden":
             raise BadInput(
-                f"output.shadow: preset {preset.name} forbids shadows (rule {rule.id}); leave the shadow out",
-                loc=("output", "shadow"),
+                f"output.shadow: preset {preset.name} forbids shadows (rule {rule.id}); leave the shadow out", loc=loc
             )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lib_garment.errors import BadInput
-from lib_garment.presets.finish import _refuse_forbidden_shadow, shadow_spec
+from lib_garment.presets.finish import refuse_forbidden_shadow, shadow_spec
 from lib_garment.presets.load import PresetSet
 from lib_garment.presets.schema import Preset
 from lib_garment.request import GarmentRequest
@@ -45,7 +45,7 @@ def check_preset_request(
         return None
     preset = presets.get(request.preset, where("preset"))
     try:
-        _refuse_forbidden_shadow(preset, shadow)
+        refuse_forbidden_shadow(preset, shadow)
     except BadInput as err:
         message = str(err).removeprefix("output.shadow: ")
         raise BadInput(f"{where('output.shadow')}: {message}", loc=("output", "shadow")) from None
