@@ -47,6 +47,21 @@ def write_preset(
     return path
 
 
+def write_test_shop(folder: Path) -> Path:
+    """The command tests' user preset: test-shop, a 168 px square PNG canvas on white, product at half the side."""
+    return write_preset(
+        folder,
+        "test-shop",
+        {"width": 168, "height": 168, "fill": 0.5, "format": "png"},
+        [
+            {"id": "white", "kind": "background_colour", "value": "#FFFFFF"},
+            {"id": "fill", "kind": "min_fill", "value": 0.5},
+            {"id": "side", "kind": "min_longest_side", "value": 168},
+            {"id": "png", "kind": "formats", "value": ["png"]},
+        ],
+    )
+
+
 def product_photo(
     width: int = 200, height: int = 160, box: tuple[int, int, int, int] = (60, 40, 140, 120), soft: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -9,24 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.presets_support import product_photo, run_cli, write_preset
+from tests.presets_support import product_photo, run_cli, write_test_shop
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict[str, Path]:
     models = tmp_path / "models"
     folder = models / "garment_studio" / "presets"
-    write_preset(
-        folder,
-        "test-shop",
-        {"width": 168, "height": 168, "fill": 0.5, "format": "png"},
-        [
-            {"id": "white", "kind": "background_colour", "value": "#FFFFFF"},
-            {"id": "fill", "kind": "min_fill", "value": 0.5},
-            {"id": "side", "kind": "min_longest_side", "value": 168},
-            {"id": "png", "kind": "formats", "value": ["png"]},
-        ],
-    )
+    write_test_shop(folder)
     photo, alpha = product_photo()
     paths = {"models": models, "photo": tmp_path / "photo.png", "alpha": tmp_path / "alpha.png"}
     Image.fromarray(photo).save(paths["photo"])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.presets_support import product_photo, run_cli, write_preset
+from tests.presets_support import product_photo, run_cli, write_preset, write_test_shop
 
 
 def closed_port() -> int:
@@ -28,17 +28,7 @@ def setup(tmp_path: Path) -> dict[str, Path]:
     presets: test-shop (PNG, 168 px square canvas, white) and no-shadows (forbids shadows)."""
     models = tmp_path / "models"
     folder = models / "garment_studio" / "presets"
-    write_preset(
-        folder,
-        "test-shop",
-        {"width": 168, "height": 168, "fill": 0.5, "format": "png"},
-        [
-            {"id": "white", "kind": "background_colour", "value": "#FFFFFF"},
-            {"id": "fill", "kind": "min_fill", "value": 0.5},
-            {"id": "side", "kind": "min_longest_side", "value": 168},
-            {"id": "png", "kind": "formats", "value": ["png"]},
-        ],
-    )
+    write_test_shop(folder)
     write_preset(folder, "no-shadows", {"format": "png"}, [{"id": "flat", "kind": "shadow", "value": "forbidden"}])
     photo, alpha = product_photo()
     paths = {"models": models, "photo": tmp_path / "photo.png", "keep": tmp_path / "keep.png"}
