@@ -35,6 +35,7 @@ ENGINE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("presets",),  # marketplace rules as data, framing, plain backgrounds, edges, shadows, the compliance check
     ("restore",),  # hands and faces
     ("client",),  # a WebUI's REST API from outside
+    ("catalogue",),  # a manifest of SKUs → jobs, their SQLite state, the resumable runner
     ("environment",),  # what is installed, for doctor and the status panel
     ("environment_view",),
 )

@@ -210,7 +210,8 @@ class WebUI:
             if err.status == 404:
                 raise WebUIUnavailable(f"{self.url} has no /sdapi/v1/img2img: start the WebUI with --api") from None
             detail = f": {err.detail}" if err.detail else ""
-            raise WebUIError(f"the img2img call failed on {self.url}: HTTP {err.status}{detail}") from None
+            message = f"the img2img call failed on {self.url}: HTTP {err.status}{detail}"
+            raise HTTPStatusError(message, err.status, err.detail, err.url) from None  # the status tells whose fault
 
     def interrupt(self) -> None:
         """Ask the server to stop the current job (best effort: Ctrl-C here should not leave it generating)."""
