@@ -67,7 +67,9 @@ def test_every_problem_of_a_manifest_is_named_with_its_row_and_nothing_is_writte
 def test_unknown_columns_and_a_bad_jsonl_line_are_named(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("sku,image,colour\nA,a.png,red\n")
     assert read_manifest(tmp_path / "a.csv").problems[0].startswith("header: unknown column(s) 'colour'")
-    (tmp_path / "a.jsonl").write_text('{"sku": "A", "image": "a.png"}\n{oops\n[1]\n{"sku": "B", "image": "b.png", "size": 3}\n')
+    (tmp_path / "a.jsonl").write_text(
+        '{"sku": "A", "image": "a.png"}\n{oops\n[1]\n{"sku": "B", "image": "b.png", "size": 3}\n'
+    )
     manifest = read_manifest(tmp_path / "a.jsonl")
     assert [row.sku for row in manifest.rows] == ["A", "B"]
     with pytest.raises(ManifestProblems) as caught:
@@ -109,11 +111,13 @@ def test_job_ids_follow_the_photo_the_mask_and_the_request(tmp_path: Path) -> No
     assert [(sku, variant) for sku, variant, _, _ in first] == [("A", 1), ("A", 2), ("B", 1)]
     assert first == ids(rows)  # the same manifest: the same ids and seeds, so a resumed run skips them
     (_, _, a1, seed1), (_, _, a2, seed2), (_, _, b1, seed_b) = first
-    assert seed2 == seed1 + 1 and seed_b == 40  # a derived seed when none is given; variants count on from it
+    assert seed2 == seed1 + 1
+    assert seed_b == 40
     assert len({a1, a2, b1}) == 3
 
     edited = [rows[0], {**rows[1], "prompt": "in a garden"}]
-    assert [job[2] for job in ids(edited)] == [a1, a2, ids(edited)[2][2]] and ids(edited)[2][2] != b1
+    assert [job[2] for job in ids(edited)] == [a1, a2, ids(edited)[2][2]]
+    assert ids(edited)[2][2] != b1
     assert all(job[2] not in (a1, a2, b1) for job in ids(rows, {**base, "negative_prompt": "blurry"}))
     (tmp_path / "SKU-001.png").write_bytes((tmp_path / "SKU-000.png").read_bytes())  # the photo replaced
     assert ids(rows)[2][2] != b1
@@ -128,4 +132,5 @@ def test_a_row_request_is_laid_over_the_base_and_columns_over_both(tmp_path: Pat
     (job,) = plan_jobs(read_manifest(write_csv(tmp_path / "m.csv", [row])), {"generation": {"cfg_scale": 4.5}})
     assert job.request.prompt == "column prompt"
     assert (job.request.generation.steps, job.request.generation.cfg_scale) == (9, 4.5)
-    assert job.request.segment.phrases == "red shirt" and job.request.generation.batch_count == 1
+    assert job.request.segment.phrases == "red shirt"
+    assert job.request.generation.batch_count == 1

@@ -91,7 +91,9 @@ def test_a_folder_runs_on_two_servers_exactly_once_and_resumes_without_work(webu
     assert digests(out) == first
 
     rows = results(out)
-    assert [(r["sku"], r["variant"], r["status"], r["kept_exact"]) for r in rows] == [(s, "1", "done", "yes") for s in skus]
+    assert [(r["sku"], r["variant"], r["status"], r["kept_exact"]) for r in rows] == [
+        (s, "1", "done", "yes") for s in skus
+    ]
     assert {r["server"] for r in rows} == set(urls)
     for sku, row in zip(skus, rows, strict=True):
         photo = imageio.read_image(shoot / f"{sku}.png")
@@ -100,7 +102,8 @@ def test_a_folder_runs_on_two_servers_exactly_once_and_resumes_without_work(webu
         assert kept.sum() > 1000
         assert np.array_equal(result[kept], photo[kept])  # the product's pixels are the photographed ones
         assert not np.array_equal(result[~kept], photo[~kept])
-        assert (out / sku / "result.json").is_file() and (out / sku / f"{sku}-1.thumb.jpg").is_file()
+        assert (out / sku / "result.json").is_file()
+        assert (out / sku / f"{sku}-1.thumb.jpg").is_file()
     sheet = (out / "index.html").read_text()
     assert all(f'data-sku="{sku}" data-status="done"' in sheet for sku in skus)
     assert sheet.count("kept: exact") == 6
@@ -123,7 +126,8 @@ def test_an_edited_row_runs_again_and_only_it(webui, tmp_path: Path, capsys) -> 
     assert list(after) == ["S01", "S02", "S11", "S21"]
     assert before["S01"]["seed"] != before["S02"]["seed"]  # variants have their own seeds
     assert before["S11"] == after["S11"]
-    assert after["S21"]["file"] == before["S21"]["file"] and after["S21"]["status"] == "done"
+    assert after["S21"]["file"] == before["S21"]["file"]
+    assert after["S21"]["status"] == "done"
     capsys.readouterr()
 
 
@@ -147,7 +151,8 @@ def test_a_failing_server_is_taken_out_and_its_jobs_are_done_elsewhere(
     with sqlite3.connect(out / "batch.sqlite") as db:
         (attempts,) = db.execute("SELECT COUNT(*) FROM attempts WHERE server = ?", (urls[0],)).fetchone()
         (tries,) = db.execute("SELECT MAX(attempts) FROM jobs").fetchone()
-    assert attempts == 1 and tries == 2  # the attempt is recorded; the job's second one succeeded
+    assert attempts == 1
+    assert tries == 2
 
 
 def test_when_no_server_is_left_the_run_stops_with_exit_3_and_resumes_later(webui, tmp_path: Path, capsys) -> None:
@@ -226,11 +231,13 @@ def test_failed_jobs_do_not_stop_the_batch_max_failures_and_retry_failed(webui, 
                                  ("S3", 1): "pending", ("S4", 1): "pending"}  # fmt: skip
         assert batch(*command(manifest, out, tmp_path, urls)) == 1  # the rest runs; S3 fails too, S1 is not retried
         err = capsys.readouterr().err
-        assert "failed: S1 #1 (row 3): the img2img call failed" in err and "HTTP 422" in err
+        assert "failed: S1 #1 (row 3): the img2img call failed" in err
+        assert "HTTP 422" in err
         assert statuses(out) == {("S0", 1): "done", ("S1", 1): "failed", ("S2", 1): "done",
                                  ("S3", 1): "failed", ("S4", 1): "done"}  # fmt: skip
         failed = {r["sku"]: r["error"] for r in results(out) if r["status"] == "failed"}
-        assert set(failed) == {"S1", "S3"} and all("422" in e for e in failed.values())
+        assert set(failed) == {"S1", "S3"}
+        assert all("422" in e for e in failed.values())
         assert "the request is not valid" in (out / "index.html").read_text()
 
         rows[1]["prompt"] = "studio"  # the seller fixes one row: a new job; --retry-failed runs only failed ones
@@ -291,5 +298,6 @@ def test_a_dry_run_writes_nothing(webui, tmp_path: Path, capsys) -> None:
     with servers(webui, None) as urls:
         assert batch(*command(shoot, out, tmp_path, urls, "--dry-run")) == 0
     printed = capsys.readouterr().out
-    assert "would run: SKU-000 #1 (row 1, seed" in printed and "would run: SKU-001 #1" in printed
+    assert "would run: SKU-000 #1 (row 1, seed" in printed
+    assert "would run: SKU-001 #1" in printed
     assert not out.exists()

@@ -312,6 +312,6 @@ def test_a_class_name_defined_twice_is_found(tmp_path: Path) -> None:
 
 
 def test_a_room_no_layer_lists_is_reported(tmp_path: Path) -> None:
-    root = write_package(tmp_path, {"__init__.py": "", "catalogue/__init__.py": "from lib_garment import errors\n"})
+    root = write_package(tmp_path, {"__init__.py": "", "unlisted_room/__init__.py": "from lib_garment import errors\n"})
     (tmp_path / PACKAGE / "errors.py").write_text("", encoding="utf8")
-    assert wrong_way(import_graph(root), root) == ([], ["catalogue"])
+    assert wrong_way(import_graph(root), root) == ([], ["unlisted_room"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,20 @@ def write_job_files(out: Path, sku: str, variant: int, images: JobImages) -> lis
         imageio.write_bytes(out / name, data)
         records.append({"kind": kind, "file": name, "sha256": hashlib.sha256(data).hexdigest()})
     return records
+
+
+_TEMPORARY = re.compile(r"\..+\.\d+\.[0-9a-f]{8}\.tmp")  # imageio's atomic writes: .<name>.<pid>.<hex>.tmp
+
+
+def remove_temporaries(out: Path) -> int:
+    """Remove the half-written temporaries a killed run left in ``out`` and its SKU folders; how many."""
+    removed = 0
+    for folder in (out, *(p for p in out.iterdir() if p.is_dir())):
+        for path in folder.iterdir():
+            if _TEMPORARY.fullmatch(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _png(array: np.ndarray) -> bytes:

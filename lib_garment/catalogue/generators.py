@@ -76,7 +76,9 @@ class RemoteWebUI:
         key = (wanted, request.allow_without_controlnet)
         with self._lock:
             if key not in self._models:
-                self._models[key] = self.server.resolve_models(self.info, list(wanted), request.allow_without_controlnet)
+                self._models[key] = self.server.resolve_models(
+                    self.info, list(wanted), request.allow_without_controlnet
+                )
             return self._models[key]
 
     def check_request(self, request: GarmentRequest) -> None:

@@ -87,9 +87,7 @@ def plan_jobs(
     return jobs
 
 
-def _row_jobs(
-    row: Row, base: dict[str, Any], problems: list[str], presets: Callable[[], PresetSet]
-) -> list[Job]:
+def _row_jobs(row: Row, base: dict[str, Any], problems: list[str], presets: Callable[[], PresetSet]) -> list[Job]:
     data = _row_request_data(row, base, problems)
     variants = _variants(row, data, problems)
     request = _validated(row, data, problems)

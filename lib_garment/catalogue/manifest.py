@@ -123,7 +123,9 @@ def _jsonl(source: Path, problems: list[str]) -> Iterator[tuple[int, dict[str, A
             continue
         unknown = [key for key in record if key not in COLUMNS]
         if unknown:
-            problems.append(f"row {number}: unknown field(s) {', '.join(map(repr, unknown))} (fields: {', '.join(COLUMNS)})")
+            problems.append(
+                f"row {number}: unknown field(s) {', '.join(map(repr, unknown))} (fields: {', '.join(COLUMNS)})"
+            )
         yield number, {key: value for key, value in record.items() if key in COLUMNS and value not in (None, "")}
 
 

@@ -76,11 +76,10 @@ def write_reports(state: BatchState, title: str = "") -> list[Path]:
     """results.csv and index.html from the database."""
     records = state.records()
     out = state.folder
-    written = [
+    return [
         imageio.write_bytes(out / "results.csv", results_csv(records).encode("utf-8")),
         imageio.write_bytes(out / "index.html", contact_sheet(records, state.counts(), title).encode("utf-8")),
     ]
-    return written
 
 
 _STYLE = """
@@ -114,14 +113,16 @@ def _card(r: JobRecord) -> str:
         badges.append(f'<span class="badge {kept}" title="kept pixels">kept: {kept}</span>')
     if r.compliance:
         rules = html.escape(", ".join(r.failing_rules), quote=True)
-        badges.append(f'<span class="badge {html.escape(r.compliance)}" title="{rules}">{html.escape(r.compliance)}</span>')
+        badges.append(
+            f'<span class="badge {html.escape(r.compliance)}" title="{rules}">{html.escape(r.compliance)}</span>'
+        )
     image = (
         f'<a href="{quote(result or thumb)}"><img src="{quote(thumb)}" alt="{html.escape(r.sku)} #{r.variant}" '
-        'loading=lazy></a>'
+        "loading=lazy></a>"
         if thumb
         else ""
     )
-    error = f'<div class=error>{html.escape(r.error)}</div>' if r.error else ""
+    error = f"<div class=error>{html.escape(r.error)}</div>" if r.error else ""
     rules = f"<div>failing: {html.escape(', '.join(r.failing_rules))}</div>" if r.failing_rules else ""
     return (
         f'<div class=card data-sku="{html.escape(r.sku, quote=True)}" data-status="{r.status}">{image}'
@@ -138,5 +139,3 @@ def summary_lines(records: Sequence[JobRecord]) -> list[str]:
     lines = [", ".join(f"{v} {k}" for k, v in counts.items()) or "no jobs"]
     lines += [f"failed: {r.sku} #{r.variant} (row {r.row}): {r.error}" for r in records if r.status == "failed"]
     return lines
-
-

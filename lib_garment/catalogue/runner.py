@@ -287,9 +287,7 @@ class Runner:
             except Exception as err:  # noqa: BLE001 - each error is sorted by _job_error
                 self._job_error(job, err, generator.name, time.perf_counter() - started)
 
-    def _server_lost(
-        self, k: int, job: Job, prepared: Prepared, attempt: int, error: str, work: _WorkQueue
-    ) -> None:
+    def _server_lost(self, k: int, job: Job, prepared: Prepared, attempt: int, error: str, work: _WorkQueue) -> None:
         name = self.generators[k].name
         with self._count_lock:
             self._live.discard(k)
@@ -325,7 +323,9 @@ class Runner:
         from lib_garment.segment.matte import alpha_to_uint8
 
         composite = generated.images[0] if generated is not None else None
-        images = JobImages(prepared.segmentation.mask, alpha_to_uint8(prepared.segmentation.alpha), composite, delivered)
+        images = JobImages(
+            prepared.segmentation.mask, alpha_to_uint8(prepared.segmentation.alpha), composite, delivered
+        )
         try:
             outputs = write_job_files(self.state.folder, job.sku, job.variant, images)
         except OSError as err:
@@ -392,7 +392,9 @@ class _DiskFull(OSError):
     pass
 
 
-def job_report(job: Job, prepared: Prepared, generated: Generated | None, delivered: Delivered | None) -> dict[str, Any]:
+def job_report(
+    job: Job, prepared: Prepared, generated: Generated | None, delivered: Delivered | None
+) -> dict[str, Any]:
     """What a job's entry in its SKU's result.json holds beyond the database's columns."""
     report: dict[str, Any] = {
         "row": job.row,
@@ -451,18 +453,22 @@ def run_catalogue(
     on_notes: Callable[[list[str]], None] | None = None,
 ) -> RunSummary:
     """Record ``jobs`` in ``out``'s database (resuming what is there) and run the pending ones."""
-    from lib_garment.catalogue.state import open_state
+    from lib_garment.catalogue.files import remove_temporaries
+    from lib_garment.catalogue.state import folder_lock, open_state
 
-    state = open_state(out)
-    try:
-        notes = state.sync(jobs)
-        only = None
-        if retry_failed:
-            only = state.retry_failed()
-            notes.append(f"{len(only)} failed job(s) queued again (only these run)")
-        if on_notes is not None:
-            on_notes(notes)
-        runner = Runner(jobs, state, generators, env, presets=presets, options=options, events=events, stop=stop)
-        return runner.run(only)
-    finally:
-        state.close()
+    with folder_lock(out):  # taken before anything in the folder is touched
+        state = open_state(out)
+        try:
+            notes = state.sync(jobs)
+            if removed := remove_temporaries(out):
+                notes.append(f"{removed} half-written file(s) a stopped run left were removed")
+            only = None
+            if retry_failed:
+                only = state.retry_failed()
+                notes.append(f"{len(only)} failed job(s) queued again (only these run)")
+            if on_notes is not None:
+                on_notes(notes)
+            runner = Runner(jobs, state, generators, env, presets=presets, options=options, events=events, stop=stop)
+            return runner.run(only)
+        finally:
+            state.close()

@@ -140,10 +140,14 @@ class BatchState:
             ).rowcount
             if requeued:
                 notes.append(f"{requeued} job(s) a stopped run left running are queued again")
-            for record in db.execute("SELECT id, sku, variant, outputs FROM jobs WHERE current = 1 AND status = 'done'"):
+            for record in db.execute(
+                "SELECT id, sku, variant, outputs FROM jobs WHERE current = 1 AND status = 'done'"
+            ):
                 if not self._files_intact(json.loads(record["outputs"] or "[]")):
                     db.execute("UPDATE jobs SET status = 'pending' WHERE id = ?", (record["id"],))
-                    notes.append(f"{record['sku']} #{record['variant']}: an output file is missing or changed, made again")
+                    notes.append(
+                        f"{record['sku']} #{record['variant']}: an output file is missing or changed, made again"
+                    )
         return notes
 
     def _files_intact(self, outputs: list[dict[str, Any]]) -> bool:
@@ -218,7 +222,8 @@ class BatchState:
         """A job not finished because the run stops: pending again, its attempt not counted."""
         with self._transaction() as db:
             db.execute(
-                "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = 'running'",
+                "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0) "
+                "WHERE id = ? AND status = 'running'",
                 (job_id,),
             )
 
@@ -287,6 +292,26 @@ def done_ids(folder: Path) -> set[str]:
         return set()
     finally:
         db.close()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """One run per output folder (a second would run the same jobs twice); BadInput when another holds it.
+    The lock goes with its process, so a killed run leaves none behind."""
+    from lib_garment.errors import BadInput
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one run per folder is the user's to keep
+        yield
+        return
+    with (folder / ".batch.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BadInput(f"another batch is running on {folder}: wait for it, or stop it first") from None
+        yield
 
 
 def open_state(folder: Path) -> BatchState:

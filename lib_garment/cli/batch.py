@@ -10,9 +10,7 @@ and the local models load (once for the whole run).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("manifest", metavar="MANIFEST_OR_FOLDER", help="a .csv or .jsonl manifest, or a folder of photos")
+    parser.add_argument(
+        "manifest", metavar="MANIFEST_OR_FOLDER", help="a .csv or .jsonl manifest, or a folder of photos"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="the catalogue's folder (created if missing)")
     parser.add_argument("--request", metavar="BASE.json", help="the base request every row starts from")
     parser.add_argument("--keep", metavar="TEXT", help="what to keep, for rows without keep or mask")
@@ -139,16 +139,15 @@ def run(args: argparse.Namespace) -> int:
         for job in pending:
             print(f"would run: {job.label} (row {job.row}, seed {job.seed}){' here' if job.local else ''}")
         return 0
-    with _locked(out):
-        events = _Progress()
-        try:
-            summary = run_catalogue(
-                jobs, out, servers, _environment(args), retry_failed=args.retry_failed,
-                options=RunOptions(timeout=args.timeout, max_failures=args.max_failures), events=events,
-                on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
-            )  # fmt: skip
-        finally:
-            events.close()
+    events = _Progress()
+    try:
+        summary = run_catalogue(
+            jobs, out, servers, _environment(args), retry_failed=args.retry_failed,
+            options=RunOptions(timeout=args.timeout, max_failures=args.max_failures), events=events,
+            on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
+        )  # fmt: skip
+    finally:
+        events.close()
     _print_summary(summary, out)
     return summary.exit_code
 
@@ -200,24 +199,6 @@ def _environment(args: argparse.Namespace) -> Any:
         offline=True if args.offline else None,
         progress=TqdmProgress(min_bytes=1 << 20),
     )
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """One run per folder: a second one would run the same jobs twice. The lock goes with the process, so a
-    killed run leaves none behind."""
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks here; one run at a time is the user's to keep
-        yield
-        return
-    with (out / ".batch.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise BadInput(f"another batch is running on {out}: wait for it, or stop it first") from None
-        yield
 
 
 class _Progress:
