@@ -155,7 +155,9 @@ def main() -> int:
 
     folder_out = work / "out-folder"
     started = time.perf_counter()
-    folder = subprocess.run(batch(photos, folder_out, args.url, work), cwd=ROOT, capture_output=True, text=True, check=False)
+    folder = subprocess.run(
+        batch(photos, folder_out, args.url, work), cwd=ROOT, capture_output=True, text=True, check=False
+    )
     print(f"folder form: exit {folder.returncode} in {time.perf_counter() - started:.1f} s")
     if folder.returncode != 0:
         problems.append(f"the folder run exited {folder.returncode}: {folder.stderr[-2000:]}")
