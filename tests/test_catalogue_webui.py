@@ -75,7 +75,8 @@ def test_a_folder_runs_to_the_end_and_a_second_start_resumes_without_work(host) 
         kept = imageio.read_mask(folder / job["sku"] / "alpha.png") == 255
         assert np.array_equal(result[kept], photo[kept])  # generated in the WebUI, the product's pixels kept
         assert job["server"] == "this WebUI"
-    assert (folder / "results.csv").is_file() and (folder / "index.html").is_file()
+    assert (folder / "results.csv").is_file()
+    assert (folder / "index.html").is_file()
     done_before = {j["id"]: j["files"] for j in report["jobs"]}
 
     start(client, manifest=str(root / "shoot"), output="first")  # absolute inside the root: the same folder
@@ -148,7 +149,8 @@ def test_paths_outside_the_catalogue_folder_are_refused_by_name(host, tmp_path) 
         (problem,) = refused(manifest="shoot", output=output)
         assert problem["loc"] == ["body", "output"]
         assert "outside the catalogue folder" in problem["msg"] or "one folder name" in problem["msg"], problem
-    assert not (tmp_path / "out").exists() and not (root.parent / "escape").exists()
+    assert not (tmp_path / "out").exists()
+    assert not (root.parent / "escape").exists()
 
     # A manifest inside the folder whose rows point outside it: each row named, nothing read.
     rows = [{"sku": "in", "image": "SKU-000.png", "mask": "SKU-000.mask.png"},
@@ -157,9 +159,12 @@ def test_paths_outside_the_catalogue_folder_are_refused_by_name(host, tmp_path) 
     manifest = write_csv(root / "shoot" / "escape.csv", rows)
     detail = refused(manifest="shoot/escape.csv", output="out")
     messages = [d["msg"] for d in detail]
-    assert len(messages) == 2 and all("outside the catalogue folder" in m for m in messages), messages
-    assert messages[0].startswith("row 3 (out): image") and messages[1].startswith("row 4 (up): image")
-    assert manifest.is_file() and not (root / "out").exists()
+    assert len(messages) == 2, messages
+    assert all("outside the catalogue folder" in m for m in messages), messages
+    assert messages[0].startswith("row 3 (out): image")
+    assert messages[1].startswith("row 4 (up): image")
+    assert manifest.is_file()
+    assert not (root / "out").exists()
 
 
 def test_unknown_ids_are_404_and_stop_ends_a_run_after_its_running_job(host, monkeypatch) -> None:
@@ -168,7 +173,8 @@ def test_unknown_ids_are_404_and_stop_ends_a_run_after_its_running_job(host, mon
         method = client.post if path.endswith("/stop") else client.get
         response = method(path)
         assert response.status_code == 404, response.text
-        assert response.json()["error"] == "NotFound" and "nope" in response.json()["detail"]
+        assert response.json()["error"] == "NotFound"
+        assert "nope" in response.json()["detail"]
 
     root = root_of(host)
     write_shoot(root / "shoot", 4)
@@ -188,11 +194,14 @@ def test_unknown_ids_are_404_and_stop_ends_a_run_after_its_running_job(host, mon
     start(client, manifest="shoot", output="stopping")
     assert first_generated.wait(WAIT_S)
     response = client.post(f"{API}/batch/stopping/stop")
-    assert response.status_code == 200 and response.json()["status"] in ("stopping", "stopped")
+    assert response.status_code == 200
+    assert response.json()["status"] in ("stopping", "stopped")
     stopped.set()
     report = finished(client, "stopping")
-    assert report["status"] == "stopped" and report["stopped"], report
-    assert report["counts"]["done"] == 1 and report["counts"]["pending"] == 3  # the running job was finished
+    assert report["status"] == "stopped", report
+    assert report["stopped"], report
+    assert report["counts"]["done"] == 1
+    assert report["counts"]["pending"] == 3
     assert len(calls) == 1
 
     start(client, manifest="shoot", output="stopping")  # resume
@@ -215,7 +224,8 @@ def test_a_second_start_on_a_running_folder_is_409(host, monkeypatch) -> None:
     start(client, manifest="shoot", output="busy")
     assert inside.wait(WAIT_S)
     answer = start(client, 409, manifest="shoot", output="busy")
-    assert answer["error"] == "Conflict" and "busy" in answer["detail"]
+    assert answer["error"] == "Conflict"
+    assert "busy" in answer["detail"]
     release.set()
     assert finished(client, "busy")["status"] == "finished"
 

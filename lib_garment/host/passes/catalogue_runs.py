@@ -29,7 +29,7 @@ from typing import Any
 from lib_garment.catalogue.jobs import Job, needs_server, plan_jobs
 from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.manifest import read_manifest
-from lib_garment.catalogue.paths import confine_rows, confined, output_folder
+from lib_garment.catalogue.paths import confine_rows, confined, output_folder, photo_root, unpack_zip
 from lib_garment.catalogue.runner import Events, RunOptions, RunSummary, run_catalogue
 from lib_garment.catalogue.state import DB_NAME, BatchState, JobRecord
 from lib_garment.errors import BadInput, GarmentError
@@ -151,6 +151,45 @@ class Catalogues:
         folder.mkdir(parents=True)
         return folder
 
+    def sources(
+        self, *, manifest_file: str | None, manifest_path: str, zip_file: str | None, photo_path: str
+    ) -> tuple[str, Path | None]:
+        """Where a tab start's manifest is (relative to the catalogue folder, or absolute in it) and the upload
+        folder made for it (None when nothing was uploaded). An uploaded manifest and zip are put together in a
+        fresh upload folder (the manifest's image paths are relative to it); a zip alone is a folder of photos
+        (its one top folder, when it has one). BadInput for a combination that cannot work."""
+        manifest_path, photo_path = manifest_path.strip(), photo_path.strip()
+        if manifest_file and manifest_path:
+            raise BadInput("give one manifest: an uploaded file or a path on the server, not both")
+        if zip_file and photo_path:
+            raise BadInput("give one source of photos: a zip or a folder on the server, not both")
+        if (manifest_file or manifest_path) and photo_path:
+            raise BadInput(
+                "a manifest names its photos relative to itself: put it in the photo folder on the server and give "
+                "its path, or upload the photos as a zip with the manifest"
+            )
+        if manifest_path and zip_file:
+            raise BadInput("with a manifest on the server its photos are there too: leave the zip empty")
+        if not (manifest_file or zip_file):
+            if not (manifest_path or photo_path):
+                raise BadInput("give a manifest (CSV or JSONL) or photos (a zip, or a folder on the server)")
+            return manifest_path or photo_path, None
+        suffix = Path(manifest_file).suffix.lower() if manifest_file else ""
+        if manifest_file and suffix not in (".csv", ".jsonl"):
+            raise BadInput(f"the manifest must be a .csv or .jsonl file, not {Path(manifest_file).name}")
+        upload = self.new_upload()
+        try:
+            if zip_file:
+                unpack_zip(zip_file, upload)
+            if manifest_file:
+                target = upload / f"manifest{suffix}"
+                shutil.copyfile(manifest_file, target)
+                return str(target), upload
+            return str(photo_root(upload)), upload
+        except BaseException:
+            shutil.rmtree(upload, ignore_errors=True)
+            raise
+
     # -- starting ---------------------------------------------------------------------------------------------
     def start(self, start: CatalogueStart, *, upload: Path | None = None) -> CatalogueRun:
         """Check everything, then start the run in a thread. ``upload``: the folder made for this start's
@@ -262,6 +301,11 @@ class Catalogues:
         for run in runs:
             if run.thread is not None:
                 run.thread.join(max(0.0, deadline - time.monotonic()))
+
+    def run(self, run_id: str) -> CatalogueRun | None:
+        """The run of that id in this session, if any."""
+        with self._lock:
+            return self._runs.get(run_id)
 
     def last_start(self, run_id: str) -> CatalogueStart | None:
         """What the run was started from (in this session): Resume starts it again."""
