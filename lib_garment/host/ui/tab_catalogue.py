@@ -146,27 +146,31 @@ def _start_from(start: CatalogueStart, upload: Any = None) -> CatalogueView:
     return view
 
 
-def start_clicked(*values: Any) -> tuple[Any, ...]:
-    """Start (or resume: the same output name) a run from the widgets."""
-    named = dict(zip(CATALOGUE_NAMES, values[: len(CATALOGUE_NAMES)], strict=True))
+def run_start(named: dict[str, Any], tab: TabInputs) -> CatalogueView:
+    """Start (or resume: the same output name) a run: ``named`` the section's widgets by name, ``tab`` the tab's."""
     try:
-        request = build_request(TabInputs.from_values(values[len(CATALOGUE_NAMES) :]))
+        request = build_request(tab)
         manifest, upload = RUNS.sources(
-            manifest_file=_file_path(named["manifest_file"]),
-            manifest_path=str(named["manifest_path"] or ""),
-            zip_file=_file_path(named["photos_zip"]),
-            photo_path=str(named["photos_path"] or ""),
+            manifest_file=_file_path(named.get("manifest_file")),
+            manifest_path=str(named.get("manifest_path") or ""),
+            zip_file=_file_path(named.get("photos_zip")),
+            photo_path=str(named.get("photos_path") or ""),
         )
         start = CatalogueStart(
             manifest,
-            str(named["output"] or "").strip(),
+            str(named.get("output") or "").strip(),
             json.loads(request.json()),  # the tab's request as JSON: what each row is laid over
-            bool(named["retry_failed"]),
-            _limit(named["max_failures"]),
+            bool(named.get("retry_failed")),
+            _limit(named.get("max_failures")),
         )
-        return _start_from(start, upload).outputs()
+        return _start_from(start, upload)
     except GarmentError as err:
-        return _failed(err).outputs()
+        return _failed(err)
+
+
+def start_clicked(*values: Any) -> tuple[Any, ...]:
+    named = dict(zip(CATALOGUE_NAMES, values[: len(CATALOGUE_NAMES)], strict=True))
+    return run_start(named, TabInputs.from_values(values[len(CATALOGUE_NAMES) :])).outputs()
 
 
 def resume_clicked(*values: Any) -> tuple[Any, ...]:
