@@ -14,16 +14,20 @@ from lib_garment.errors import BadInput
 from lib_garment.imageio import open_bytes
 
 
-def decode_image(data: str, field: str) -> Image.Image:
-    """A base64 string (bare or ``data:image/...;base64,``) as a PIL image; BadInput naming ``field``."""
+def decode_base64(data: str, field: str) -> bytes:
+    """A base64 string (bare or ``data:...;base64,``) as its bytes; BadInput naming ``field``."""
     if not isinstance(data, str) or not data.strip():
         raise BadInput(f"{field}: expected a base64-encoded image")
     text = data.split(",", 1)[1] if data.startswith("data:") else data
     try:
-        raw = base64.b64decode(text, validate=True)
+        return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise BadInput(f"{field}: not valid base64") from None
-    return open_bytes(raw, field)
+
+
+def decode_image(data: str, field: str) -> Image.Image:
+    """A base64 string (bare or ``data:image/...;base64,``) as a PIL image; BadInput naming ``field``."""
+    return open_bytes(decode_base64(data, field), field)
 
 
 def encode_png(image: Any) -> str:

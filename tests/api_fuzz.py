@@ -92,10 +92,37 @@ def garment_openapi(
         "required": ["image"],
         "additionalProperties": False,
     }
-    for item in doc["paths"].values():
+    # The catalogue's start: rows naming two of the sample photos (so that some calls are valid and start a
+    # run, written under the double's catalogue folder), or a manifest path (mostly refused: outside, missing).
+    row = {
+        "type": "object",
+        "properties": {
+            "sku": {"type": "string"},
+            "image": {"enum": ["photo.png", "missing.png"]},
+            "mask": {"enum": ["mask.png", "empty.png"]},
+            "variants": {"type": "integer"},
+        },
+    }
+    batch = {
+        "type": "object",
+        "properties": {
+            "manifest": {"type": "string"},
+            "rows": {"type": "array", "items": row, "maxItems": 3},
+            "photos": {"type": "object", "properties": {"photo.png": image, "mask.png": image, "empty.png": image}},
+            "request": {"$ref": "#/components/schemas/GarmentRequest"},
+            "output": {"type": "string"},
+            "retry_failed": {"type": "boolean"},
+            "max_failures": {"type": ["integer", "null"]},
+        },
+        "required": ["output"],
+        "additionalProperties": False,
+    }
+    for path, item in doc["paths"].items():
         post = item.get("post")
-        if post is not None:
-            post["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        if post is None or path.endswith("/stop"):
+            continue  # stop takes no body
+        schema = batch if path == f"{PREFIX}/batch" else body
+        post["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     return doc
 
 
@@ -136,10 +163,20 @@ def _problem_422(headers: Any, payload: Any) -> str | None:
 
 def _problem_424(headers: Any, payload: Any) -> str | None:
     fields = (payload.get("error"), payload.get("detail")) if isinstance(payload, dict) else (None,)
-    return None if all(isinstance(f, str) and f for f in fields) else f"424 without error and detail: {payload}"
+    return (
+        None if all(isinstance(f, str) and f for f in fields) else f"error answer without error and detail: {payload}"
+    )
 
 
-DOCUMENTED = {200: _problem_200, 422: _problem_422, 424: _problem_424}
+# 202: a catalogue run started; 404: an unknown run; 409: a run already going on that folder
+DOCUMENTED = {
+    200: _problem_200,
+    202: _problem_200,
+    404: _problem_424,
+    409: _problem_424,
+    422: _problem_422,
+    424: _problem_424,
+}
 
 
 def shape_problem(status: int, headers: Any, payload: Any, auth: bool) -> str | None:
@@ -209,6 +246,7 @@ def fuzz(
     examples: int,
     time_cap_s: float,
     auth: bool = False,
+    limits: dict[str, int] | None = None,
 ) -> dict[str, RouteTally]:
     """Up to ``examples`` generated calls per operation of ``doc`` (fixed seed), each answer checked.
 
@@ -221,7 +259,8 @@ def fuzz(
         name = f"{operation.method.upper()} {operation.path}"
         tally = tallies.setdefault(name, RouteTally())
         try:
-            _fuzz_operation(operation, name, tally, send, examples=examples, stop_at=stop_at, auth=auth)
+            count = (limits or {}).get(operation.path, examples)  # a route's own, smaller count
+            _fuzz_operation(operation, name, tally, send, examples=count, stop_at=stop_at, auth=auth)
         except TimeCapReached:
             tally.problems.append(f"{name}: time cap of {time_cap_s:.0f} s reached after {tally.calls} calls")
             break

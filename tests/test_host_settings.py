@@ -24,6 +24,7 @@ KEYS = {
     "garment_studio_model_runtime": "auto",
     "garment_studio_offload_before_generation": True,
     "garment_studio_trust_unverified": False,
+    "garment_studio_catalogue_root": "",
 }
 
 
@@ -82,6 +83,8 @@ def test_the_section_is_registered_with_its_keys_and_defaults(host) -> None:
     assert ours["garment_studio_model_runtime"].component_args == {"choices": ["auto", "in-process", "worker"]}
     assert "WARNING" in ours["garment_studio_trust_unverified"].label
     assert "run any code" in ours["garment_studio_trust_unverified"].label
+    assert ours["garment_studio_catalogue_root"].restrict_api  # the fence is not movable over the API
+    assert not ours["garment_studio_models_dir"].restrict_api
 
 
 def test_settings_read_safely_before_registration_and_from_odd_values(host) -> None:

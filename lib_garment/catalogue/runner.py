@@ -16,6 +16,7 @@ running jobs are finished or released, and running the same command again resume
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import hashlib
 import threading
@@ -50,6 +51,9 @@ class RunOptions:
     max_failures: int | None = None  # stop after this many failed jobs in this run
     max_attempts: int = 3  # server failures a job may meet before it counts as failed
     prefetch: int | None = None  # prepared jobs waiting for a server (default: one per server, plus one)
+    # Held around each job's local model work (preparing, a plain background). In the WebUI: its queue lock, so
+    # that our models never run beside another user's generation; None (nothing held) on the command line.
+    local_guard: Callable[[], contextlib.AbstractContextManager[Any]] | None = None
 
 
 @dataclass
@@ -227,10 +231,15 @@ class Runner:
         started = time.perf_counter()
         try:
             photo, mask = self._inputs(job)
-            return prepare(job.request, photo, self.env, mask=mask)
+            with self._guard():
+                return prepare(job.request, photo, self.env, mask=mask)
         except Exception as err:  # noqa: BLE001 - each error is sorted by _job_error
             self._job_error(job, err, None, time.perf_counter() - started)
             return None
+
+    def _guard(self) -> contextlib.AbstractContextManager[Any]:
+        guard = self.options.local_guard
+        return guard() if guard is not None else contextlib.nullcontext()
 
     def _inputs(self, job: Job) -> tuple[np.ndarray, np.ndarray | None]:
         """The photo (and mask) as checked when the run began: a file changed since is the input's fault."""
@@ -255,8 +264,9 @@ class Runner:
         started = time.perf_counter()
         try:
             photo, mask = self._inputs(job)
-            prepared, delivered = deliver_without_generation(job.request, photo, self.env, mask=mask,
-                                                             presets=self.presets)  # fmt: skip
+            with self._guard():
+                prepared, delivered = deliver_without_generation(job.request, photo, self.env, mask=mask,
+                                                                 presets=self.presets)  # fmt: skip
             with self._finish_lock:
                 self._write(job, prepared, None, delivered, None, started)
         except Exception as err:  # noqa: BLE001 - each error is sorted by _job_error

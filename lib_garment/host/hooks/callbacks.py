@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modules import paths, script_callbacks
 
+from lib_garment.host.passes.catalogue_runs import RUNS
 from lib_garment.host.rest.routes import register_routes
 from lib_garment.host.ui.error_tab import TAB_ID, TAB_TITLE
 from lib_garment.host.ui.status_tab import build_status_tab, status_markdown
@@ -28,6 +29,12 @@ def _tabs() -> list[tuple[object, str, str]]:
 
 
 def _on_script_unloaded() -> None:
+    # Catalogue runs first: their threads would otherwise go on with the code the reload replaces. Each stops
+    # after its running job and can be resumed.
+    try:
+        RUNS.stop_all()
+    except Exception as err:  # noqa: BLE001 - the reload must go on
+        warn(f"could not stop the catalogue runs: {type(err).__name__}: {err}")
     # Reload UI re-imports the scripts but not lib_garment: without this the model worker (and its GPU
     # memory) would outlive the UI that started it. The next job starts a fresh one.
     try:

@@ -23,7 +23,7 @@ from lib_garment.errors import BadInput
 from lib_garment.host.passes.checks import check_restoring
 from lib_garment.host.passes.restore_run import restore_standalone
 from lib_garment.host.rest.body import RouteJob, unused_notes
-from lib_garment.host.rest.queue import queued
+from lib_garment.host.webui.queue import queued
 
 
 def restore_job(job: RouteJob) -> dict[str, Any]:

@@ -17,14 +17,15 @@
   the photo's. An unknown preset is a 422 at ``["body", "request", "preset"]`` naming the valid ones.
 - ``POST restore``  → the image with its faces and hands restored (``request.restore``; ``mask`` keeps pixels
   exact), and how (:mod:`.restore_route`)
+- ``POST batch``, ``GET batch/{id}``, ``POST batch/{id}/stop``: catalogue runs (:mod:`.batch_routes`)
 
 The POST routes take one body (:mod:`.body`: parsed and decoded in one go) and answer as :mod:`.answers` says
 (422 naming each field, 424 for what must be installed first, 500 as one line). With ``--api-auth`` set, the
 credentials must match: 401 with ``WWW-Authenticate: Basic`` otherwise (the WebUI protects only its own
 ``/sdapi`` routes, so these routes check the same credentials themselves).
 
-The model-running routes take the WebUI's queue lock (:mod:`.queue`). No pipeline logic here: the engine
-(``lib_garment.generate``, ``lib_garment.segment``, ``lib_garment.presets``) and the host's passes
+The model-running routes take the WebUI's queue lock (:mod:`lib_garment.host.webui.queue`). No pipeline logic
+here: the engine (``lib_garment.generate``, ``lib_garment.segment``, ``lib_garment.presets``) and the host's passes
 (:mod:`lib_garment.host.passes`) do the work.
 """
 
@@ -55,10 +56,11 @@ from lib_garment.host.passes.generation import delivery_info, run_plan
 from lib_garment.host.passes.infotext import INFOTEXT_KEY, delivery_params, request_infotext, with_params
 from lib_garment.host.passes.outputs import output_folder, save_delivered
 from lib_garment.host.rest.answers import answer, json_response
+from lib_garment.host.rest.batch_routes import BATCH_ROUTES
 from lib_garment.host.rest.body import RouteJob, parse_body, unused_notes
-from lib_garment.host.rest.queue import queued
 from lib_garment.host.rest.restore_route import restore_job
 from lib_garment.host.webui.progress import webui_progress
+from lib_garment.host.webui.queue import queued
 from lib_garment.host.webui.settings import current_settings, model_settings
 from lib_garment.presets.deliver import Delivered, deliver_without_generation, plain_background
 from lib_garment.presets.load import load_presets, user_dir
@@ -295,9 +297,14 @@ _BODY = {"requestBody": {"required": True, "content": {"application/json": {"sch
 
 def register_routes(demo: Any, app: FastAPI) -> None:
     """``on_app_started(demo, app)``: add the routes (again after a reload: the old ones are replaced)."""
-    paths = {f"{PREFIX}/{name}" for _method, name, _endpoint, _summary in ROUTES}
+    table = [
+        (method, name, endpoint, summary, *((BODY_DOC, _BODY) if method == "POST" else (summary, None)))
+        for method, name, endpoint, summary in ROUTES
+    ]
+    table += list(BATCH_ROUTES)  # the catalogue routes (batch_routes.py)
+    paths = {f"{PREFIX}/{row[1]}" for row in table}
     app.router.routes[:] = [route for route in app.router.routes if getattr(route, "path", None) not in paths]
-    for method, name, endpoint, summary in ROUTES:
+    for method, name, endpoint, summary, description, extra in table:
         app.add_api_route(
             f"{PREFIX}/{name}",
             endpoint,
@@ -305,7 +312,7 @@ def register_routes(demo: Any, app: FastAPI) -> None:
             dependencies=[Depends(require_auth)],
             tags=[TAG],
             summary=summary,
-            description=BODY_DOC if method == "POST" else summary,
-            openapi_extra=_BODY if method == "POST" else None,
+            description=description or summary,
+            openapi_extra=extra,
         )
     app.openapi_schema = None  # rebuilt with our routes on the next /docs

@@ -16,6 +16,8 @@ Layout (left: inputs; right: outputs; the environment report at the bottom):
   alpha, inpaint mask and every control map, with a summary) and Results (composited results, the kept area
   tinted on each, the kept check and each result's pass/fail table of its preset, files to download (a preset's
   result in its format), Send to img2img / inpaint);
+- folded, "Catalogue" (:mod:`lib_garment.host.ui.tab_catalogue`): a manifest of SKUs made in the background with
+  the settings above as every row's base request, its jobs' table and thumbnails;
 - "Environment and models": the status panel (:mod:`lib_garment.host.ui.status_tab`).
 
 This module lays the widgets out and wires them; the values are read in :mod:`.tab_inputs` and the Preview and
@@ -33,6 +35,7 @@ from modules import shared
 from lib_garment.errors import BadInput
 from lib_garment.host.ui.mask_editor import build_editor, gradio_major
 from lib_garment.host.ui.status_tab import status_panel, unload_and_report
+from lib_garment.host.ui.tab_catalogue import build_catalogue
 from lib_garment.host.ui.tab_handlers import (
     GENERATE_OUTPUTS,
     PREVIEW_OUTPUTS,
@@ -263,11 +266,12 @@ def build_tab(status: Callable[[], str], unload: Callable[[], str] = unload_and_
                 given = _input_column(sampler_choices())
             with gr.Column(scale=1, elem_id=f"{ELEM}_outputs"):
                 out = _output_column(paste is not None)
+        restore = given["restore"]
+        inputs = [task_id, *(given[name] for name in INPUT_NAMES[1:]), *(restore[name] for name in RESTORE_NAMES)]
+        build_catalogue(inputs, GRADIO_MAJOR)  # the tab's settings are every row's base request
         with gr.Accordion("Environment and models", open=False, elem_id=f"{ELEM}_environment"):
             status_panel(status, unload)
 
-        restore = given["restore"]
-        inputs = [task_id, *(given[name] for name in INPUT_NAMES[1:]), *(restore[name] for name in RESTORE_NAMES)]
         weights = [given[f"weight_{kind}"] for kind in UNIT_KINDS]
         given["task"].change(fn=task_changed, inputs=[given["task"]], outputs=[given["units"], *weights])
         given["task"].change(fn=model_fields_shown, inputs=[given["task"]], outputs=[given["model_group"]])

@@ -32,6 +32,8 @@ OFFLINE = "garment_studio_offline"
 RUNTIME_POLICY = "garment_studio_model_runtime"
 OFFLOAD_BEFORE_GENERATION = "garment_studio_offload_before_generation"
 TRUST_UNVERIFIED = "garment_studio_trust_unverified"
+CATALOGUE_ROOT = "garment_studio_catalogue_root"
+CATALOGUE_SUBFOLDER = ("garment_studio", "catalogues")  # under the WebUI's outputs folder, by default
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Setting:
     label: str
     info: str = ""
     choices: tuple[str, ...] = ()  # a radio when given, else a textbox (str) or checkbox (bool)
+    restrict_api: bool = False  # True: /sdapi/v1/options cannot change it (the WebUI refuses API writes)
 
     def option_info(self) -> Any:
         component: Any
@@ -54,7 +57,12 @@ class Setting:
         else:
             component = gr.Textbox
         info = shared.OptionInfo(
-            self.default, self.label, component=component, component_args=component_args, section=SECTION
+            self.default,
+            self.label,
+            component=component,
+            component_args=component_args,
+            section=SECTION,
+            restrict_api=self.restrict_api,
         )
         return info.info(self.info) if self.info else info
 
@@ -88,6 +96,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Trust unverified pickle files (.pth/.pt whose SHA-256 Garment Studio cannot check). "
         "WARNING: loading a pickle file can run any code it contains; enable only for files from sources you trust",
     ),
+    Setting(
+        CATALOGUE_ROOT,
+        "",
+        "Catalogue folder (empty: outputs/garment_studio/catalogues)",
+        "every manifest, photo folder and output folder named in the tab or over the API must lie inside it "
+        "(symlinks followed): callers cannot read or write other files on the server",
+        # An API caller who could move the fence could read and write anywhere: only the Settings page sets it.
+        restrict_api=True,
+    ),
 )
 DEFAULTS: dict[str, Any] = {setting.key: setting.default for setting in SETTINGS}
 
@@ -107,6 +124,16 @@ class HostSettings:
     runtime_policy: Policy = "auto"
     offload_before_generation: bool = True
     trust_unverified: bool = False
+    catalogue_dir: str = ""
+
+    def catalogue_root(self) -> Path:
+        """The folder every catalogue path must lie in: the setting, else ``<outputs>/garment_studio/catalogues``
+        (the WebUI's outputs folder: ``--data-dir``'s ``outputs``), resolved with its links followed."""
+        chosen = self.catalogue_dir.strip()
+        if chosen:
+            return Path(chosen).expanduser().resolve()
+        outputs = getattr(paths, "default_output_dir", None) or str(Path(paths.data_path) / "outputs")
+        return Path(outputs, *CATALOGUE_SUBFOLDER).resolve()
 
     def models_root(self) -> Path:
         """The models folder: the override when set, else the WebUI's (``--models-dir`` included)."""
@@ -140,6 +167,7 @@ def current_settings(data: dict[str, Any] | None = None) -> HostSettings:
     """The settings from ``shared.opts.data`` (or ``data``), each falling back to its default."""
     values = shared.opts.data if data is None else data
     folder = values.get(MODELS_DIR, DEFAULTS[MODELS_DIR])
+    catalogue = values.get(CATALOGUE_ROOT, DEFAULTS[CATALOGUE_ROOT])
     policy = str(values.get(RUNTIME_POLICY, DEFAULTS[RUNTIME_POLICY]) or "").strip().lower()
     return HostSettings(
         models_dir=folder if isinstance(folder, str) else "",
@@ -147,6 +175,7 @@ def current_settings(data: dict[str, Any] | None = None) -> HostSettings:
         runtime_policy=policy if policy in POLICIES else "auto",  # type: ignore[arg-type]
         offload_before_generation=_flag(values.get(OFFLOAD_BEFORE_GENERATION), DEFAULTS[OFFLOAD_BEFORE_GENERATION]),
         trust_unverified=_flag(values.get(TRUST_UNVERIFIED), DEFAULTS[TRUST_UNVERIFIED]),
+        catalogue_dir=catalogue if isinstance(catalogue, str) else "",
     )
 
 

@@ -1,4 +1,5 @@
-"""The WebUI's queue: model-running routes wait for (and hold back) generations like the WebUI's own API."""
+"""The WebUI's queue: model-running routes and each catalogue job wait for (and hold back) generations like the
+WebUI's own API."""
 
 from __future__ import annotations
 
