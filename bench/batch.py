@@ -90,9 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             host.close()
         prepare_s, generate_s, first_prepare_s, jobs = job_work(work / "out-1")
     own = prepare_s + generate_s
-    print(
-        f"{jobs} jobs ({args.side}² photos, mask-driven, units mask_canny + canny), generation latency {args.latency:g} s"
-    )
+    print(f"{jobs} jobs ({args.side}² photos, mask-driven, units mask_canny + canny), latency {args.latency:g} s")
     print(f"one server: wall {walls[1]:.2f} s; Σ preparation {prepare_s:.2f} s, Σ generation-side {generate_s:.2f} s")
     print(f"one server: wall ÷ Σ jobs' own work = {walls[1] / own:.3f} (target ≤ 1.05)")
     overhead = (walls[1] - generate_s - first_prepare_s) / jobs

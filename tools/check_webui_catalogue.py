@@ -114,13 +114,15 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--kill-after", type=int, default=5, help="SIGKILL the CSV run after this many jobs are done")
+    parser.add_argument("--steps", type=int, default=4, help="sampling steps (a CPU WebUI takes ~30 s a step at 256²)")
+    parser.add_argument("--side", type=int, default=256, help="the generation's width and height")
     args = parser.parse_args()
     work = args.work
     photos = work / "photos"
     make_photos(photos)
     (work / "base.json").write_text(json.dumps({
         "prompt": "a product photo in a bright studio", "control": [{"kind": "mask_canny"}],
-        "generation": {"steps": 4, "width": 256, "height": 256},
+        "generation": {"steps": args.steps, "width": args.side, "height": args.side},
     }))  # fmt: skip
     rows = [{"sku": f"AST-{k:02d}", "image": f"photos/AST-{k:02d}.png", "mask": f"photos/AST-{k:02d}.mask.png",
              "variants": 2 if k < 2 else 1, "seed": 1000 + k} for k in range(SKUS)]  # fmt: skip

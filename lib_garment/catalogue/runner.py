@@ -30,6 +30,7 @@ from lib_garment.catalogue import reports
 from lib_garment.catalogue.files import JobImages, write_job_files
 from lib_garment.catalogue.generators import Generated, Generator, ServerFailure
 from lib_garment.catalogue.jobs import Job
+from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.state import BatchState, Done, JobRecord
 from lib_garment.errors import BadInput, GarmentError, ModelUnavailable
 
@@ -461,12 +462,16 @@ def run_catalogue(
     events: Events | None = None,
     stop: threading.Event | None = None,
     on_notes: Callable[[list[str]], None] | None = None,
+    lock: FolderLock | None = None,
 ) -> RunSummary:
-    """Record ``jobs`` in ``out``'s database (resuming what is there) and run the pending ones."""
+    """Record ``jobs`` in ``out``'s database (resuming what is there) and run the pending ones. ``lock``: the
+    folder's lock when the caller holds it already (else it is taken here, before anything in the folder is
+    touched, and released at the end)."""
     from lib_garment.catalogue.files import remove_temporaries
-    from lib_garment.catalogue.state import folder_lock, open_state
+    from lib_garment.catalogue.state import open_state
 
-    with folder_lock(out):  # taken before anything in the folder is touched
+    held = lock if lock is not None else FolderLock.acquire(out)
+    try:
         state = open_state(out)
         try:
             notes = state.sync(jobs)
@@ -482,3 +487,6 @@ def run_catalogue(
             return runner.run(only)
         finally:
             state.close()
+    finally:
+        if lock is None:
+            held.release()

@@ -294,26 +294,6 @@ def done_ids(folder: Path) -> set[str]:
         db.close()
 
 
-@contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """One run per output folder (a second would run the same jobs twice); BadInput when another holds it.
-    The lock goes with its process, so a killed run leaves none behind."""
-    from lib_garment.errors import BadInput
-
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; one run per folder is the user's to keep
-        yield
-        return
-    with (folder / ".batch.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise BadInput(f"another batch is running on {folder}: wait for it, or stop it first") from None
-        yield
-
-
 def open_state(folder: Path) -> BatchState:
     folder.mkdir(parents=True, exist_ok=True)
     return BatchState(folder)

@@ -250,6 +250,7 @@ class Catalogues:
                 events=run.recorder,
                 stop=run.stop,
                 on_notes=run.recorder.add_notes,
+                lock=lock,
             )
         except GarmentError as err:
             run.error = str(err)
