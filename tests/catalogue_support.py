@@ -95,3 +95,20 @@ def servers(host: Any, *wrappers: Any) -> Iterator[list[str]]:
         app = host.catalogue_app = launch(host)
     with contextlib.ExitStack() as stack:
         yield [stack.enter_context(serve_app(wrap(app) if wrap else app)) for wrap in wrappers]
+
+
+class Dying:
+    """The app, except that img2img dies mid-call: the connection closes with no answer (a WebUI killed, or out
+    of memory, while it generated)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.calls = 0
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].endswith("/img2img"):
+            await self.app(scope, receive, send)
+            return
+        self.calls += 1
+        await asyncio.sleep(0.1)
+        raise RuntimeError("the server process died")  # uvicorn drops the connection without an answer

@@ -18,7 +18,7 @@ from PIL import Image
 
 from lib_garment import imageio
 from lib_garment.cli import main as cli
-from tests.catalogue_support import Faulty, Latency, base_request, servers, write_csv, write_shoot
+from tests.catalogue_support import Dying, Faulty, Latency, base_request, servers, write_csv, write_shoot
 from tests.test_run_cli import closed_port
 
 
