@@ -188,7 +188,10 @@ def size_name(width: int, height: int) -> str:
 
 
 def weight_files(work: Path) -> list[Path]:
-    return [p for p in work.rglob("*") if p.suffix in {".pth", ".safetensors", ".bin"}]
+    """The weight files the three models load. The BERT folder beside GroundingDINO is left out: its weights
+    are part of GroundingDINO's checkpoint too (loaded once, counted once)."""
+    bert = work / "gd" / "bert-base-uncased"
+    return [p for p in work.rglob("*") if p.suffix in {".pth", ".safetensors", ".bin"} and bert not in p.parents]
 
 
 def make_backends(work: Path, device: str | None, matte_only: bool = False) -> Any:
