@@ -1,19 +1,25 @@
-"""Segmentation at real model sizes (random weights): what the pipeline adds to its models' forward passes.
+"""Segmentation at real model sizes (random weights): stage times, what the pipeline adds, and peak memory.
 
-Run from the repository root: ``python bench/segmentation.py [--size 1024,2048] [--repeats 1] [--device cpu]``.
+Run from the repository root:
+``python bench/segmentation.py [--size 1024,2048,4096x3072] [--compare 1024,2048] [--device cpu]``.
 
 Builds, once, random models of the real shapes and saves them in the users' formats: SAM ``vit_b`` from the
 registry's architecture (``sam_arch.VIT_ARCHS``), groundingdino-py's Swin-T from the package's own
 ``GroundingDINO_SwinT_OGC.py`` with a bert-base-shaped random BERT, and a ViTMatte with the
 vitmatte-small-composition-1k configuration. They are loaded through the production loaders, in the runtimes
 production picks (ViTMatte in the model worker on AUTOMATIC1111's transformers 4.30), and loaded before timing.
-Then each photo size is segmented for three phrases, and printed:
+Each photo size is then segmented for three phrases **in fresh processes** (a process's peak RSS is its
+lifetime maximum, so one process per size), and printed:
 
-- pipeline time ÷ the sum of the raw model forwards (measured inside each engine function; target ≤ 1.10);
-- SAM image encodings per image (target 1);
-- the runtime's round trip for a 1024² image through the model worker (an echo, and the matte call's own
-  overhead when the matte ran there);
-- peak RSS of this process and of the worker.
+- each stage's forward time and wall time, the rest of the pipeline, and pipeline ÷ the raw forwards
+  (target ≤ 1.10); ViTMatte's tiles; SAM image encodings per image (target 1);
+- the peak RSS of each process (this size's main process, and the model worker where the matte ran there),
+  the weight files' bytes, and peak ÷ (weights + 2 GiB) (target ≤ 1; 2048² and 4096×3072 within 10 %);
+- for the ``--compare`` sizes, in another fresh process, ViTMatte alone on the drawn product's mask: the band
+  matte (crop + tiles) against the whole-photo matte of before (the photo at 1536 px, one call): mean |Δα|
+  over the band (goal ≤ 1/255; random weights see context differently, so expect more) and both times; then
+  ViTMatte's time at 2048² ÷ 1024² (goal ≤ 1.5);
+- the runtime's round trip for a 1024² image through the model worker (an echo).
 
 Random detections are arbitrary; thresholds are 0 and the largest box per phrase goes to SAM. Numbers are
 one run's, printed, never asserted.
@@ -22,9 +28,11 @@ one run's, printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -141,16 +149,52 @@ def build_models(work: Path) -> dict[str, Any]:
 # -- the benchmark -----------------------------------------------------------------------------------------------
 
 
-def photo(side: int, seed: int) -> np.ndarray:
+def photo(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A shirt, a belt and jeans on a light background, with noise."""
+    image = np.full((height, width, 3), 232, np.uint8)
+    for (top, bottom, left, right), colour in zip(product_boxes(width, height), PRODUCT_COLOURS, strict=True):
+        image[top:bottom, left:right] = colour
     rng = np.random.default_rng(seed)
-    image = np.full((side, side, 3), 232, np.uint8)
-    image[side // 8 : side * 5 // 8, side // 5 : side * 4 // 5] = (240, 240, 236)  # the shirt
-    image[side * 5 // 8 : side * 15 // 16, side // 4 : side * 3 // 4] = (40, 60, 140)  # the jeans
-    image[side * 5 // 8 - side // 64 : side * 5 // 8, side // 4 : side * 3 // 4] = (90, 50, 20)  # the belt
-    return np.clip(image.astype(int) + rng.integers(-6, 7, image.shape), 0, 255).astype(np.uint8)
+    noise = rng.integers(-6, 7, image.shape, dtype=np.int16)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
-def make_backends(work: Path, device: str | None) -> Any:
+PRODUCT_COLOURS = ((240, 240, 236), (40, 60, 140), (90, 50, 20))  # shirt, jeans, belt
+
+
+def product_boxes(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) of the shirt, the jeans and the belt."""
+    return [
+        (height // 8, height * 5 // 8, width // 5, width * 4 // 5),
+        (height * 5 // 8, height * 15 // 16, width // 4, width * 3 // 4),
+        (height * 5 // 8 - height // 64, height * 5 // 8, width // 4, width * 3 // 4),
+    ]
+
+
+def product_mask(width: int, height: int) -> np.ndarray:
+    mask = np.zeros((height, width), np.uint8)
+    for top, bottom, left, right in product_boxes(width, height):
+        mask[top:bottom, left:right] = 255
+    return mask
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, _, height = text.strip().lower().partition("x")
+    return int(width), int(height or width)
+
+
+def size_name(width: int, height: int) -> str:
+    return f"{width}×{height}"
+
+
+def weight_files(work: Path) -> list[Path]:
+    """The weight files the three models load. The BERT folder beside GroundingDINO is left out: its weights
+    are part of GroundingDINO's checkpoint too (loaded once, counted once)."""
+    bert = work / "gd" / "bert-base-uncased"
+    return [p for p in work.rglob("*") if p.suffix in {".pth", ".safetensors", ".bin"} and bert not in p.parents]
+
+
+def make_backends(work: Path, device: str | None, matte_only: bool = False) -> Any:
     """The three backends on the random models, each in the runtime production would pick, loaded."""
     from lib_garment.models.weights import explicit_file
     from lib_garment.runtime import get_runtime
@@ -160,76 +204,186 @@ def make_backends(work: Path, device: str | None) -> Any:
     from lib_garment.segment.backends.sam import SamSegmenter
     from lib_garment.segment.backends.vitmatte import VitMatte
 
-    gd = work / "gd"
-    files = GroundingDinoPyFiles(
-        package_config(), explicit_file(gd / "groundingdino_swint_ogc.pth", trust=True), gd / "bert-base-uncased"
-    )
-    backends = Backends(
-        GroundingDinoPy(files, get_runtime(grounding_dino_py.REQUIREMENT), device),
-        SamSegmenter(explicit_file(work / "sam_vit_b_random.pth", trust=True), get_runtime(None), device),
-        VitMatte(work / "vitmatte", get_runtime(vitmatte.REQUIREMENT), device),
-    )
-    start = time.perf_counter()
+    matte = VitMatte(work / "vitmatte", get_runtime(vitmatte.REQUIREMENT), device)
+    if matte_only:
+        backends = Backends(None, None, matte)
+    else:
+        gd = work / "gd"
+        files = GroundingDinoPyFiles(
+            package_config(), explicit_file(gd / "groundingdino_swint_ogc.pth", trust=True), gd / "bert-base-uncased"
+        )
+        backends = Backends(
+            GroundingDinoPy(files, get_runtime(grounding_dino_py.REQUIREMENT), device),
+            SamSegmenter(explicit_file(work / "sam_vit_b_random.pth", trust=True), get_runtime(None), device),
+            matte,
+        )
     backends.load()
-    print(f"runtimes: {backends.runtimes()}; models loaded in {time.perf_counter() - start:.1f} s")
     return backends
 
 
-def report(run: Any, side: int, repeat: int) -> None:
-    seg = run.segmentation
-    per_model = ", ".join(f"{role} {share['model_s']:.2f} s" for role, share in run.backends.items())
-    print(f"\n{side}×{side} #{repeat + 1}: pipeline {run.seconds:.2f} s; model forwards {run.model_seconds:.2f} s")
-    print(f"  per model: {per_model}; boxes to SAM: {len(seg.chosen())}; matte: {seg.matte.method} {seg.matte.note}")
-    print(f"  pipeline ÷ model forwards: {run.seconds / run.model_seconds:.3f}  (target ≤ 1.10)")
-    print(f"  SAM image encodings for {len(seg.phrases)} phrases: {run.sam_encodings}  (target 1)")
-    overhead = {role: round(share["runtime_overhead_s"] * 1000, 1) for role, share in run.backends.items()}
-    print(f"  runtime overhead of each model call, ms: {overhead}")
-
-
-def worker_figures(backends: Any) -> None:
-    from lib_garment.runtime import WORKER, get_runtime
+def peak_rss(backends: Any) -> dict[str, float]:
+    """Peak RSS in GiB of this process and of the model worker, when a model ran there."""
+    from lib_garment.runtime import WORKER
     from lib_garment.segment.backends.base import process_info
 
+    peaks = {"main": process_info()["peak_rss_bytes"] / 2**30}
+    for backend in backends.named().values():
+        if backend.runtime_mode == WORKER and "worker" not in peaks:
+            peaks["worker"] = backend.runtime.call(INFO)["peak_rss_bytes"] / 2**30
+    return peaks
+
+
+def child_segment(work: Path, width: int, height: int, device: str | None) -> dict[str, Any]:
+    """One size in this (fresh) process: three phrases segmented; stage times and peak memory."""
+    from lib_garment.request import SegmentOptions
+    from lib_garment.segment.backends.assemble import run_segmentation
+
+    backends = make_backends(work, device)
+    options = SegmentOptions(phrases=PHRASES, box_threshold=0.0, text_threshold=0.0, select="largest")
+    run = run_segmentation(photo(width, height), options, backends)
+    seg = run.segmentation
+    return {
+        "seconds": run.seconds,
+        "model_seconds": run.model_seconds,
+        "stages": {
+            role: {"model_s": b["model_s"], "wall_s": b["wall_s"], "calls": b["calls"]}
+            for role, b in run.backends.items()
+        },  # fmt: skip
+        "runtimes": run.runtimes,
+        "encodings": run.sam_encodings,
+        "boxes": len(seg.chosen()),
+        "matte": seg.matte.method,
+        "band_px": int((seg.trimap == 128).sum()),
+        "peak_rss_gib": peak_rss(backends),
+    }
+
+
+def child_compare(work: Path, width: int, height: int, device: str | None) -> dict[str, Any]:
+    """ViTMatte alone on the drawn product: the band matte (crop + tiles) against the whole photo at 1536 px."""
+    from lib_garment.segment.pipeline import SegmentSettings, segment
+
+    backends = make_backends(work, device, matte_only=True)
+    model = backends.matte
+    image, mask = photo(width, height), product_mask(width, height)
+    results = {}
+    for name, settings in (
+        ("band", SegmentSettings()),
+        ("whole", SegmentSettings(matte_crop=False, matte_tile=None, matte_max_side=1536)),
+    ):
+        before = model.stats.copy()
+        start = time.perf_counter()
+        seg = segment(image, settings, coarse_mask=mask, matte_model=model)
+        share = model.stats.since(before)
+        results[name] = (seg, time.perf_counter() - start, share["model_s"], share["calls"])
+    band = results["band"][0].trimap == 128
+    delta = np.abs(results["band"][0].alpha - results["whole"][0].alpha)[band]
+    return {
+        "mean_abs_delta": float(delta.mean()),
+        "band_px": int(band.sum()),
+        **{f"{name}_model_s": r[2] for name, r in results.items()},
+        **{f"{name}_calls": r[3] for name, r in results.items()},
+        "peak_rss_gib": peak_rss(backends),
+    }
+
+
+def in_fresh_process(kind: str, work: Path, size: tuple[int, int], device: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="garment-bench-child-") as folder:
+        out = Path(folder) / "result.json"
+        command = [sys.executable, __file__, f"--{kind}", f"{size[0]}x{size[1]}", "--work", str(work)]
+        subprocess.run([*command, "--device", device, "--out", str(out)], check=True)
+        return json.loads(out.read_text())
+
+
+def report_size(size: tuple[int, int], result: dict[str, Any], weights: int) -> None:
+    name = size_name(*size)
+    stages = result["stages"]
+    forwards = ", ".join(f"{role} {s['model_s']:.2f} s (wall {s['wall_s']:.2f} s)" for role, s in stages.items())
+    rest = result["seconds"] - sum(s["wall_s"] for s in stages.values())
+    print(f"\n{name}: pipeline {result['seconds']:.2f} s; forwards {result['model_seconds']:.2f} s")
+    print(f"  stages: {forwards}; the rest (resizing, clean-up, trimap, tiles' blend) {rest:.2f} s")
+    print(f"  pipeline ÷ model forwards: {result['seconds'] / result['model_seconds']:.3f}  (target ≤ 1.10)")
+    matte_calls = stages.get("matte", {}).get("calls", 0)
+    print(
+        f"  boxes to SAM {result['boxes']}, SAM encodings {result['encodings']} (target 1); matte "
+        f"{result['matte']} in {matte_calls} tile(s), band {result['band_px']} px; runtimes {result['runtimes']}"
+    )
+    peaks = result["peak_rss_gib"]
+    names = {"main": "main process", "worker": "model worker"}
+    print(f"{name} peak RSS: " + ", ".join(f"{names[p]} {gib:.2f} GiB" for p, gib in peaks.items()))
+    budget = weights / 2**30 + 2
+    ratios = ", ".join(f"{names[p]} {gib / budget:.2f}" for p, gib in peaks.items())
+    print(f"  weights {weights / 2**30:.2f} GiB ({weights} bytes); peak ÷ (weights + 2 GiB): {ratios}  (target ≤ 1)")
+
+
+def worker_round_trip() -> None:
+    from lib_garment.runtime import get_runtime
+
     worker = get_runtime(None, policy="worker")
-    image = photo(1024, 99)
-    worker.call(ECHO, image)  # warm (starts the worker if no model runs there)
+    image = photo(1024, 1024, 99)
+    worker.call(ECHO, image)  # starts the worker
     trips = []
     for _ in range(5):
         start = time.perf_counter()
         worker.call(ECHO, image)
         trips.append((time.perf_counter() - start) * 1000)
     print(f"\nworker round trip, 1024² RGB image there and back: median {statistics.median(trips):.1f} ms of 5")
-    if backends.matte is not None and backends.matte.runtime_mode == WORKER:
-        print("  (the matte ran in the worker: its calls' overhead is printed per size above)")
-    here = process_info()["peak_rss_bytes"] / 2**30
-    there = worker.call(INFO)["peak_rss_bytes"] / 2**30
-    print(f"peak RSS: this process {here:.2f} GiB, model worker {there:.2f} GiB")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="1024,2048", help="square photo sides, comma-separated")
-    parser.add_argument("--repeats", type=int, default=1, help="images per size (default 1)")
+    parser.add_argument("--size", default="1024,2048,4096x3072", help="photo sizes: SIDE or WxH, comma-separated")
+    parser.add_argument("--compare", default="1024,2048", help="sizes for band matte vs whole-photo matte ('' none)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (cuda when there is one)")
     parser.add_argument("--work", help="folder for the random models (kept; default: a temporary folder)")
+    parser.add_argument("--segment", help=argparse.SUPPRESS)  # a child: one size
+    parser.add_argument("--matte-compare", help=argparse.SUPPRESS)  # a child: one comparison
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.size.split(",")]
+    device = None if args.device == "auto" else args.device
 
-    from lib_garment.request import SegmentOptions
     from lib_garment.runtime import close_all
-    from lib_garment.segment.backends.assemble import run_segmentation
 
+    if args.segment or args.matte_compare:
+        try:
+            work = Path(args.work)
+            if args.segment:
+                result = child_segment(work, *parse_size(args.segment), device)
+            else:
+                result = child_compare(work, *parse_size(args.matte_compare), device)
+            Path(args.out).write_text(json.dumps(result))
+        finally:
+            close_all()
+        return
+
+    sizes = [parse_size(s) for s in args.size.split(",") if s.strip()]
+    compare = [parse_size(s) for s in args.compare.split(",") if s.strip()]
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="garment-bench-"))
     try:
         built = build_models(work)
         if len(built) > 1:
             print(f"built random models in {built['seconds']:.0f} s: {built}")
-        backends = make_backends(work, None if args.device == "auto" else args.device)
-        options = SegmentOptions(phrases=PHRASES, box_threshold=0.0, text_threshold=0.0, select="largest")
-        for side in sizes:
-            for repeat in range(args.repeats):
-                report(run_segmentation(photo(side, repeat), options, backends), side, repeat)
-        worker_figures(backends)
+        weights = sum(p.stat().st_size for p in weight_files(work))
+        close_all()  # the children load their own models
+        matte_times = {}
+        for size in sizes:
+            result = in_fresh_process("segment", work, size, args.device)
+            report_size(size, result, weights)
+            matte_times[size] = result["stages"].get("matte", {}).get("model_s")
+        compare_times = {}
+        for size in compare:
+            result = in_fresh_process("matte-compare", work, size, args.device)
+            compare_times[size] = result["band_model_s"]
+            print(
+                f"\n{size_name(*size)} band matte vs whole-photo matte (drawn product, ViTMatte alone): mean |Δα| "
+                f"over the band {result['mean_abs_delta']:.4f} = {result['mean_abs_delta'] * 255:.2f}/255 (goal ≤ "
+                f"1/255); ViTMatte {result['band_model_s']:.2f} s in {result['band_calls']} tiles vs "
+                f"{result['whole_model_s']:.2f} s whole; peak RSS {result['peak_rss_gib']}"
+            )
+        for label, times in (("three phrases", matte_times), ("drawn product", compare_times)):
+            small, large = times.get((1024, 1024)), times.get((2048, 2048))
+            if small and large:
+                print(f"ViTMatte time 2048² ÷ 1024² ({label}): {large / small:.2f}  (goal ≤ 1.5)")
+        worker_round_trip()
     finally:
         close_all()
         if not args.work:

@@ -18,7 +18,7 @@ import struct
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,13 +36,37 @@ _READ_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+MAX_PIXELS_ENV = "GARMENT_MAX_PIXELS"
+DEFAULT_MAX_PIXELS = 2**27
+
+
+def _max_pixels_from_env() -> int:
+    """``GARMENT_MAX_PIXELS`` when it is a whole number >= 1, else the default (a bad value is warned about,
+    not raised: it is read when the WebUI loads the extension, and must not stop the WebUI)."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip().replace("_", "")
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        pixels = int(value)
+    except ValueError:
+        pixels = 0
+    if pixels < 1:
+        warnings.warn(
+            f"{MAX_PIXELS_ENV}={value!r} is not a whole number of pixels >= 1; using {DEFAULT_MAX_PIXELS}",
+            stacklevel=2,
+        )
+        return DEFAULT_MAX_PIXELS
+    return pixels
+
+
 @dataclass(frozen=True)
 class ImageLimits:
     """What the engine accepts. ``max_pixels``: width x height of one picture (the default, 2**27 ≈ 134 MP,
-    takes 100-MP camera files and refuses what would need gigabytes per working copy). ``max_file_bytes``:
+    takes 100-MP camera files and refuses what would need gigabytes per working copy; the environment
+    variable ``GARMENT_MAX_PIXELS``, read when the limits are made, raises or lowers it). ``max_file_bytes``:
     the file's size on disk."""
 
-    max_pixels: int = 2**27
+    max_pixels: int = field(default_factory=_max_pixels_from_env)
     max_file_bytes: int = 256 * 2**20
 
     def __post_init__(self) -> None:
@@ -60,7 +84,8 @@ def check_pixel_count(width: int, height: int, what: str = "image", limits: Imag
     if width * height > limits.max_pixels:
         raise BadInput(
             f"{what} is {width}x{height} = {width * height / 1e6:.1f} megapixels, more than the limit of "
-            f"{limits.max_pixels / 1e6:.1f} megapixels; scale it down first"
+            f"{limits.max_pixels / 1e6:.1f} megapixels; scale it down first, or raise the limit by setting "
+            f"{MAX_PIXELS_ENV} (a number of pixels, now {limits.max_pixels}) before starting"
         )
 
 

@@ -29,7 +29,9 @@ import numpy as np
 from lib_garment.segment.boxes import Box, PhraseDetection
 
 MODEL_MAX_SIDE = 1024  # what detection and SAM see: SAM's own input side; GroundingDINO resizes to 800-1333
-MATTE_MAX_SIDE = 1536  # what the matte sees: detail wants more, ViTMatte's global attention memory grows as side⁴
+# The band's crop (plus context) the matte sees: bounded, so the matte's time and memory follow the band, not the
+# photo (ViTMatte's global attention grows as side⁴); detail: a product filling a 4096×3072 photo is matted at ~1/4.
+MATTE_MAX_SIDE = 1024
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,14 @@ guide) of the clean mask, guided by the photo — the "guided feathering" of tha
 band the mask's hard step is replaced by a blend that follows the photo's colour edges. Only the band's
 bounding box (plus the filter's reach) is computed, with OpenCV box filters, so it needs no opencv-contrib.
 ``none`` keeps the clean mask as a hard alpha.
+
+A matting model runs through :func:`tiled_alpha`: on the working crop around the band that the pipeline
+hands over, in overlapping tiles of bounded size, only where the band is (:mod:`.matte_tiles` says why).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +24,7 @@ import numpy as np
 
 from lib_garment.errors import BadInput, GarmentError
 from lib_garment.segment.cleanup import foreground
+from lib_garment.segment.matte_tiles import TileBlender, tile_grid, tiles_touching
 from lib_garment.segment.trimap import BACKGROUND, FOREGROUND, UNKNOWN, check_trimap, trimap_radius
 
 MatteMethod = Literal["vitmatte", "classic", "none"]
@@ -103,6 +108,42 @@ def classic_alpha(
     inside = band[top:bottom, left:right]
     alpha[top:bottom, left:right][inside] = refined[inside]
     return finish_alpha(alpha, trimap)
+
+
+AlphaModel = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def tiled_alpha(
+    model: AlphaModel, image: np.ndarray, trimap: np.ndarray, tile: int | None, overlap: int, name: str = "the matte"
+) -> np.ndarray:
+    """``model``'s alpha for ``image`` ((h, w, 3) uint8) and ``trimap`` (its (h, w) trimap), float32 (h, w),
+    not yet finished.
+
+    ``tile`` None: one call on the whole image. Otherwise the image is cut into tiles of at most ``tile`` px
+    a side overlapping by ``overlap`` (:func:`~lib_garment.segment.matte_tiles.tile_grid`); only the tiles
+    near the unknown band are given to the model, each as its own contiguous copy (a worker call carries one
+    tile, nothing more), and their alphas are blended across the overlaps. Pixels no tile covered keep the
+    trimap's sure value (they are all sure: see :func:`~lib_garment.segment.matte_tiles.tiles_touching`).
+    A uint8 alpha is read as 0..255.
+    """
+    height, width = trimap.shape
+    if tile is None:
+        return _model_call(model, image, trimap, name)
+    tiles = tile_grid(height, width, tile, overlap)
+    blender = TileBlender((trimap == FOREGROUND).astype(np.float32), tiles)
+    for window in tiles_touching(tiles, trimap == UNKNOWN):
+        part_image = np.ascontiguousarray(image[window.slices])
+        part_trimap = np.ascontiguousarray(trimap[window.slices])
+        blender.add(window, _model_call(model, part_image, part_trimap, name))
+    return blender.result()
+
+
+def _model_call(model: AlphaModel, image: np.ndarray, trimap: np.ndarray, name: str) -> np.ndarray:
+    alpha = np.asarray(model(image, trimap))
+    if alpha.shape != trimap.shape:
+        height, width = trimap.shape
+        raise ValueError(f"{name} returned alpha of shape {alpha.shape} for a {width}x{height} image")
+    return alpha.astype(np.float32) / np.float32(255) if alpha.dtype == np.uint8 else alpha.astype(np.float32)
 
 
 def classic_matte(

@@ -1,10 +1,12 @@
 """The segmentation steps chained around plug-in models: detect → select → SAM → unite → clean → trimap → matte.
 
 Models plug in through the three protocols below; each sees the photo at a bounded working size
-(:data:`~lib_garment.segment.geometry.MODEL_MAX_SIDE`, :data:`~lib_garment.segment.geometry.MATTE_MAX_SIDE`)
-and answers in that image's coordinates; everything they return is mapped back to the original photo with
-:class:`~lib_garment.segment.geometry.Resize`. Box selection, the mask union, clean-up (in original pixels),
-the trimap and the final alpha are decided here, at the original resolution.
+(:data:`~lib_garment.segment.geometry.MODEL_MAX_SIDE`), the matte only the trimap's unknown band's box plus
+context, scaled to :data:`~lib_garment.segment.geometry.MATTE_MAX_SIDE` and cut into overlapping tiles
+(:mod:`~lib_garment.segment.matte_tiles`); each answers in its image's coordinates; everything they return
+is mapped back to the original photo with :class:`~lib_garment.segment.geometry.Resize`. Box selection, the
+mask union, clean-up (in original pixels), the trimap and the final alpha are decided here, at the original
+resolution.
 
 :func:`check_segment_inputs` refuses bad input (BadInput) and missing models (ModelUnavailable) before any
 model runs; :func:`segment` calls it first.
@@ -25,10 +27,11 @@ from lib_garment.segment.boxes import PhraseDetection, SelectParams, select_boxe
 from lib_garment.segment.cleanup import DEFAULT_MIN_AREA, remove_small_components, union_masks
 from lib_garment.segment.coarse import coarse_mask_from_array
 from lib_garment.segment.geometry import MATTE_MAX_SIDE, MODEL_MAX_SIDE, fit_within
-from lib_garment.segment.matte import Matte, MatteMethod, classic_alpha, finish_alpha, mask_alpha
+from lib_garment.segment.matte import Matte, MatteMethod, classic_alpha, finish_alpha, mask_alpha, tiled_alpha
+from lib_garment.segment.matte_tiles import MATTE_OVERLAP, MATTE_TILE, Window, band_window, context_margin
 from lib_garment.segment.overlay import overlay_image
 from lib_garment.segment.phrases import parse_phrases
-from lib_garment.segment.trimap import UNKNOWN, make_trimap, trimap_radius, trimap_to_size
+from lib_garment.segment.trimap import FOREGROUND, UNKNOWN, make_trimap, trimap_radius, trimap_to_size
 
 if TYPE_CHECKING:
     from lib_garment.request import SegmentOptions
@@ -61,8 +64,9 @@ class BoxSegmenter(Protocol):
 
 
 class MatteModel(Protocol):
-    """An alpha matting model (ViTMatte). Called with the working image and its trimap (uint8 {0, 128, 255},
-    the same size); returns the (h, w) alpha as floats in [0, 1]. Its alpha is finished here."""
+    """An alpha matting model (ViTMatte). Called with one tile of the working crop around the unknown band and
+    its trimap (uint8 {0, 128, 255}, the same size); returns the (h, w) alpha as floats in [0, 1] (or uint8
+    0..255). Tiles are blended and the alpha is finished here (see :mod:`lib_garment.segment.matte_tiles`)."""
 
     name: str
 
@@ -83,7 +87,10 @@ class SegmentSettings:
     matte: MatteMethod = "vitmatte"
     fallback_to_classic: bool = True  # matte "vitmatte" without a model: classic (and say so) or refuse
     model_max_side: int = MODEL_MAX_SIDE
-    matte_max_side: int = MATTE_MAX_SIDE
+    matte_max_side: int = MATTE_MAX_SIDE  # the band's crop (plus context) is scaled to fit this
+    matte_tile: int | None = MATTE_TILE  # the matting model's tiles in working px (None: the crop in one call)
+    matte_overlap: int = MATTE_OVERLAP
+    matte_crop: bool = True  # False: the whole photo, not the band's box (a reference for comparisons)
 
 
 def settings_from_options(options: SegmentOptions) -> SegmentSettings:
@@ -184,6 +191,8 @@ def check_segment_inputs(
         raise BadInput(f"segment.trimap_size must be at least 1 px, got {settings.trimap_radius}")
     if settings.min_area < 0:
         raise BadInput(f"segment.min_area must be at least 0, got {settings.min_area}")
+    if settings.matte_tile is not None and not 0 <= settings.matte_overlap < settings.matte_tile:
+        raise BadInput(f"matte tiles need 0 <= overlap < tile, got {settings.matte_overlap} and {settings.matte_tile}")
     return image
 
 
@@ -267,21 +276,28 @@ def _matte(
     if not (trimap == UNKNOWN).any():
         return Matte(finish_alpha(mask_alpha(mask), trimap), method, note or "no unknown band: alpha is the trimap")
 
+    # The matte runs on the band's box plus context only (never on the whole photo), scaled to a bounded
+    # working size; the crop is a view, the only copies are at the working size. ``matte_crop`` False is the
+    # whole photo (the reference the bench and tests compare with).
     height, width = image.shape[:2]
-    resize = fit_within(width, height, settings.matte_max_side)
+    crop = band_window(trimap == UNKNOWN, context_margin(k)) if settings.matte_crop else Window(0, 0, height, width)
+    assert crop is not None  # the band is not empty (checked above)
+    resize = fit_within(crop.width, crop.height, settings.matte_max_side)
     work_w, work_h = resize.canvas_size
-    working_image = resize.image_to_working(image)
-    working_trimap = trimap_to_size(trimap, work_w, work_h)
+    working_image = resize.image_to_working(image[crop.slices])
+    working_trimap = trimap_to_size(trimap[crop.slices], work_w, work_h)
     if method == "vitmatte":
         assert model is not None
-        alpha = np.asarray(model(working_image, working_trimap))
-        alpha = alpha.astype(np.float32) / np.float32(255) if alpha.dtype == np.uint8 else alpha
-        if alpha.shape != (work_h, work_w):
-            raise ValueError(f"{model.name} returned alpha of shape {alpha.shape} for a {work_w}x{work_h} image")
+        tile, overlap = settings.matte_tile, settings.matte_overlap
+        alpha = tiled_alpha(model, working_image, working_trimap, tile, overlap, model.name)
     else:
-        working_mask = resize.mask_to_working(mask)
+        working_mask = resize.mask_to_working(mask[crop.slices])
         radius = max(1, int(k * min(resize.scale_x, resize.scale_y) + 0.5))
         alpha = classic_alpha(working_image, working_trimap, working_mask, radius)
+    del working_image, working_trimap
     if not resize.is_identity:
         alpha = resize.values_to_original(alpha)  # bilinear; NaN stays NaN for finish_alpha to refuse
-    return Matte(finish_alpha(alpha, trimap), method, note)
+    # Outside the crop every pixel is sure (the crop holds the whole band): the trimap's value is the alpha.
+    full = (trimap == FOREGROUND).astype(np.float32)
+    full[crop.slices] = alpha
+    return Matte(finish_alpha(full, trimap), method, note)

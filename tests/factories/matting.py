@@ -47,8 +47,13 @@ class TinyVitMatte:
     build_seconds: float
 
 
-def build_vitmatte(out_dir: str, seed: int = 0) -> dict[str, Any]:
-    """Save a tiny VitMatteForImageMatting + VitMatteImageProcessor; return its key numbers."""
+def build_vitmatte(out_dir: str, seed: int = 0, sensitive: bool = False) -> dict[str, Any]:
+    """Save a tiny VitMatteForImageMatting + VitMatteImageProcessor; return its key numbers.
+
+    ``sensitive``: the decoder's convolutions He-initialised (std sqrt(2 / fan-in)) instead of transformers'
+    0.02, so the signal keeps its size through the layers and the alpha varies across the band by tenths,
+    not by 1e-4: a test comparing two mattes (tiled and whole) can then tell a misplaced tile from a right one.
+    """
     import torch
     from transformers import VitDetConfig, VitMatteConfig, VitMatteForImageMatting, VitMatteImageProcessor
 
@@ -60,6 +65,11 @@ def build_vitmatte(out_dir: str, seed: int = 0) -> dict[str, Any]:
     )
     torch.manual_seed(seed)
     model = VitMatteForImageMatting(config)
+    if sensitive:
+        with torch.no_grad():
+            for name, parameter in model.decoder.named_parameters():
+                if name.endswith("weight") and parameter.ndim == 4:
+                    torch.nn.init.kaiming_normal_(parameter)
     model.save_pretrained(out_dir, safe_serialization=True)
     # The real processor's settings: mean/std 0.5, pad to a multiple of 32.
     processor = VitMatteImageProcessor(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5], size_divisibility=32)
