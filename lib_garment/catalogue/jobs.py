@@ -77,9 +77,10 @@ def plan_jobs(
             loaded.append(load_presets(models_dir))
         return loaded[0]
 
+    checked = _check_files(manifest.rows)
     for row in manifest.rows:
         found = len(problems)
-        made = _row_jobs(row, base, problems, preset_set)
+        made = _row_jobs(row, base, problems, preset_set, checked[row.number])
         if len(problems) == found:
             jobs += made
     if problems:
@@ -87,15 +88,16 @@ def plan_jobs(
     return jobs
 
 
-def _row_jobs(row: Row, base: dict[str, Any], problems: list[str], presets: Callable[[], PresetSet]) -> list[Job]:
+def _row_jobs(
+    row: Row, base: dict[str, Any], problems: list[str], presets: Callable[[], PresetSet], files: _RowFiles
+) -> list[Job]:
     data = _row_request_data(row, base, problems)
     variants = _variants(row, data, problems)
     request = _validated(row, data, problems)
     if request is None or variants is None:
         return []
     request = _checked_delivery(row, request, problems, presets)
-    photo_sha, shape = _photo(row, problems)
-    mask_sha = _mask(row, shape, problems)
+    photo_sha, mask_sha = _file_problems(row, files, problems)
     if row.mask is None and request is not None:
         _check_something_to_keep(row, request, problems)
     if request is None or photo_sha is None or (row.mask is not None and mask_sha is None):
@@ -184,38 +186,74 @@ def _checked_delivery(
     return request
 
 
-def _photo(row: Row, problems: list[str]) -> tuple[str | None, tuple[int, int] | None]:
+@dataclass(frozen=True)
+class _FileCheck:
+    sha: str | None = None
+    shape: tuple[int, int] | None = None
+    error: str | None = None
+    empty: bool = False  # a mask with no non-zero pixel
+
+
+@dataclass(frozen=True)
+class _RowFiles:
+    photo: _FileCheck
+    mask: _FileCheck | None
+
+
+def _check_files(rows: Sequence[Row]) -> dict[int, _RowFiles]:
+    """Every row's photo and mask decoded and hashed, several at once: a catalogue of large photos is checked
+    in a fraction of the time (decoding and hashing release the GIL)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(row: Row) -> tuple[int, _RowFiles]:
+        return row.number, _RowFiles(_check_photo(row.image), None if row.mask is None else _check_mask(row.mask))
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        return dict(pool.map(check, rows))
+
+
+def _check_photo(path: Path) -> _FileCheck:
     from lib_garment.imageio import open_image
 
     try:
-        with open_image(row.image, "photo") as picture:
+        with open_image(path, "photo") as picture:
             shape = (picture.height, picture.width)
     except BadInput as err:
-        problems.append(f"{row.where}: image: {err}")
-        return None, None
-    return file_sha256(row.image), shape
+        return _FileCheck(error=str(err))
+    return _FileCheck(file_sha256(path), shape)
 
 
-def _mask(row: Row, shape: tuple[int, int] | None, problems: list[str]) -> str | None:
-    if row.mask is None:
-        return None
+def _check_mask(path: Path) -> _FileCheck:
     from lib_garment.segment.coarse import read_coarse_mask
 
     try:
-        mask = read_coarse_mask(row.mask, None)
+        mask = read_coarse_mask(path, None)
     except BadInput as err:
-        problems.append(f"{row.where}: mask: {err}")
-        return None
-    if shape is not None and mask.shape != shape:
+        return _FileCheck(error=str(err))
+    return _FileCheck(file_sha256(path), mask.shape, empty=not mask.any())
+
+
+def _file_problems(row: Row, files: _RowFiles, problems: list[str]) -> tuple[str | None, str | None]:
+    """The photo's and mask's hashes, or None where the file is bad (its problem recorded)."""
+    photo, mask = files.photo, files.mask
+    if photo.error is not None:
+        problems.append(f"{row.where}: image: {photo.error}")
+    if mask is None or row.mask is None:
+        return photo.sha, None
+    if mask.error is not None:
+        problems.append(f"{row.where}: mask: {mask.error}")
+        return photo.sha, None
+    if photo.shape is not None and mask.shape != photo.shape:
         problems.append(
             f"{row.where}: mask: {row.mask.name} is {mask.shape[1]}×{mask.shape[0]}, the photo "
-            f"{shape[1]}×{shape[0]}: a mask must be the photo's size"
+            f"{photo.shape[1]}×{photo.shape[0]}: a mask must be the photo's size"
         )
-        return None
-    if not mask.any():
+        return photo.sha, None
+    if mask.empty:
         problems.append(f"{row.where}: mask: {row.mask.name} keeps nothing (no non-zero pixel)")
-        return None
-    return file_sha256(row.mask)
+        return photo.sha, None
+    return photo.sha, mask.sha
 
 
 def _check_something_to_keep(row: Row, request: GarmentRequest, problems: list[str]) -> None:
