@@ -301,3 +301,16 @@ def test_a_dry_run_writes_nothing(webui, tmp_path: Path, capsys) -> None:
     assert "would run: SKU-000 #1 (row 1, seed" in printed
     assert "would run: SKU-001 #1" in printed
     assert not out.exists()
+
+
+def test_a_model_missing_offline_ends_the_run_with_exit_3_and_loses_nothing(webui, tmp_path: Path, capsys) -> None:
+    """Segmenting by a phrase needs GroundingDINO: with none on disk offline the first job stops the run (every
+    job would need it), naming the file and its folder; the jobs stay pending, nothing is marked failed."""
+    shoot, out = tmp_path / "shoot", tmp_path / "out"
+    write_shoot(shoot, 3, masks=False)
+    with servers(webui, None) as urls:
+        assert batch(*command(shoot, out, tmp_path, urls, "--keep", "red shirt")) == 3
+    err = capsys.readouterr().err
+    assert "groundingdino_swint_ogc.pth" in err
+    assert str(tmp_path / "models" / "garment_studio" / "grounding-dino") in err
+    assert set(statuses(out).values()) == {"pending"}
