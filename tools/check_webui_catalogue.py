@@ -2,7 +2,11 @@
 and resumed, then the same photos in folder form; the contact sheet opened in headless chromium and saved as a
 screenshot.
 
-Usage: python tools/check_webui_catalogue.py http://127.0.0.1:7860 --work DIR [--kill-after 5]
+Usage: python tools/check_webui_catalogue.py http://127.0.0.1:7860 --work DIR [--kill-after 5] [--rest-only]
+
+First the WebUI's own catalogue (Garment Studio installed in it): POST /garment-studio/v1/batch with 4 rows and
+their photos inline, polled to the end, each result's kept pixels checked; a manifest outside the catalogue
+folder refused (422); an unknown run 404. Then the command line against the same WebUI:
 
 The photos are the astronaut sample (public domain, bundled with scikit-image) cut into 12 different 256×256
 crops, each with a mask of its suit, so no segmentation model is needed; the one ControlNet unit is the mask
@@ -109,6 +113,65 @@ def screenshot(sheet: Path, image: Path) -> None:
         raise SystemExit("the contact sheet does not show every thumbnail")
 
 
+def check_rest(url: str, photos: Path, steps: int, side: int) -> list[str]:
+    """The WebUI's own catalogue: POST /garment-studio/v1/batch with the rows and photos inline, poll GET until it
+    ends, then each result's kept pixels against its photo (the output folder is on this machine); a manifest
+    path outside the catalogue folder refused with 422; an unknown run 404."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    def call(path: str, body: dict | None = None) -> tuple[int, object]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url + path, data=data, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode("utf-8", "replace")
+
+    problems = []
+    names = [f"AST-{k:02d}" for k in range(4)]
+    files = {f"{n}{suffix}": base64.b64encode((photos / f"{n}{suffix}").read_bytes()).decode()
+             for n in names for suffix in (".png", ".mask.png")}  # fmt: skip
+    rows = [{"sku": n, "image": f"{n}.png", "mask": f"{n}.mask.png", "seed": 7} for n in names]
+    request = {"prompt": "a studio photo", "control": [{"kind": "mask_canny"}],
+               "generation": {"steps": steps, "width": side, "height": side}}  # fmt: skip
+    run_id = f"rest-check-{int(time.time())}"
+    started = time.perf_counter()
+    status, answer = call(
+        "/garment-studio/v1/batch", {"rows": rows, "photos": files, "request": request, "output": run_id}
+    )
+    print(f"REST POST /batch: {status} {json.dumps(answer)[:200]}")
+    if status != 202:
+        return [f"POST /batch answered {status}: {answer}"]
+    while True:
+        status, report = call(f"/garment-studio/v1/batch/{run_id}")
+        if status != 200 or report["status"] not in ("running", "stopping"):
+            break
+        time.sleep(2)
+    print(f"REST GET /batch/{run_id}: {status}, {report['status']}, counts {report['counts']} "
+          f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    if report["status"] != "finished" or report["counts"]["done"] != len(names):
+        problems.append(f"the REST run ended {report['status']} with {report['counts']}")
+    folder = Path(report["folder"])
+    for sku in names:
+        result = np.asarray(Image.open(folder / sku / f"{sku}-1.png").convert("RGB"))
+        photo = np.asarray(Image.open(photos / f"{sku}.png").convert("RGB"))
+        kept = np.asarray(Image.open(folder / sku / "alpha.png")) == 255
+        if not np.array_equal(result[kept], photo[kept]):
+            problems.append(f"REST {sku}: kept pixels differ from the photo")
+    status, answer = call("/garment-studio/v1/batch", {"manifest": "../../../../etc", "output": "escape"})
+    print(f"REST manifest outside the catalogue folder: {status} {str(answer)[:200]}")
+    if status != 422 or "outside the catalogue folder" not in str(answer):
+        problems.append(f"a manifest outside the catalogue folder answered {status}: {answer}")
+    status, _ = call("/garment-studio/v1/batch/no-such-run")
+    print(f"REST unknown run: {status}")
+    if status != 404:
+        problems.append(f"an unknown run answered {status}")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("url")
@@ -116,6 +179,7 @@ def main() -> int:
     parser.add_argument("--kill-after", type=int, default=5, help="SIGKILL the CSV run after this many jobs are done")
     parser.add_argument("--steps", type=int, default=4, help="sampling steps (a CPU WebUI takes ~30 s a step at 256²)")
     parser.add_argument("--side", type=int, default=256, help="the generation's width and height")
+    parser.add_argument("--rest-only", action="store_true", help="only the WebUI's own /garment-studio/v1/batch")
     args = parser.parse_args()
     work = args.work
     photos = work / "photos"
@@ -130,7 +194,9 @@ def main() -> int:
         writer = csv.DictWriter(fh, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    problems = []
+    problems = check_rest(args.url, photos, args.steps, args.side)
+    if args.rest_only:
+        return _verdict(problems)
 
     out = work / "out-csv"
     started = time.perf_counter()
@@ -165,6 +231,10 @@ def main() -> int:
         problems.append(f"the folder run exited {folder.returncode}: {folder.stderr[-2000:]}")
     problems += check_results(folder_out, photos, SKUS)
     screenshot(out / "index.html", work / "contact-sheet.png")
+    return _verdict(problems)
+
+
+def _verdict(problems: list[str]) -> int:
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print("ALL OK" if not problems else f"{len(problems)} problem(s)")
