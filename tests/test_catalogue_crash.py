@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.catalogue_support import Latency, servers, write_csv, write_shoot
 from tests.host_double.fixtures import flavours_of_this_set
 from tests.test_catalogue_run import batch, command, digests
@@ -31,9 +33,17 @@ START_KILL_S = (1.0, 0.5)
 FIRST = 1 if flavours_of_this_set() == ("forge",) else 0
 
 
+# The test command runs pytest in the background of a script, where SIGINT is ignored and children inherit
+# that; a batch started from a terminal has Ctrl-C, so the child gets Python's own handler back first.
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'lib_garment'; runpy.run_module('lib_garment', run_name='__main__', alter_sys=True)"
+)
+
+
 def spawn(argv: list[object]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "lib_garment", "batch", *map(str, argv)],
+        [sys.executable, "-c", AS_FROM_A_TERMINAL, "batch", *map(str, argv)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -110,14 +120,18 @@ def test_killed_at_many_moments_then_resumed_every_output_made_once_and_identica
     assert not list(crashed.rglob("*.tmp"))  # no half-written file left behind
 
 
-def test_ctrl_c_finishes_the_running_jobs_and_leaves_a_resumable_state(webui, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_finishes_the_running_jobs_and_leaves_a_resumable_state(
+    webui, tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Ctrl-C in a terminal, or SIGTERM from a service manager (systemctl stop, docker stop)."""
     shoot, out = tmp_path / "shoot", tmp_path / "out"
     write_shoot(shoot, 8)
     with servers(webui, lambda app: Latency(app, 0.3)) as urls:
         argv = command(shoot, out, tmp_path, urls)
         proc = spawn(argv)
         wait_for(lambda: done_count(out) >= 1, proc)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 1, err
         assert "stopping after the running jobs" in err

@@ -131,16 +131,21 @@ def test_an_edited_row_runs_again_and_only_it(webui, tmp_path: Path, capsys) -> 
     capsys.readouterr()
 
 
-@pytest.mark.parametrize(
-    ("status", "body"), [(500, b'{"detail": "CUDA out of memory"}'), (200, b'{"images": ["bm90IGFuIGltYWdl"]}')]
-)
+FAULTS = {
+    "HTTP 500": lambda app: Faulty(app, 500, b'{"detail": "CUDA out of memory"}'),
+    "not an image": lambda app: Faulty(app, 200, b'{"images": ["bm90IGFuIGltYWdl"]}'),
+    "dies mid-job": Dying,
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_failing_server_is_taken_out_and_its_jobs_are_done_elsewhere(
-    webui, tmp_path: Path, capsys, status: int, body: bytes
+    webui, tmp_path: Path, capsys, fault: str
 ) -> None:
     shoot, out = tmp_path / "shoot", tmp_path / "out"
     write_shoot(shoot, 4)
-    faulty: list[Faulty] = []
-    with servers(webui, lambda app: faulty.append(Faulty(app, status, body)) or faulty[-1],
+    faulty: list[Any] = []
+    with servers(webui, lambda app: faulty.append(FAULTS[fault](app)) or faulty[-1],
                  lambda app: Latency(app, 0.2)) as urls:  # fmt: skip
         code = batch(*command(shoot, out, tmp_path, urls))
     err = capsys.readouterr().err

@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"would run: {job.label} (row {job.row}, seed {job.seed}){' here' if job.local else ''}")
         return 0
     events = _Progress()
+    _stop_on_sigterm()
     try:
         summary = run_catalogue(
             jobs, out, servers, _environment(args), retry_failed=args.retry_failed,
@@ -199,6 +200,18 @@ def _environment(args: argparse.Namespace) -> Any:
         offline=True if args.offline else None,
         progress=TqdmProgress(min_bytes=1 << 20),
     )
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemctl stop, docker stop) stops the run as Ctrl-C does: after the running jobs, resumable."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():  # signals are only for the main thread
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 class _Progress:
