@@ -52,6 +52,14 @@ def run(command: str, argv: list[object], log: Path, limit: float = 120) -> tupl
     return code, log.read_text()
 
 
+def wait_until(condition: Any, what: str, limit: float = 60.0) -> None:
+    """A safety net for a broken test (it fails naming what never happened), never a timing assertion."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -162,12 +170,18 @@ class Generating:
     def __init__(self, app: Any, seconds: float) -> None:
         self.app, self.seconds = app, seconds
         self.down = False
-        self.calls = 0
+        self.calls = self.active = 0
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.down:
             raise RuntimeError("the server went away")  # uvicorn drops the connection without an answer
         if scope["type"] == "http" and scope["path"].endswith("/generate"):
             self.calls += 1
-            await asyncio.sleep(self.seconds)
+            self.active += 1
+            try:
+                await asyncio.sleep(self.seconds)
+                await self.app(scope, receive, send)
+            finally:
+                self.active -= 1
+            return
         await self.app(scope, receive, send)

@@ -76,6 +76,7 @@ def make_app(broker: Broker, *, visibility: float, result_expires: float = DEFAU
         worker_send_task_events=True,  # Flower and `celery events` see the jobs
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,  # the worker's own lines stay plain lines on stderr
         broker_transport_options=transport,
         result_backend_transport_options=transport,
         broker_connection_timeout=CHECK_TIMEOUT_S,
