@@ -62,10 +62,10 @@ def simulated_server(latency: float) -> tuple[ThreadingHTTPServer, str]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # noqa: N802 - http.server calls it by this name
             self._json({"version": "bench", "request_version": 1})
 
-        def do_POST(self) -> None:
+        def do_POST(self) -> None:  # noqa: N802 - http.server calls it by this name
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with lock:
                 time.sleep(latency)
@@ -165,8 +165,9 @@ def main() -> None:
                 throughput = args.jobs / wall
                 base = base or throughput
                 overhead = (wall - args.jobs * args.latency / n) / (args.jobs / n) * 1000
+                ratio = throughput / (n * base)
                 print(f"{n} server(s): {args.jobs} jobs in {wall:.2f} s, {throughput:.2f} jobs/s, "
-                      f"{throughput / (n * base):.2f} × N × one server's; queue overhead {overhead:.0f} ms a job")  # fmt: skip
+                      f"{ratio:.2f} × N × one server's; queue overhead {overhead:.0f} ms a job")  # fmt: skip
         finally:
             redis.terminate()
             redis.wait(10)
