@@ -174,3 +174,31 @@ def test_constraints_hold_pins_and_torch_at_the_installed_versions() -> None:
     assert "numpy==1.26.2" in lines
     assert "gradio==3.41.2" in lines  # pinned but absent: held at the pin, so nothing else pulls a new one
     assert all(normalize(line.split("==")[0]) == line.split("==")[0] for line in lines)
+
+
+SCALE_EXTRA = ("celery", "redis", "kombu", "billiard", "amqp", "vine")  # the scale extra and what it brings
+
+
+def test_the_scale_extra_is_never_installed_into_the_webui() -> None:
+    """Many servers (celery[redis]) are for worker and coordinator machines: install.py's plan names none of
+    its packages, on a bare WebUI or with every one of our packages missing, and the requirement list has none."""
+    assert not {normalize(r.name) for r in REQUIREMENTS} & set(SCALE_EXTRA)
+    assert not {normalize(spec.split("==")[0]) for spec in WORKER_PACKAGES} & set(SCALE_EXTRA)
+    for installed in (a1111_installed(), {"torch": "2.3.1", "transformers": "4.46.1"}):
+        plan = plan_install(installed, A1111_1_10_1_PINS)
+        assert plan.pip_actions  # the plan installs things: the check below looks at a real plan
+        named = {normalize(p.split("[")[0].split("=")[0].split("<")[0].split(">")[0]) for a in plan.actions
+                 for p in a.packages}  # fmt: skip
+        assert not named & set(SCALE_EXTRA), named
+
+
+def test_a_missing_scale_extra_is_named_with_its_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from lib_garment.scale.extra import INSTALL, ExtraMissing, require_celery
+
+    monkeypatch.setitem(sys.modules, "celery", None)  # as if not installed: import raises ImportError
+    with pytest.raises(ExtraMissing) as found:
+        require_celery()
+    assert INSTALL in str(found.value)
+    assert found.value.exit_code == 3

@@ -11,6 +11,12 @@ if ! command -v chromium >/dev/null 2>&1; then   # the browser tests drive Debia
   $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null
 fi
 
+if ! command -v redis-server >/dev/null 2>&1; then   # the many-servers tests start a real Redis (Debian package)
+  echo "[tests] installing redis-server (Debian package)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q redis-server >/dev/null
+fi
+
 eval "$(bash tools/setup_envs.sh)"
 export YOLO_CONFIG_DIR GARMENT_WORKER_PACKAGES
 # This environment has the model worker's folder (setup_envs.sh built it): a test that finds it missing fails

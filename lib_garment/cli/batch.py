@@ -74,6 +74,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--background", metavar="COLOUR", help='with a preset: "white" or "#RRGGBB", nothing generated')
     parser.add_argument("--webui", action="append", metavar="URL", help="a WebUI that generates (repeat for several)")
     parser.add_argument("--api-auth", metavar="USER:PASS", help="credentials of WebUIs started with --api-auth")
+    parser.add_argument(
+        "--broker", metavar="URL",
+        help="queue the generating jobs on this Redis (redis:// or rediss://) for `worker` processes, one per WebUI "
+        "server, instead of --webui (needs the scale extra; README: Many servers)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--visibility-timeout", type=float, metavar="SECONDS",
+        help="with --broker: as the workers' (default: --timeout + 300)",
+    )  # fmt: skip
     parser.add_argument("--retry-failed", action="store_true", help="run only the jobs that failed before")
     parser.add_argument("--max-failures", type=int, metavar="N", help="stop after N jobs failed in this run")
     parser.add_argument("--dry-run", action="store_true", help="check everything and say what would run; write nothing")
@@ -119,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.manifest)
     jobs = plan_jobs(manifest, base, models_dir=args.models_dir)
     generating = needs_server(jobs)
+    if args.broker is not None:
+        return _queued(args, manifest, jobs, out)
     if generating and not args.webui:
         skus = ", ".join(dict.fromkeys(job.sku for job in generating[:8]))
         raise BadInput(
@@ -145,6 +156,49 @@ def run(args: argparse.Namespace) -> int:
         summary = run_catalogue(
             jobs, out, servers, _environment(args), retry_failed=args.retry_failed,
             options=RunOptions(timeout=args.timeout, max_failures=args.max_failures), events=events,
+            on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
+        )  # fmt: skip
+    finally:
+        events.close()
+    _print_summary(summary, out)
+    return summary.exit_code
+
+
+def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path) -> int:
+    """--broker: the generating jobs queued for the workers (lib_garment/scale), the rest made here."""
+    from lib_garment.catalogue.state import done_ids
+    from lib_garment.scale.app import check_timeouts, default_visibility
+    from lib_garment.scale.broker import parse_broker
+    from lib_garment.scale.extra import require_celery
+
+    if args.webui:
+        raise BadInput("give --webui (servers driven from here) or --broker (servers behind workers), not both")
+    broker = parse_broker(args.broker)
+    visibility = args.visibility_timeout if args.visibility_timeout is not None else default_visibility(args.timeout)
+    check_timeouts(args.timeout, visibility)
+    require_celery()
+    from lib_garment.scale.broker import check_broker
+    from lib_garment.scale.coordinator import QueueOptions, refuse_unsupported, run_queued
+
+    refuse_unsupported(jobs)
+    check_broker(broker)
+    done = done_ids(out)
+    pending = [job for job in jobs if job.id not in done]
+    print(
+        f"{manifest.source}: {len(manifest.rows)} SKU(s), {len(jobs)} job(s): {len(jobs) - len(pending)} done "
+        f"already, {len(pending)} to run ({sum(job.local for job in pending)} here, "
+        f"{sum(not job.local for job in pending)} through the broker {broker.shown})",
+        file=sys.stderr,
+    )
+    if args.dry_run:
+        for job in pending:
+            print(f"would run: {job.label} (row {job.row}, seed {job.seed}){' here' if job.local else ''}")
+        return 0
+    options = QueueOptions(broker, args.timeout, visibility, max_failures=args.max_failures)
+    events = _Progress()
+    try:
+        summary = run_queued(
+            jobs, out, _environment(args), options, retry_failed=args.retry_failed, events=events,
             on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
         )  # fmt: skip
     finally:

@@ -1,0 +1,109 @@
+"""What ``python -m lib_garment status --broker …`` shows: the workers (each with its server, whether it takes
+jobs and why not, its jobs done and failed), the queue (queued / running / done / failed) and an ETA from the
+workers' own pace."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib_garment.scale.app import KEY_PREFIX, QUEUE
+from lib_garment.scale.broker import Broker, check_broker
+
+
+@dataclass
+class WorkerState:
+    name: str
+    server: str
+    state: str
+    reason: str
+    done: int
+    failed: int
+    busy_s: float
+    seen_s_ago: float
+
+    @property
+    def seconds_per_job(self) -> float | None:
+        jobs = self.done + self.failed
+        return self.busy_s / jobs if jobs else None
+
+
+@dataclass
+class QueueState:
+    workers: list[WorkerState] = field(default_factory=list)
+    queued: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Jobs left ÷ the taking workers' combined pace (jobs per second); None before any worker has a pace."""
+        rate = sum(1 / w.seconds_per_job for w in self.workers if w.state == "taking jobs" and w.seconds_per_job)
+        left = self.queued + self.running
+        if not left:
+            return 0.0
+        return left / rate if rate else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workers": [w.__dict__ | {"seconds_per_job": w.seconds_per_job} for w in self.workers],
+            "queued": self.queued, "running": self.running, "done": self.done, "failed": self.failed,
+            "eta_s": self.eta_s,
+        }  # fmt: skip
+
+
+def read_status(broker: Broker) -> QueueState:
+    check_broker(broker)
+    client = broker.client()
+    found = QueueState()
+    now = time.time()
+    for key in sorted(client.scan_iter(f"{KEY_PREFIX}:worker:*", count=500)):
+        raw = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
+        if not raw:
+            continue
+        found.workers.append(
+            WorkerState(
+                name=raw.get("name", key.decode().rsplit(":", 1)[-1]),
+                server=raw.get("server", "?"),
+                state=raw.get("state", "?"),
+                reason=raw.get("reason", ""),
+                done=int(raw.get("done", 0)),
+                failed=int(raw.get("failed", 0)),
+                busy_s=float(raw.get("busy_s", 0.0)),
+                seen_s_ago=max(0.0, now - float(raw.get("seen", now))),
+            )
+        )
+    found.queued = int(client.llen(QUEUE))
+    # Messages a worker holds (unacknowledged) are the running jobs: one per busy worker.
+    found.running = int(client.hlen("unacked"))
+    found.done = sum(w.done for w in found.workers)
+    found.failed = sum(w.failed for w in found.workers)
+    return found
+
+
+def describe_status(found: QueueState, shown: str) -> list[str]:
+    lines = [f"broker {shown}: {len(found.workers)} worker(s)"]
+    for w in found.workers:
+        pace = f", {w.seconds_per_job:.2f} s a job" if w.seconds_per_job else ""
+        why = f" ({w.reason})" if w.reason else ""
+        lines.append(
+            f"  {w.name}: server {w.server}, {w.state}{why}; {w.done} done, {w.failed} failed{pace}; "
+            f"seen {w.seen_s_ago:.0f} s ago"
+        )
+    eta = found.eta_s
+    eta_text = "unknown (no worker has finished a job yet)" if eta is None else _duration(eta)
+    lines.append(
+        f"jobs: {found.queued} queued, {found.running} running, {found.done} done, {found.failed} failed "
+        f"(done and failed: by the workers now registered); ETA {eta_text}"
+    )
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

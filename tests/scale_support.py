@@ -1,0 +1,187 @@
+"""Shared by the many-servers tests: a real ``redis-server`` on a free loopback port (a password, a temp folder,
+an append-only file so a restart keeps the queue), real ``python -m lib_garment worker`` processes, and the host
+double's /generate route with a fixed latency or switched off (a server that went away)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "s3cret-broker-pw"  # a test server's password, checked never to appear in any output
+API_AUTH = ("studio", "api-pw-41")
+JOB_TIMEOUT, VISIBILITY = 3.0, 4.0  # short, so a lost worker's job comes back within seconds
+
+
+def with_routes(webui: Any) -> Any:
+    """The double with Garment Studio installed (its /garment-studio/v1 routes) next to ControlNet's canny model,
+    launched once: what ``catalogue_support.servers`` then serves on its ports."""
+    webui.with_garment_studio(("control_v11p_sd15_canny",))
+    webui.catalogue_app = webui.launch(nowebui=True)
+    return webui
+
+
+def spawn(command: str, argv: list[object], log: Path) -> subprocess.Popen:
+    """``python -m lib_garment COMMAND …`` as a process of its own (the double imports the installed copy of
+    lib_garment in this one), its output in ``log``."""
+    handle = log.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lib_garment", command, *map(str, argv)],
+        cwd=ROOT,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    handle.close()
+    return proc
+
+
+def run(command: str, argv: list[object], log: Path, limit: float = 120) -> tuple[int, str]:
+    proc = spawn(command, argv, log)
+    code = proc.wait(limit)
+    return code, log.read_text()
+
+
+def wait_until(condition: Any, what: str, limit: float = 60.0) -> None:
+    """A safety net for a broken test (it fails naming what never happened), never a timing assertion."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Redis:
+    """A redis-server process of its own, restartable on the same port and folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.proc: subprocess.Popen | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{PASSWORD}@127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is missing: tools/run_tests.sh installs it (apt-get install redis-server)"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--requirepass", PASSWORD, "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as sock:
+                sock.sendall(f"AUTH {PASSWORD}\r\nPING\r\n".encode())
+                if b"PONG" in sock.recv(100):
+                    return
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: Redis finishes its append-only file and exits
+            self.proc.wait(10)
+        self.proc = None
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[Redis]:
+    server = Redis(folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Worker:
+    """``python -m lib_garment worker`` as a process of its own; its stderr kept in a file."""
+
+    def __init__(self, broker: str, webui: str, name: str, log: Path, *extra: str) -> None:
+        self.name, self.log = name, log
+        argv = [sys.executable, "-m", "lib_garment", "worker", "--broker", broker, "--webui", webui, "--name", name,
+                "--timeout", str(JOB_TIMEOUT), "--visibility-timeout", str(VISIBILITY), "--health-interval", "0.5",
+                *extra]  # fmt: skip
+        self.handle = log.open("w")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=self.handle, stderr=subprocess.STDOUT, env=env)
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def wait_ready(self, limit: float = 60.0) -> None:
+        deadline = time.monotonic() + limit
+        while " ready: server " not in self.text():
+            assert self.proc.poll() is None, self.text()
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.handle.close()
+
+
+@contextlib.contextmanager
+def workers(broker: str, urls: list[str], folder: Path, *extra: str) -> Iterator[list[Worker]]:
+    started = [Worker(broker, url, f"w{k}", folder / f"worker-{k}.log", *extra) for k, url in enumerate(urls)]
+    try:
+        for worker in started:
+            worker.wait_ready()
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+class Generating:
+    """The app with each /garment-studio/v1/generate answer delayed by ``seconds`` (a WebUI's generation time),
+    and switched off on demand: ``down`` drops every connection unanswered (a server that went away); the calls
+    are counted."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+        self.down = False
+        self.calls = self.active = 0
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.down:
+            raise RuntimeError("the server went away")  # uvicorn drops the connection without an answer
+        if scope["type"] == "http" and scope["path"].endswith("/generate"):
+            self.calls += 1
+            self.active += 1
+            try:
+                await asyncio.sleep(self.seconds)
+                await self.app(scope, receive, send)
+            finally:
+                self.active -= 1
+            return
+        await self.app(scope, receive, send)
