@@ -36,6 +36,7 @@ ENGINE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("restore",),  # hands and faces
     ("client",),  # a WebUI's REST API from outside
     ("catalogue",),  # a manifest of SKUs → jobs, their SQLite state, the resumable runner
+    ("evaluate",),  # FID / KID / IS, product fidelity, mask quality, the paper's ablation
     ("environment",),  # what is installed, for doctor and the status panel
     ("environment_view",),
 )
