@@ -37,6 +37,10 @@ class Requirement:
     # A PEP 508 environment marker: the requirement applies only where it holds (e.g. a backport that newer
     # Pythons have built in). Empty: everywhere.
     marker: str = ""
+    # Installed with pip's --no-deps: its metadata asks for something that would clash with the WebUI's packages
+    # (pysodmetrics asks for opencv-python-headless, a second owner of the cv2 folder opencv-python installed),
+    # while everything it imports is already there.
+    no_deps: bool = False
 
 
 REQUIREMENTS: tuple[Requirement, ...] = (
@@ -92,6 +96,25 @@ REQUIREMENTS: tuple[Requirement, ...] = (
         accept=">=1.1.8",
         install="==1.1.16",
         purpose="marketplace presets: the product's own colour in its soft edge (estimate_foreground_ml)",
+    ),
+    Requirement(
+        name="torch-fidelity",
+        accept=">=0.3.0",
+        install="==0.4.0",
+        purpose="FID, KID and IS (python -m lib_garment evaluate); needs only numpy, Pillow, torch, torchvision",
+    ),
+    Requirement(
+        name="scikit-learn",
+        accept=">=1.0",
+        install="==1.9.1",
+        purpose="needed by pysodmetrics (mask quality: python -m lib_garment evaluate-masks)",
+    ),
+    Requirement(
+        name="pysodmetrics",
+        accept=">=1.4",
+        install="==1.6.2",
+        purpose="mask quality: S-measure, E-measure, weighted F, MAE, IoU (python -m lib_garment evaluate-masks)",
+        no_deps=True,
     ),
     Requirement(
         name="tomli",

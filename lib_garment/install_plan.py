@@ -35,6 +35,7 @@ class Action:
     kind: ActionKind
     packages: tuple[str, ...]
     message: str
+    no_deps: bool = False  # pip --no-deps (Requirement.no_deps)
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _plan_requirement(req: Requirement, installed: Mapping[str, str], pins: Mapp
         message = f"replacing {found} with {req.name}{wanted} ({req.purpose})"
     else:
         message = f"installing {req.name}{wanted} ({req.purpose})"
-    return Action("install", (f"{req.name}{wanted}",), message)
+    return Action("install", (f"{req.name}{wanted}",), message, no_deps=req.no_deps)
 
 
 def worker_needed(installed: Mapping[str, str]) -> bool:

@@ -96,7 +96,8 @@ def _run_install(action: Action, constraints: list[str], runner: Runner) -> int:
         handle.write("\n".join(constraints) + "\n")
         constraints_file = handle.name
     try:
-        return runner([*_pip_base(), *action.packages, "-c", constraints_file])
+        no_deps = ["--no-deps"] if action.no_deps else []
+        return runner([*_pip_base(), *no_deps, *action.packages, "-c", constraints_file])
     finally:
         Path(constraints_file).unlink(missing_ok=True)
 

@@ -25,6 +25,9 @@ ALL_OURS = {
     "segment-anything-hq": "0.3",
     "mobilesam-mirror": "1.0.0",
     "pymatting": "1.1.16",
+    "torch-fidelity": "0.4.0",
+    "scikit-learn": "1.9.1",
+    "pysodmetrics": "1.6.2",
 }
 
 
@@ -45,6 +48,9 @@ def test_missing_packages_are_installed_one_action_each() -> None:
         "segment-anything-hq",
         "mobilesam-mirror",
         "pymatting",
+        "torch-fidelity",
+        "scikit-learn",
+        "pysodmetrics",
     ]  # no tomli: these tests run on Python 3.11+, which has tomllib
     assert all(a.kind == "install" for a in plan.actions)
     assert all(a.message.startswith("installing ") for a in plan.actions)
@@ -155,6 +161,9 @@ def test_names_are_compared_normalised() -> None:
         "MobileSAM-Mirror": "1.0.0",
         "Segment_Anything.HQ": "0.3",
         "PyMatting": "1.1.16",
+        "Torch_Fidelity": "0.4.0",
+        "scikit.learn": "1.9.1",
+        "PySODMetrics": "1.6.2",
         "transformers": "4.46.1",
         "Diffusers": "0.31.0",
     }
@@ -202,3 +211,21 @@ def test_a_missing_scale_extra_is_named_with_its_install_command(monkeypatch: py
         require_celery()
     assert INSTALL in str(found.value)
     assert found.value.exit_code == 3
+FORGE_PINS = {"gradio": "4.40.0", "transformers": "4.46.1", "diffusers": "0.31.0", "pydantic": "2.8.2",
+              "numpy": "1.26.2", "protobuf": "3.20.0", "pillow": "9.5.0", "httpx": "0.24.1"}  # fmt: skip
+
+
+@pytest.mark.parametrize("host", ["a1111", "forge"])
+def test_the_metric_packages_install_without_touching_a_pin(host: str) -> None:
+    """torch-fidelity, scikit-learn and pysodmetrics are plain installs on both hosts (no conflict action), and
+    pysodmetrics goes in with --no-deps: its opencv-python-headless would overwrite opencv-python's cv2 files."""
+    pins = A1111_1_10_1_PINS if host == "a1111" else FORGE_PINS
+    ours = {k: v for k, v in ALL_OURS.items() if k not in ("torch-fidelity", "scikit-learn", "pysodmetrics")}
+    installed = {**a1111_installed(**ours), **({"diffusers": "0.31.0", **FORGE_PINS} if host == "forge" else {})}
+    plan = plan_install(installed, pins, worker_installed=WORKER_READY)
+    assert [(a.kind, a.packages, a.no_deps) for a in plan.actions] == [
+        ("install", ("torch-fidelity==0.4.0",), False),
+        ("install", ("scikit-learn==1.9.1",), False),
+        ("install", ("pysodmetrics==1.6.2",), True),
+    ]
+    assert not plan.conflicts

@@ -55,6 +55,17 @@ def test_install_passes_pins_as_constraints_and_logs_one_line() -> None:
     assert "ultralytics>=8.3.0,<8.4.119" in command
     assert {"numpy==1.26.2", "torch==2.1.2", "transformers==4.30.2", "httpx==0.24.1"} <= set(runner.constraints)
     assert logged == ["[Garment Studio] installing ultralytics"]
+    assert "--no-deps" not in command
+
+
+def test_a_no_deps_requirement_is_installed_with_no_deps_and_the_pins_held() -> None:
+    runner = RecordingRunner()
+    plan = InstallPlan([Action("install", ("pysodmetrics==1.6.2",), "installing pysodmetrics", no_deps=True)])
+    installer.execute(plan, {}, A1111_1_10_1_PINS, worker_folder=Path("unused"), runner=runner, log=lambda _: None)
+    (command,) = runner.commands
+    assert "--no-deps" in command
+    assert "pysodmetrics==1.6.2" in command
+    assert "numpy==1.26.2" in runner.constraints
 
 
 def test_conflicts_are_logged_but_never_run() -> None:

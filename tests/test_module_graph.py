@@ -36,7 +36,7 @@ ENGINE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("restore",),  # hands and faces
     ("client",),  # a WebUI's REST API from outside
     ("catalogue",),  # a manifest of SKUs → jobs, their SQLite state, the resumable runner
-    ("scale",),  # the catalogue across many WebUI servers: Celery + Redis workers, the coordinator, status
+    ("scale", "evaluate"),  # the catalogue across many WebUI servers (Celery + Redis); FID / KID / IS, fidelity, masks
     ("environment",),  # what is installed, for doctor and the status panel
     ("environment_view",),
 )

@@ -140,6 +140,17 @@ _ADETAILER_REPO = "Bingsu/adetailer"
 _ADETAILER_COMMIT = "53cc19de382014514d9d4038601d261a7faa9b7b"
 
 
+# -- Evaluation (FID / KID / IS) ---------------------------------------------------------------------------------
+# weights-inception-2015-12-05-6726825d.pth: the TensorFlow FID Inception (inception-2015-12-05) converted to a
+# PyTorch state dict, torch-fidelity's release asset v0.2.0 (the file its FeatureExtractorInceptionV3 loads).
+# SHA-256 6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2 as pinned by several public evaluation
+# scripts that download this URL and verify it; 95,628,359 bytes as recorded for the same SHA-256 by a public
+# conversion script and, for pytorch-fid's pt_inception-2015-12-05-6726825d.pth (the same prefix, which torch.hub
+# checks against the SHA-256), by public asset manifests. pytorch-fid's release is listed as the second mirror; a
+# different file there would fail the check and never load.
+_FID_INCEPTION = "weights-inception-2015-12-05-6726825d.pth"
+
+
 def _adetailer(name: str, sha256: str, size: int) -> ModelFile:
     return ModelFile(
         name,
@@ -493,6 +504,27 @@ MODELS: tuple[ModelSpec, ...] = (
         f"{HF}/{_ADETAILER_REPO}",
         default=True,
         reuse_folders=("adetailer",),
+    ),
+    ModelSpec(
+        "inception-2015-12-05",
+        "evaluate",
+        "evaluate",
+        (
+            ModelFile(
+                _FID_INCEPTION,
+                (
+                    f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{_FID_INCEPTION}",
+                    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                    "pt_inception-2015-12-05-6726825d.pth",
+                ),
+                "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
+                95_628_359,
+            ),
+        ),
+        "Apache-2.0 (TensorFlow models)",
+        "torch_fidelity.FeatureExtractorInceptionV3",
+        "https://github.com/toshas/torch-fidelity",
+        notes="FID / KID / IS features (python -m lib_garment evaluate); downloaded on first use",
     ),
 )
 
