@@ -211,6 +211,8 @@ def test_a_missing_scale_extra_is_named_with_its_install_command(monkeypatch: py
         require_celery()
     assert INSTALL in str(found.value)
     assert found.value.exit_code == 3
+
+
 FORGE_PINS = {"gradio": "4.40.0", "transformers": "4.46.1", "diffusers": "0.31.0", "pydantic": "2.8.2",
               "numpy": "1.26.2", "protobuf": "3.20.0", "pillow": "9.5.0", "httpx": "0.24.1"}  # fmt: skip
 
