@@ -14,10 +14,15 @@ from tests.host_double.fixtures import flavours_of_this_set
 
 CN_MODELS = ("control_v11p_sd15_canny",)
 # Generated calls per operation; hypothesis stops earlier for an operation with fewer distinct calls (a GET
-# without parameters has one): 4 POST routes x 260 + 3 GET = 1,043 calls. GARMENT_FUZZ_EXAMPLES changes it.
-EXAMPLES = int(os.environ.get("GARMENT_FUZZ_EXAMPLES", "260"))
+# without parameters has one): 4 POST routes x 130 + the catalogue's 90 + 3 GET ≈ 613 calls in each package set.
+# The issue's floor is for one CI run, which fuzzes both sets (their schemas differ: pydantic 1 and 2): each set
+# must reach half of it here, and the test command (tools/run_tests.sh) adds the two sets' counts, recorded in
+# the JUnit report as the property "fuzz_calls", and fails the run below MIN_CALLS. GARMENT_FUZZ_EXAMPLES
+# changes the per-operation count.
+EXAMPLES = int(os.environ.get("GARMENT_FUZZ_EXAMPLES", "130"))
 TIME_CAP_S = 240  # a safety net against a hang, never a timing assertion: the run reports where it stopped
-MIN_CALLS = 1000  # the issue's floor for one CI run
+MIN_CALLS = 1000  # the issue's floor for one CI run (both package sets)
+MIN_CALLS_PER_SET = MIN_CALLS // 2
 AUTH_EXAMPLES = 12  # per route, without credentials
 # The catalogue routes: their bodies are checked before anything runs and an unknown id is a 404, so fewer calls
 # find what more would (and the suite's time budget is spent where the pipeline runs).
@@ -39,7 +44,9 @@ def _sender(app):
     return send
 
 
-def test_every_route_answers_fuzzed_calls_in_the_documented_shape(any_webui, fresh_engine_modules) -> None:
+def test_every_route_answers_fuzzed_calls_in_the_documented_shape(
+    any_webui, fresh_engine_modules, record_property
+) -> None:
     host = any_webui.with_garment_studio(CN_MODELS)
     client = host.client(nowebui=True)
     tallies = fuzz(
@@ -55,7 +62,10 @@ def test_every_route_answers_fuzzed_calls_in_the_documented_shape(any_webui, fre
     }
     problems = [p for tally in tallies.values() for p in tally.problems]
     assert problems == []
-    assert sum(t.calls for t in tallies.values()) >= MIN_CALLS
+    calls = sum(t.calls for t in tallies.values())
+    record_property("fuzz_calls", calls)  # the test command checks the two sets' sum against the floor
+    record_property("fuzz_floor", MIN_CALLS)
+    assert calls >= MIN_CALLS_PER_SET
     # The documented answers were all reached: valid calls, refused bodies and missing models.
     statuses = {code for tally in tallies.values() for code in tally.statuses}
     assert {200, 422} <= statuses

@@ -62,7 +62,7 @@ for i in 0 1; do
 done
 
 # One closing line over both sets, so a failure in the first set cannot hide behind a green second one.
-"$GARMENT_A1111_VENV/bin/python" - "$REPORTS"/*.xml <<'PY'
+"$GARMENT_A1111_VENV/bin/python" - "$REPORTS"/*.xml <<'PY' || status=1
 import sys
 import xml.etree.ElementTree as ET
 
@@ -74,5 +74,16 @@ for path in sys.argv[1:]:
 failed = totals["failures"] + totals["errors"]
 passed = totals["tests"] - failed - totals["skipped"]
 print(f"both sets: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+
+# The API fuzzing's floor is for the whole run (tests/test_rest_fuzz.py MIN_CALLS): the sets' calls added up.
+names = ("fuzz_calls", "fuzz_floor")
+props = [(p.get("name"), int(p.get("value"))) for path in sys.argv[1:]
+         for p in ET.parse(path).getroot().iter("property") if p.get("name") in names]
+fuzzed = [value for name, value in props if name == "fuzz_calls"]
+floor = max((value for name, value in props if name == "fuzz_floor"), default=0)
+if len(fuzzed) == len(sys.argv[1:]):  # the fuzzing test ran in every set (not filtered out)
+    print(f"API fuzzing: {sum(fuzzed)} calls across both sets ({' + '.join(map(str, fuzzed))}); floor {floor}")
+    if sum(fuzzed) < floor:
+        sys.exit(1)
 PY
 exit $status
