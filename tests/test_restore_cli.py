@@ -193,3 +193,16 @@ def test_the_crop_unit_reaches_the_servers_controlnet(webui, astronaut, tmp_path
     report = json.loads((out / "restore.json").read_text())
     assert report["summary"] == "1 face restored"
     assert report["request"]["restore"]["controlnet"]["kind"] == "canny"
+
+
+def test_a_pass_the_options_leave_open_gets_the_webuis_own_defaults() -> None:
+    """Steps, CFG and sampler the options leave open are the UI's (the in-WebUI restore route's), not the API's
+    own (50 steps, Euler): one request restores alike by every path."""
+    from lib_garment.cli.restore import img2img_body
+    from lib_garment.request import RestoreOptions
+
+    crop, mask = np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8)
+    body = img2img_body(crop, mask, "p", "n", RestoreOptions(), 3)
+    assert (body["steps"], body["cfg_scale"], body["sampler_name"]) == (20, 7.0, "DPM++ 2M")
+    chosen = RestoreOptions(steps=9, cfg_scale=4.5, sampler="Euler a")
+    assert img2img_body(crop, mask, "p", "n", chosen, 3)["sampler_name"] == "Euler a"

@@ -528,7 +528,7 @@ def test_payload_spellings_and_server_defaults() -> None:
     plan = _plan(seed=9, batch_count=3)
     body = img2img_payload(plan, ["canny [abc]"], "forge")
     assert (body["steps"], body["cfg_scale"]) == (20, 7.0)  # the UI's defaults (the API's own would be 50 steps)
-    assert "sampler_name" not in body  # the server's own sampler
+    assert body["sampler_name"] == "DPM++ 2M"  # the WebUI's own default, as its in-process entry points use it
     assert (body["n_iter"], body["batch_size"], body["seed"], body["inpainting_mask_invert"]) == (3, 1, 9, 0)
     assert (body["inpainting_fill"], body["inpaint_full_res"], body["resize_mode"]) == (1, False, 0)
     (unit,) = body["alwayson_scripts"]["controlnet"]["args"]

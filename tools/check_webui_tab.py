@@ -64,6 +64,39 @@ def generate(page: Page) -> str:
     return kept.inner_text()
 
 
+def catalogue(page: Page, folder: Path) -> str:
+    """After the preview (its weight-free units are the base of every row): a zip of two photos with their
+    masks into the Catalogue section, Start, Refresh until both jobs are done; the jobs table's text."""
+    import time
+    import zipfile
+
+    with zipfile.ZipFile(folder / "shoot.zip", "w") as archive:
+        for k in range(2):
+            photo = np.random.default_rng(10 + k).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+            mask = np.zeros((120, 160), np.uint8)
+            mask[20 + 10 * k : 90, 30:130] = 255
+            Image.fromarray(photo).save(folder / f"SKU-{k}.png")
+            Image.fromarray(mask).save(folder / f"SKU-{k}.mask.png")
+            archive.write(folder / f"SKU-{k}.png", f"SKU-{k}.png")
+            archive.write(folder / f"SKU-{k}.mask.png", f"SKU-{k}.mask.png")
+    page.locator("#tabs .tab-nav button", has_text="Garment Studio").first.click()
+    page.get_by_text("Catalogue: a manifest of SKUs, made in the background", exact=True).first.click()
+    section = "#garment_studio_catalogue"
+    page.locator(f"{section}_photos_zip input[type=file]").first.set_input_files(str(folder / "shoot.zip"))
+    page.locator(f"{section}_output textarea, {section}_output input").first.fill(f"tab-check-{int(time.time())}")
+    page.locator(f"{section}_start").first.click()
+    table = page.locator(f"{section}_table").first
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(5000)
+        page.locator(f"{section}_refresh").first.click()
+        page.wait_for_timeout(1000)
+        text = table.inner_text()
+        if text.count("done") >= 2 or "failed" in text:
+            break
+    return table.inner_text()
+
+
 def paste(page: Page) -> tuple[str, bool]:
     """txt2img: an infotext with a Garment Studio request pasted with the WebUI's paste button fills the section."""
     page.locator("#tabs .tab-nav button", has_text="txt2img").first.click()
@@ -85,6 +118,7 @@ def main() -> int:
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:7860/")
     parser.add_argument("--screenshot")
     parser.add_argument("--full", action="store_true", help="also Generate in the tab and paste into txt2img")
+    parser.add_argument("--catalogue", action="store_true", help="also run a two-photo catalogue from the tab")
     args = parser.parse_args()
     errors: list[str] = []
     with sync_playwright() as pw:
@@ -103,6 +137,7 @@ def main() -> int:
         page.wait_for_timeout(3000)
         summary = preview(page, Path(tempfile.mkdtemp()))
         kept = generate(page) if args.full else ""
+        jobs = catalogue(page, Path(tempfile.mkdtemp())) if args.catalogue else ""
         if args.screenshot:
             page.screenshot(path=args.screenshot, full_page=False)
         pasted = paste(page) if args.full else ("", True)
@@ -118,6 +153,9 @@ def main() -> int:
         print("generate:", kept.replace("\n", " | "))
         print("pasted into txt2img:", pasted)
         ok &= "identical to the photo" in kept and json.loads(pasted[0]).get("task") == "model" and pasted[1]
+    if args.catalogue:
+        print("catalogue table:", jobs.replace("\n", " | ")[:600])
+        ok &= jobs.count("done") >= 2 and "failed" not in jobs
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

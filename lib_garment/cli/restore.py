@@ -197,6 +197,7 @@ def img2img_body(
 ) -> dict[str, Any]:
     """The /sdapi/v1/img2img body regenerating the masked skin of one crop (the WebUI's nested pass's fields)."""
     from lib_garment.b64images import encode_png
+    from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_SAMPLER, DEFAULT_STEPS
 
     body: dict[str, Any] = {
         "init_images": [encode_png(crop)],
@@ -217,8 +218,11 @@ def img2img_body(
         "send_images": True,
         "save_images": False,
     }
-    wanted = {"steps": options.steps, "cfg_scale": options.cfg_scale, "sampler_name": options.sampler}
-    body.update({key: value for key, value in wanted.items() if value is not None})
+    # What the options leave open: the WebUI's UI defaults, as its own restore route uses them (the API's own
+    # would be 50 steps and Euler).
+    body["steps"] = int(options.steps or DEFAULT_STEPS)
+    body["cfg_scale"] = float(options.cfg_scale or DEFAULT_CFG)
+    body["sampler_name"] = options.sampler or DEFAULT_SAMPLER
     return body
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from lib_garment.b64images import decode_image, encode_png
 from lib_garment.client.errors import WebUIError
 from lib_garment.generate.controlnet_units import Flavour, resize_mode_for, unit_fields
-from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_STEPS, GenerationPlan, UnitPlan
+from lib_garment.generate.plan import DEFAULT_CFG, DEFAULT_SAMPLER, DEFAULT_STEPS, GenerationPlan, UnitPlan
 
 IMG2IMG_RESIZE_MODE = 0  # "Just resize": the output maps back onto the photo for the exact composite
 
@@ -40,8 +40,8 @@ def img2img_payload(
     override_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The img2img body for ``plan``: photo, inpaint mask (white = regenerate), inpaint options, size, seed,
-    batch count and the units with their resolved ``models``. Steps and CFG the plan leaves open get the UI's
-    defaults; an open sampler is left to the server."""
+    batch count and the units with their resolved ``models``. Steps, CFG and sampler the plan leaves open get
+    the UI's defaults, as the WebUI's own entry points use them: one request makes one picture by every path."""
     if len(models) != len(plan.units):
         raise ValueError(f"{len(plan.units)} units but {len(models)} model titles")
     plan = plan.with_inpaint_defaults()  # the API's own defaults (e.g. "Only masked") are not the UI's
@@ -67,8 +67,7 @@ def img2img_payload(
     }
     body["steps"] = int(plan.steps or DEFAULT_STEPS)  # the API's own default would be 50
     body["cfg_scale"] = float(plan.cfg_scale or DEFAULT_CFG)
-    if plan.sampler is not None:
-        body["sampler_name"] = plan.sampler
+    body["sampler_name"] = plan.sampler or DEFAULT_SAMPLER
     if override_settings:
         body["override_settings"] = dict(override_settings)
         body["override_settings_restore_afterwards"] = True

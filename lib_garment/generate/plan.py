@@ -14,6 +14,9 @@ import numpy as np
 # What a plan leaves open (None) is filled with these, as the WebUI's UI would; the API's own defaults differ.
 DEFAULT_STEPS = 20
 DEFAULT_CFG = 7.0
+# The WebUI's own default sampler. Every path sends it when the request names none — the WebUI in-process, and
+# its API from outside, whose own default (Euler) would make another picture of the same seed.
+DEFAULT_SAMPLER = "DPM++ 2M"
 # The WebUI's inpainting_fill values (host-contract §3.5), by the request's names.
 INPAINT_FILL = {"fill": 0, "original": 1, "latent noise": 2, "latent nothing": 3}
 # The inpaint options a plan leaves open (None) where no user setting stands in for them: a generation of our

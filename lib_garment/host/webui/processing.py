@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from modules import processing, shared
 
+from lib_garment.generate.plan import DEFAULT_SAMPLER
 from lib_garment.host.webui.controlnet import find_cn_script
 
-DEFAULT_SAMPLER = "DPM++ 2M"  # the WebUI's own default
 INNER_MARK = "_garment_studio_inner"  # set on our own processing objects: the always-on script stays out
 
 
