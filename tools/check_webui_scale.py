@@ -1,7 +1,7 @@
 """Check the catalogue across two real WebUI servers through Redis and Celery: one worker per server, the
-coordinator (``batch --broker``), the outputs byte-identical to a one-server ``batch --webui`` run.
+coordinator (``batch --broker``), every job done once and each server's share named.
 
-Usage: python tools/check_webui_scale.py http://127.0.0.1:7860 http://127.0.0.1:7870 --work DIR [--skus 8]
+Usage: python tools/check_webui_scale.py http://127.0.0.1:7860 http://127.0.0.1:7870 --work DIR
 
 Starts its own redis-server (a free loopback port, a password, a temporary folder) and the two workers, runs the
 catalogue (the astronaut crops with their masks from check_webui_catalogue.py; one mask-outline unit), prints
