@@ -194,31 +194,12 @@ def stage_outputs(folder: Path) -> list[Path]:
     return [folder / str(output(r, "result")) for r in records]
 
 
-def metric_options(n_real: int, n_generated: int, layer: str, kid_subsets: int) -> Any:
-    """torch-fidelity's defaults (KID subsets of 1000, 10 IS splits) shrunk to what the sets hold: a seller's
-    shoot is tens of photos, not thousands; the sizes used are written into the report."""
-    from lib_garment.evaluate.image_sets import DEFAULT_IS_SPLITS, DEFAULT_KID_SUBSET_SIZE, MetricOptions
-
-    smaller = min(n_real, n_generated)
-    if smaller < 2:
-        raise BadInput(
-            f"the real set has {n_real} and each stage {n_generated} image(s): FID and KID need at least 2 in "
-            "each (more photos, or --seeds 2 or more)"
-        )
-    return MetricOptions(
-        kid_subset_size=min(DEFAULT_KID_SUBSET_SIZE, smaller),
-        kid_subsets=kid_subsets,
-        is_splits=min(DEFAULT_IS_SPLITS, n_generated),
-        layer=layer,
-    )
-
-
 def evaluate_stages(
     planned: Sequence[PlannedStage], real: ImageSet, net: InceptionNet, photos: dict[str, Path], kid_subsets: int
 ) -> dict[str, Any]:
     """Every stage's FID, KID, IS (torch-fidelity, real features extracted once) and product fidelity."""
     from lib_garment.evaluate.fidelity import catalogue_fidelity
-    from lib_garment.evaluate.image_sets import extract_features, metrics_from_features
+    from lib_garment.evaluate.image_sets import extract_features, fitted_options, metrics_from_features
     from lib_garment.evaluate.images import read_set
 
     real_features = extract_features(net, real.images)
@@ -226,7 +207,7 @@ def evaluate_stages(
     options = None
     for item in planned:
         generated = read_set(stage_outputs(item.folder), f"stage {item.stage.folder}")
-        options = metric_options(len(real.images), len(generated.images), net.layer, kid_subsets)
+        options = fitted_options(len(real.images), len(generated.images), net.layer, kid_subsets)
         numbers = metrics_from_features(real_features, extract_features(net, generated.images), options)
         fidelity = catalogue_fidelity(item.folder, photos).to_json()["overall"]
         stage = item.stage
