@@ -4,6 +4,8 @@
   subsets of a stated size) and IS (mean ± std over splits) of the generated set against the real set.
 - ``evaluate-masks --pred DIR --truth DIR [--json]``: IoU, boundary F, MAE, S-measure, E-measure and weighted F,
   per image and overall.
+- ``evaluate-fidelity DIR --photos MANIFEST_OR_FOLDER [--json]``: a catalogue folder's kept pixels against the
+  photos (exit 1 when one differs), the seam at the matte's edge and the compliance pass rate.
 
 Every input is checked before the Inception network is loaded: a missing or empty folder, an undecodable file
 (named), a set smaller than the KID subset size or the IS splits (with the number needed) exit 2; missing
