@@ -65,6 +65,21 @@ def plane_depth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepare, "map_estimators", estimators)
 
 
+def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many images each Inception pass of the ablation saw."""
+    from lib_garment.evaluate import image_sets
+
+    seen: list[int] = []
+    real = image_sets.extract_features
+
+    def counted(net: Any, images: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(len(images))
+        return real(net, images, *args, **kwargs)
+
+    monkeypatch.setattr(image_sets, "extract_features", counted)
+    return seen
+
+
 def _command(shoot: Path, out: Path, models: Path, url: str, tmp_path: Path) -> list[object]:
     base = tmp_path / "base.json"
     base.write_text(json.dumps({"generation": {"steps": 2}, "prompt": "studio"}))
@@ -85,9 +100,13 @@ def test_the_background_ablation_runs_four_stages_writes_the_table_and_resumes(
         assert code == 0, err
         assert counter.calls == 8  # 4 stages × 2 photos, one img2img each
         first = {p: p.read_bytes() for p in out.rglob("*.png") if "stages" in p.parts}
+        table = (out / "ablation.csv").read_text()
+        extracted = _count_extractions(monkeypatch)
         assert ablation(*_command(shoot, out, models, url, tmp_path)) == 0  # resumed: every job done
         capsys.readouterr()
     assert counter.calls == 8
+    assert extracted == [2]  # the real set only: the stages' features came from their unchanged results' cache
+    assert (out / "ablation.csv").read_text() == table
     assert {p: p.read_bytes() for p in out.rglob("*.png") if "stages" in p.parts} == first
 
     assert sorted(p.name for p in (out / "stages").iterdir()) == list(FOLDERS)

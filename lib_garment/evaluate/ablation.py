@@ -206,13 +206,18 @@ def evaluate_stages(
     rows: list[dict[str, Any]] = []
     options = None
     for item in planned:
-        generated = read_set(stage_outputs(item.folder), f"stage {item.stage.folder}")
-        options = fitted_options(len(real.images), len(generated.images), net.layer, kid_subsets)
-        numbers = metrics_from_features(real_features, extract_features(net, generated.images), options)
+        files = stage_outputs(item.folder)
+        features = cached_features(item.folder, files, net)
+        if features is None:
+            generated = read_set(files, f"stage {item.stage.folder}")
+            features = extract_features(net, generated.images)
+            save_cached_features(item.folder, files, net, features)
+        options = fitted_options(len(real.images), len(files), net.layer, kid_subsets)
+        numbers = metrics_from_features(real_features, features, options)
         fidelity = catalogue_fidelity(item.folder, photos).to_json()["overall"]
         stage = item.stage
         rows.append({
-            "stage": stage.number, "name": stage.label, "folder": str(item.folder), "images": len(generated.images),
+            "stage": stage.number, "name": stage.label, "folder": str(item.folder), "images": len(files),
             **numbers,
             "paper_fid": stage.paper_fid, "paper_kid": stage.paper_kid, "paper_is": stage.paper_is,
             "segmented": stage.segmented, **{f"fidelity_{k}": v for k, v in fidelity.items()},
@@ -228,6 +233,51 @@ def evaluate_stages(
         "seed_metrics": options.seed,
         "weights": f"{net.path} ({net.basis})",
     }
+
+
+FEATURES_CACHE = "inception-features.npz"
+
+
+def _features_key(files: Sequence[Path], net: InceptionNet) -> str:
+    """What a stage's features depend on: the result files' bytes, the weights (the registry pins the file at
+    its path by SHA-256) and the layer."""
+    import hashlib
+
+    from lib_garment.catalogue.jobs import file_sha256
+
+    digest = hashlib.sha256(f"{net.path}\0{net.basis}\0{net.layer}".encode())
+    for path in files:
+        digest.update(f"\0{path.name}\0{file_sha256(path)}".encode())
+    return digest.hexdigest()
+
+
+def cached_features(folder: Path, files: Sequence[Path], net: InceptionNet) -> dict[str, Any] | None:
+    """A stage's features from its last evaluation when nothing they depend on changed (a re-run of a finished
+    ablation re-tabulates without running the Inception over every stage again); None otherwise."""
+    import numpy as np
+
+    from lib_garment.evaluate.inception import LOGITS
+
+    path = folder / FEATURES_CACHE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if str(saved["key"]) != _features_key(files, net):
+                return None
+            return {net.layer: saved["pool"], LOGITS: saved["logits"]}
+    except (OSError, KeyError, ValueError):  # a damaged cache is recomputed, never trusted
+        return None
+
+
+def save_cached_features(folder: Path, files: Sequence[Path], net: InceptionNet, features: dict[str, Any]) -> None:
+    import numpy as np
+
+    from lib_garment.evaluate.inception import LOGITS
+
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(_features_key(files, net)), pool=features[net.layer], logits=features[LOGITS])
+    imageio.write_bytes(folder / FEATURES_CACHE, buffer.getvalue())
 
 
 CSV_COLUMNS = (
