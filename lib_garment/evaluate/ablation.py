@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from lib_garment import imageio
 from lib_garment.catalogue.jobs import Job, plan_jobs
 from lib_garment.catalogue.manifest import Manifest
-from lib_garment.errors import BadInput
+from lib_garment.errors import BadInput, ModelUnavailable
 
 if TYPE_CHECKING:
     from lib_garment.catalogue.generators import Generator
@@ -371,7 +371,12 @@ def ablation_markdown(report: dict[str, Any]) -> str:
 
 def ablation_plot(report: dict[str, Any]) -> bytes:
     """FID and KID per stage, ours against the paper's (its own axis: the scales differ), as Figures 16–17."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as err:  # both WebUIs install it (gradio needs it); a bare environment may not
+        raise ModelUnavailable(
+            f"the plot needs matplotlib ({err}): pip install matplotlib; ablation.md, .csv and .json are written"
+        ) from None
 
     matplotlib.use("Agg", force=False)  # no display on a server; the WebUI may have chosen Agg already
     from matplotlib.figure import Figure
