@@ -63,10 +63,12 @@ class SegmentOptions(_Strict):
         None, ge=1, le=512, description="Half-width k of the unknown band in px (k in, k out); None scales with size."
     )
     matte: Literal["vitmatte", "classic", "none"] = "vitmatte"
-    mask_source: Literal["auto", "phrase", "mask"] = Field(
+    mask_source: Literal["auto", "phrase", "mask", "none"] = Field(
         "auto",
         description="Where the product mask comes from: the phrases, the caller's mask (img2img inpaint mask, an "
-        "uploaded or base64 mask), or auto (the caller's mask when one is given, else the phrases).",
+        "uploaded or base64 mask), or auto (the caller's mask when one is given, else the phrases). none: nothing "
+        "is kept, the whole photo is inpainted and nothing is composited back (the paper's 'no segmentation' "
+        "ablation stage); no segmentation model runs, and the units must not need the mask (no mask_canny).",
     )
     detector: Literal["groundingdino-py", "transformers"] = "groundingdino-py"
     sam: Literal["vit_b", "vit_l", "vit_h", "vit_h_hq", "mobile"] = "vit_b"
@@ -347,6 +349,25 @@ class GarmentRequest(_Strict):
     def _model_for_the_model_task(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805 - pydantic v1 API
         if values["task"] != "model" and values["model"] != ModelDescription():
             raise ValueError("model describes the person of the model task: set task to model, or leave model out")
+        return values
+
+    # allow_reuse: see ControlUnit
+    @root_validator(skip_on_failure=True, allow_reuse=True)
+    def _nothing_kept(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805 - pydantic v1 API
+        """mask_source none keeps nothing: no outline to draw, no product to frame on a canvas."""
+        if values["segment"].mask_source != "none":
+            return values
+        control = values["control"]
+        # None means the task's default units, and both tasks' defaults outline the product (mask_canny).
+        if control is None or any(unit.kind == "mask_canny" for unit in control):
+            raise ValueError(
+                "segment.mask_source none keeps nothing, so there is no outline for a mask_canny unit: give control "
+                "without mask_canny ([] for no units)"
+            )
+        if values["preset"] is not None or values["output"].background is not None:
+            raise ValueError("segment.mask_source none keeps no product to put on a preset's canvas or a background")
+        if values["reference_image"] is not None:
+            raise ValueError("segment.mask_source none is for img2img (the photo is regenerated), not txt2img")
         return values
 
 

@@ -117,11 +117,29 @@ def garment_openapi(
         "required": ["output"],
         "additionalProperties": False,
     }
+    # Evaluation: two folders on the server; drawn names are mostly refused (outside the catalogue folder,
+    # missing, empty), the catalogue folder itself holds no images.
+    folder = {"anyOf": [{"type": "string"}, {"enum": [".", "..", "/", "shoot"]}]}
+    evaluate = {
+        "type": "object",
+        "properties": {
+            "real": folder,
+            "generated": folder,
+            "features": {"enum": ["64", "192", "768", "2048"]},
+            "kid_subset_size": {"type": ["integer", "null"]},
+            "kid_subsets": {"type": "integer"},
+            "is_splits": {"type": ["integer", "null"]},
+            "seed": {"type": "integer"},
+        },
+        "required": ["real", "generated"],
+        "additionalProperties": False,
+    }
+    special = {f"{PREFIX}/batch": batch, f"{PREFIX}/evaluate": evaluate}
     for path, item in doc["paths"].items():
         post = item.get("post")
         if post is None or path.endswith("/stop"):
             continue  # stop takes no body
-        schema = batch if path == f"{PREFIX}/batch" else body
+        schema = special.get(path, body)
         post["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
     return doc
 

@@ -9,7 +9,6 @@ computation on the features written by ``--features-out``, and every refusal.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -23,16 +22,9 @@ from PIL import Image
 from lib_garment.cli.main import main
 from lib_garment.models import registry
 from lib_garment.paths import MODELS_SUBDIR
-from tests.factories.inception import FILE_NAME, make_random_inception
+from tests.factories.inception import FILE_NAME
 
 SUBSET, SUBSETS, SPLITS, SEED = 3, 5, 2, 7
-
-
-@pytest.fixture(scope="module")
-def inception(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
-    made = make_random_inception(tmp_path_factory.mktemp("inception"))
-    data = made.path.read_bytes()
-    return made.path, hashlib.sha256(data).hexdigest(), len(data)
 
 
 def _models(inception: tuple[Path, str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

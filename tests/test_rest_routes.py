@@ -421,8 +421,8 @@ def test_nowebui_version_schema_and_generate(any_webui, fresh_engine_modules) ->
     names = ("version", "schema", "presets", "segment", "maps", "generate", "restore")
     assert {f"{API}/{name}" for name in names} <= set(openapi["paths"])
     host.run_app_started(app=host.app)  # a reload calling app_started on the same app: the routes are replaced
-    # 7 routes and the catalogue's 3 (batch, batch/{id}, batch/{id}/stop)
-    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 10
+    # 7 routes, the catalogue's 3 (batch, batch/{id}, batch/{id}/stop) and evaluate
+    assert len([route for route in host.app.routes if getattr(route, "path", "").startswith(API)]) == 11
     assert client.get(f"{API}/version").json() == {
         "version": engine("lib_garment").__version__,
         "request_version": 1,

@@ -259,6 +259,8 @@ def _file_problems(row: Row, files: _RowFiles, problems: list[str]) -> tuple[str
 def _check_something_to_keep(row: Row, request: GarmentRequest, problems: list[str]) -> None:
     from lib_garment.segment.phrases import parse_phrases
 
+    if request.segment.mask_source == "none":  # nothing is kept on purpose (the ablation's first stage)
+        return
     if request.segment.mask_source == "mask":
         problems.append(f"{row.where}: request.segment.mask_source is mask, but the row has no mask column")
     elif not parse_phrases(request.segment.phrases):

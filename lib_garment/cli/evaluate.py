@@ -4,6 +4,8 @@
   subsets of a stated size) and IS (mean ± std over splits) of the generated set against the real set.
 - ``evaluate-masks --pred DIR --truth DIR [--json]``: IoU, boundary F, MAE, S-measure, E-measure and weighted F,
   per image and overall.
+- ``evaluate-fidelity DIR --photos MANIFEST_OR_FOLDER [--json]``: a catalogue folder's kept pixels against the
+  photos (exit 1 when one differs), the seam at the matte's edge and the compliance pass rate.
 
 Every input is checked before the Inception network is loaded: a missing or empty folder, an undecodable file
 (named), a set smaller than the KID subset size or the IS splits (with the number needed) exit 2; missing
@@ -59,6 +61,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     masks.add_argument("--truth", required=True, metavar="DIR", help="ground-truth masks")
     masks.add_argument("--json", action="store_true", help="print the report as JSON")
     masks.set_defaults(func=run_evaluate_masks)
+
+    kept = subparsers.add_parser(
+        "evaluate-fidelity",
+        help="product fidelity of a catalogue folder: kept pixels identical to the photo, seam, compliance",
+        description="For every done output of a catalogue folder (batch or ablation stage): the share of α = 1 "
+        "pixels identical to the photo (must be 100 %%), the seam at the matte's edge (mean |difference| across "
+        "it, 0-255, result beside photo) and the compliance pass rate of the preset outputs. Exit 1 when any "
+        "kept pixel differs from the photo.",
+    )
+    kept.add_argument("folder", metavar="DIR", help="the catalogue folder (holds <sku>/result.json)")
+    kept.add_argument("--photos", required=True, metavar="MANIFEST_OR_FOLDER", help="the manifest or photo folder "
+                      "the catalogue was made from (each SKU's photo)")  # fmt: skip
+    kept.add_argument("--json", action="store_true", help="print the report as JSON")
+    kept.set_defaults(func=run_evaluate_fidelity)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -132,3 +148,46 @@ def run_evaluate_masks(args: argparse.Namespace) -> int:
     print("\t".join(["overall", *(f"{overall[m]:.4f}" for m in METRICS)]))
     print(f"pooled IoU over all pixels: {overall['pooled_iou']:.4f} ({overall['images']} images)", file=sys.stdout)
     return 0
+
+
+def run_evaluate_fidelity(args: argparse.Namespace) -> int:
+    from lib_garment.catalogue.manifest import read_manifest
+    from lib_garment.evaluate.fidelity import catalogue_fidelity
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise BadInput(f"{folder} is not a folder")
+    manifest = read_manifest(args.photos)
+    if manifest.problems:
+        raise BadInput(f"--photos {args.photos}: " + "; ".join(manifest.problems))
+    measured = catalogue_fidelity(folder, {row.sku: row.image for row in manifest.rows})
+    report = measured.to_json()
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(format_fidelity(report))
+    if not measured.all_exact:
+        changed = [f"{o['sku']} #{o['variant']}" for o in report["outputs"] if not o["exact"]]
+        print(f"error: kept pixels differ from the photo in {', '.join(changed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def format_fidelity(report: dict[str, Any]) -> str:
+    lines = ["sku\tvariant\tkept pixels\tidentical\tseam result\tseam photo"]
+    for o in report["outputs"]:
+        seams = [("-" if o[k] is None else f"{o[k]:.2f}") for k in ("seam_result", "seam_photo")]
+        lines.append(
+            f"{o['sku']}\t{o['variant']}\t{o['kept_pixels']}\t{100 * o['kept_share']:.4f} %\t" + "\t".join(seams)
+        )
+    overall = report["overall"]
+    seam = overall["seam_result_mean"]
+    rate = overall["compliance_pass_rate"]
+    lines += [
+        f"kept pixels identical to the photo: {100 * overall['kept_share']:.4f} % of {overall['kept_pixels']} "
+        f"({overall['exact_results']}/{overall['results']} results exact; must be 100 %)",
+        f"seam at the matte's edge (mean over results): {'-' if seam is None else f'{seam:.2f}'}",
+        "compliance pass rate: "
+        + ("- (no preset output)" if rate is None else f"{100 * rate:.1f} % of {overall['compliance_checked']}"),
+    ]
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from lib_garment import __version__
-from lib_garment.cli import batch, doctor, evaluate, maps, presets, restore, run, segment, status, worker
+from lib_garment.cli import ablation, batch, doctor, evaluate, maps, presets, restore, run, segment, status, worker
 from lib_garment.errors import GarmentError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
@@ -16,7 +16,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_UNAVAILABLE = 0, 1, 2, 3
 Handler = Callable[[argparse.Namespace], int]
 
 # Each sub-command module offers register(subparsers) -> None and sets its handler as ``func``.
-COMMANDS = (doctor, maps, segment, run, restore, presets, batch, worker, status, evaluate)
+COMMANDS = (doctor, maps, segment, run, restore, presets, batch, worker, status, evaluate, ablation)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -60,7 +60,8 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out} exists and is not a folder")
-    if mask is None and request.segment.mask_source != "mask" and not parse_phrases(request.segment.phrases):
+    keeps_by_phrase = request.segment.mask_source not in ("mask", "none")  # none: nothing kept, on purpose
+    if mask is None and keeps_by_phrase and not parse_phrases(request.segment.phrases):
         raise BadInput('say what to keep: --keep "white t-shirt" (several: "dress . belt"), or --mask KEEP.png')
     try:
         check_inputs(request, photo, mask, maps)

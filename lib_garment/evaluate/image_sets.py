@@ -51,6 +51,25 @@ class MetricOptions:
             raise BadInput("kid-subset-size must be at least 2 (KID's unbiased estimate needs pairs)")
 
 
+def fitted_options(
+    n_real: int, n_generated: int, layer: str = POOL, kid_subsets: int = DEFAULT_KID_SUBSETS
+) -> MetricOptions:
+    """torch-fidelity's defaults (KID subsets of 1000 images, 10 IS splits) shrunk to what the sets hold: a
+    seller's shoot is tens of photos, not thousands. The sizes used are reported with the numbers."""
+    smaller = min(n_real, n_generated)
+    if smaller < 2:
+        raise BadInput(
+            f"the real set has {n_real} and the generated set {n_generated} image(s): FID and KID need at least 2 "
+            "in each"
+        )
+    return MetricOptions(
+        kid_subset_size=min(DEFAULT_KID_SUBSET_SIZE, smaller),
+        kid_subsets=kid_subsets,
+        is_splits=min(DEFAULT_IS_SPLITS, n_generated),
+        layer=layer,
+    )
+
+
 def check_counts(n_real: int, n_generated: int, options: MetricOptions) -> None:
     """BadInput, before any model runs, when a set is too small for a metric; says how many are needed."""
     problems = []

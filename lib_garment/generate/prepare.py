@@ -27,7 +27,7 @@ from lib_garment.maps.from_request import map_estimators, map_settings
 from lib_garment.models.settings import ModelSettings
 from lib_garment.request import MAP_KINDS, GarmentRequest
 from lib_garment.segment.phrases import parse_phrases
-from lib_garment.segment.pipeline import Segmentation
+from lib_garment.segment.pipeline import Segmentation, nothing_kept
 
 _shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
 PHRASES = ("request", "segment", "phrases")  # where a REST body says what to keep (BadInput.loc)
@@ -61,6 +61,8 @@ class Prepared:
 def choose_mask_source(request: GarmentRequest, has_mask: bool) -> str:
     """ "mask" or "phrase" for this job, or BadInput saying what is missing."""
     wanted = request.segment.mask_source
+    if wanted == "none":  # nothing kept: a mask or phrases, if given, are not used
+        return "none"
     has_phrases = bool(parse_phrases(request.segment.phrases))
     if wanted == "mask" and not has_mask:
         raise BadInput(
@@ -253,13 +255,16 @@ def prepare(
 
     # Every model the job needs is found (or fetched) before any of them runs.
     own_depth = supplied_depth(needed, supplied)
-    backends = segmentation_backends(request, env, from_mask=source == "mask")
+    backends = None if source == "none" else segmentation_backends(request, env, from_mask=source == "mask")
     pose_model, depth_model = map_estimators(model_kinds(needed, own_depth), request, env)
     setup_s = time.perf_counter() - started
 
-    run = run_segmentation(photo, request.segment, backends, mask if source == "mask" else None)
-    segmentation = run.segmentation
-    if not segmentation.mask.any():
+    if backends is None:  # mask_source none: the whole photo is regenerated, no model segments it
+        segmentation, run_notes, segment_s = nothing_kept(*photo.shape[:2]), (), 0.0
+    else:
+        run = run_segmentation(photo, request.segment, backends, mask if source == "mask" else None)
+        segmentation, run_notes, segment_s = run.segmentation, tuple(run.notes), run.seconds
+    if source != "none" and not segmentation.mask.any():
         if segmentation.missing:
             raise BadInput(
                 f"nothing found for {', '.join(map(repr, segmentation.missing))}: lower segment.box_threshold, "
@@ -270,7 +275,7 @@ def prepare(
             "the mask keeps nothing: paint or upload a mask that covers the product",
             loc=("mask",) if source == "mask" else PHRASES,
         )
-    notes = list(run.notes)
+    notes = list(run_notes)
     notes.extend(f"nothing found for {phrase!r}" for phrase in segmentation.missing)
     if not units and map_kinds(request):
         notes.append(NO_CONTROLNET)
@@ -281,7 +286,7 @@ def prepare(
     plan = build_plan(plan_request, photo, segmentation.alpha, maps, tuple(notes))
     timings = {
         "setup_s": setup_s,
-        "segment_s": run.seconds,
+        "segment_s": segment_s,
         "maps_s": maps_s,
         "total_s": time.perf_counter() - started,
     }

@@ -116,14 +116,15 @@ class Segmentation:
     """What segmentation made, all at the original photo's size.
 
     ``mask``: the clean mask, uint8 0/255. ``trimap``: uint8 {0, 128, 255}. ``matte``: the alpha and its
-    method. ``source``: "text" (detected) or "mask" (a coarse mask given). ``detections``: everything the
+    method. ``source``: "text" (detected), "mask" (a coarse mask given) or "none" (nothing kept:
+    :func:`nothing_kept`). ``detections``: everything the
     detector reported, in original coordinates; ``selected``: the chosen boxes per phrase.
     """
 
     mask: np.ndarray
     trimap: np.ndarray
     matte: Matte
-    source: Literal["text", "mask"]
+    source: Literal["text", "mask", "none"]
     trimap_radius: int
     phrases: tuple[str, ...] = ()
     detections: tuple[PhraseDetection, ...] = ()
@@ -159,6 +160,13 @@ class Segmentation:
             "matte": self.matte.method,
             "matte_note": self.matte.note,
         }
+
+
+def nothing_kept(height: int, width: int) -> Segmentation:
+    """The segmentation of a request that keeps nothing (``segment.mask_source`` none): empty mask, trimap
+    and alpha, so the whole photo is inpainted and the composite puts no photographed pixel back."""
+    empty = np.zeros((height, width), np.uint8)
+    return Segmentation(empty, empty.copy(), Matte(np.zeros((height, width), np.float32), "none"), "none", 0)
 
 
 def check_segment_inputs(

@@ -90,6 +90,19 @@ def _hf_record(cls: Callable[..., R], out_dir: Path, result: CallResult, seconds
 
 
 @pytest.fixture(scope="session")
+def inception(tiny_model_root: Path) -> tuple[Path, str, int]:
+    """Random FID Inception weights in the real file's format (tests/factories/inception.py), with the SHA-256
+    and size a test registry entry needs: built once, shared by the evaluation tests (seconds to build)."""
+    import hashlib
+
+    from tests.factories.inception import make_random_inception
+
+    made = make_random_inception(tiny_model_root / "inception")
+    data = made.path.read_bytes()
+    return made.path, hashlib.sha256(data).hexdigest(), len(data)
+
+
+@pytest.fixture(scope="session")
 def tiny_groundingdino_py(tiny_model_root: Path) -> TinyGroundingDinoPy:
     """groundingdino-py: config .py + groundingdino_swint_ogc.pth-style checkpoint + local BERT dir."""
     return make_groundingdino_py(tiny_model_root / "groundingdino_py")

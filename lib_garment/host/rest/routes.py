@@ -58,6 +58,7 @@ from lib_garment.host.passes.outputs import output_folder, save_delivered
 from lib_garment.host.rest.answers import answer, json_response
 from lib_garment.host.rest.batch_routes import BATCH_ROUTES
 from lib_garment.host.rest.body import RouteJob, parse_body, unused_notes
+from lib_garment.host.rest.evaluate_route import EVALUATE_ROUTE
 from lib_garment.host.rest.restore_route import restore_job
 from lib_garment.host.webui.progress import webui_progress
 from lib_garment.host.webui.queue import queued
@@ -302,6 +303,7 @@ def register_routes(demo: Any, app: FastAPI) -> None:
         for method, name, endpoint, summary in ROUTES
     ]
     table += list(BATCH_ROUTES)  # the catalogue routes (batch_routes.py)
+    table.append(EVALUATE_ROUTE)  # evaluate_route.py
     paths = {f"{PREFIX}/{row[1]}" for row in table}
     app.router.routes[:] = [route for route in app.router.routes if getattr(route, "path", None) not in paths]
     for method, name, endpoint, summary, description, extra in table:
