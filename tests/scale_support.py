@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "s3cret-broker-pw"  # a test server's password, checked never to appear in any output
 API_AUTH = ("studio", "api-pw-41")
-JOB_TIMEOUT, VISIBILITY = 3.0, 4.0  # short, so a lost worker's job comes back within seconds
+JOB_TIMEOUT, VISIBILITY = 2.0, 2.5  # short, so a lost worker's job comes back within seconds (jobs take ~0.1 s)
 
 
 def with_routes(webui: Any) -> Any:

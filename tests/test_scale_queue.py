@@ -22,6 +22,7 @@ import pytest
 from tests.catalogue_support import base_request, servers, write_csv, write_shoot
 from tests.presets_support import write_test_shop
 from tests.scale_support import (
+    JOB_TIMEOUT,
     PASSWORD,
     VISIBILITY,
     Generating,
@@ -85,7 +86,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
 
 def queued(farm: Farm, source: Path, out: Path, broker: str, *extra: object) -> list[str]:
     return [str(a) for a in (source, "--out", out, "--request", base_request(farm.folder), "--models-dir",
-            farm.folder / "models", "--offline", "--broker", broker, "--timeout", 3, "--visibility-timeout",
+            farm.folder / "models", "--offline", "--broker", broker, "--timeout", JOB_TIMEOUT, "--visibility-timeout",
             VISIBILITY, *extra)]  # fmt: skip
 
 
