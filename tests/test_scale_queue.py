@@ -129,7 +129,7 @@ def test_three_workers_make_thirty_jobs_once_each_identical_to_one_server(farm: 
         out = tmp_path / "out"
         code, text = run("batch", queued(farm, farm.manifest, out, redis.url), tmp_path / "b.log")
         logs = [w.text() for w in running]
-        _, status = run("status", ["--broker", redis.url], tmp_path / "status.log")
+        _, status = run("status", ["--broker", redis.url, "--out", out], tmp_path / "status.log")
     assert code == 0, text
     assert set(once_each(out).values()) == {"done"}
     assert len(once_each(out)) == 2 * SKUS
@@ -145,6 +145,7 @@ def test_three_workers_make_thirty_jobs_once_each_identical_to_one_server(farm: 
     for k, url in enumerate(farm.urls[:3]):
         assert f"  w{k}: server {url}, taking jobs" in status
     assert f"0 queued, 0 running, {2 * SKUS} done, 0 failed" in status
+    assert f"catalogue {out}: {2 * SKUS} done, 0 failed, 0 left (of {2 * SKUS}); ETA 0 s" in status
 
 
 def done_count(out: Path) -> int:
