@@ -30,6 +30,7 @@ DEFAULT_JOB_TIMEOUT_S = 3600.0  # one job's /generate call (the catalogue's own 
 VISIBILITY_MARGIN_S = 300.0
 DEFAULT_RESULT_EXPIRES_S = 7 * 24 * 3600.0
 KEY_PREFIX = "garment-studio"
+UNACKED_KEY = "unacked"  # kombu's Redis transport: the messages workers hold (its default name, left as it is)
 BACKEND_RETRIES = 60  # Celery's back-off reaches 10 s a try: about ten minutes for Redis to come back
 
 

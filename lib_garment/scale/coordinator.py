@@ -18,7 +18,8 @@ Exactly once, whatever is killed:
   re-attaches to ``queued`` jobs (their results are collected, nothing is queued twice) and queues the rest
   again; only a kill between queuing and marking can put one job in the queue twice, and then its result is
   still recorded once;
-- a worker lost mid-job leaves its message unacknowledged: after the visibility timeout another worker makes it.
+- a worker lost mid-job leaves its message unacknowledged: after the visibility timeout another worker makes it;
+- a message Redis lost (a restart as a worker took it) is found missing and queued again (``_find_lost``).
 
 At most ``window`` jobs are queued at a time (each message holds a photo): the broker's memory stays bounded
 however long the catalogue.
@@ -43,7 +44,7 @@ from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.runner import EXIT_FAILED, EXIT_MISSING, EXIT_OK, Events, RunOptions, RunSummary, describe
 from lib_garment.catalogue.state import BatchState, Done, open_state
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.scale.app import DEFAULT_RESULT_EXPIRES_S, TASK, job_key, make_app
+from lib_garment.scale.app import DEFAULT_RESULT_EXPIRES_S, QUEUE, TASK, UNACKED_KEY, job_key, make_app
 from lib_garment.scale.broker import Broker, check_broker
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ POLL_S = 0.1
 CHUNK = 500  # results read per Redis round trip
 BROKER_MODULES = ("redis.", "kombu.")  # where a failure that is the broker's, not the job's, comes from
 BROKER_LOSSES = 3
+LOST_CONFIRM_S = 1.0  # a message missing from the queue and from the workers twice this far apart is lost
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ class _Queue:
         self.backend = self.app.backend
         self.outstanding: dict[str, Job] = {}
         self.broker_losses: dict[str, int] = {}
+        self._suspects: set[str] = set()  # outstanding jobs whose message was nowhere at the last look
+        self._suspected_at = 0.0
         self.ran = self.failures = 0
         self.why: str | None = None
         self.exit: int | None = None
@@ -180,11 +184,40 @@ class _Queue:
             if recorded:
                 quiet_since = time.monotonic()
                 continue
+            lost = self._find_lost(time.monotonic())
+            if lost:
+                for job in lost:
+                    del self.outstanding[job.id]
+                    to_send.append(job)
+                self.events.note(f"{len(lost)} queued job(s) whose message the broker lost (Redis restarted as a "
+                                 "worker took it): queued again")  # fmt: skip
             if not told_no_worker and time.monotonic() - quiet_since > 30 and not self._workers():
                 self.events.note("no worker is running: start one per server with  python -m lib_garment worker "
                                  f"--broker {self.options.broker.shown} --webui URL")  # fmt: skip
                 told_no_worker = True
             time.sleep(POLL_S)
+
+    def _find_lost(self, now: float) -> list[Job]:
+        """Outstanding jobs whose message is nowhere: the queue is empty, no worker holds a message (nothing
+        unacknowledged) and no result came. Redis's queue is popped by a worker, then the message is recorded as
+        unacknowledged in a second step; a Redis restart between the two loses it (kombu's Redis transport), and
+        nothing would ever bring it back. Suspected once, then confirmed ``LOST_CONFIRM_S`` later with results
+        collected in between, so a message a worker is taking that very millisecond, or a result being stored, is
+        not taken for lost (and if one were, its result is still recorded once)."""
+        if not self.outstanding:
+            return []
+        held = self._call(lambda: self.redis.llen(QUEUE) + self.redis.hlen(UNACKED_KEY))
+        if held:
+            self._suspects = set()
+            return []
+        if not self._suspects:
+            self._suspects, self._suspected_at = set(self.outstanding), now
+            return []
+        if now - self._suspected_at < LOST_CONFIRM_S:
+            return []
+        lost = [self.outstanding[i] for i in sorted(self._suspects) if i in self.outstanding]
+        self._suspects = set()
+        return lost
 
     # -- queuing ------------------------------------------------------------------------------------------------
     def _send(self, job: Job) -> bool:
