@@ -4,7 +4,8 @@
 The WebUI's OpenAPI document describes each POST body only as ``{"type": "object"}`` (the routes parse the body
 themselves, see README "The API"), so the document is first cut to ``/garment-studio/v1/*`` and each POST body is
 described as documented: ``request`` by the JSON schema the ``schema`` route serves, ``image``/``mask`` as strings
-that are sometimes real PNGs (so that generated calls get past image decoding), ``maps`` and ``save_images``.
+that are sometimes real PNGs (so that generated calls get past image decoding), ``maps``, ``save_images``
+and ``exact_matte``.
 Schemathesis then draws both valid bodies (positive mode) and bodies that break the schema (negative mode).
 
 Every answer must be in the documented shape (README "The API"): 200 with a JSON object, 422 with
@@ -88,6 +89,7 @@ def garment_openapi(
             "mask": image,
             "maps": {"type": "object", "additionalProperties": image},
             "save_images": {"type": "boolean"},
+            "exact_matte": {"type": "boolean"},
         },
         "required": ["image"],
         "additionalProperties": False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "s3cret-broker-pw"  # a test server's password, checked never to appear in any output
 API_AUTH = ("studio", "api-pw-41")
-JOB_TIMEOUT, VISIBILITY = 3.0, 4.0  # short, so a lost worker's job comes back within seconds
+JOB_TIMEOUT, VISIBILITY = 2.0, 2.5  # short, so a lost worker's job comes back within seconds (jobs take ~0.1 s)
 
 
 def with_routes(webui: Any) -> Any:
@@ -158,19 +159,55 @@ def workers(broker: str, urls: list[str], folder: Path, *extra: str) -> Iterator
             worker.wait_ready()
         yield started
     finally:
+        # All asked to stop first, then waited for: their warm shutdowns overlap instead of queuing up.
+        for worker in started:
+            if worker.proc.poll() is None:
+                worker.proc.terminate()
         for worker in started:
             worker.stop()
 
 
+@contextlib.contextmanager
+def module_double(folder: Path) -> Iterator[Any]:
+    """This package set's host double for a whole test module, with ``lib_garment`` imported from the copy
+    installed into it while it runs: what the ``webui`` and ``fresh_engine_modules`` fixtures do for one test, so
+    that one launched double (and one reference run on it) serves every test of the module."""
+    from tests.host_double.fixtures import flavours_of_this_set
+    from tests.host_double.host import WebUIDouble
+
+    shutil.rmtree(folder, ignore_errors=True)
+    host = WebUIDouble(folder, flavour=flavours_of_this_set()[0]).start()
+    saved = {k: v for k, v in sys.modules.items() if k == "lib_garment" or k.startswith("lib_garment.")}
+    for key in saved:
+        del sys.modules[key]
+    try:
+        yield host
+    finally:
+        runtime = sys.modules.get("lib_garment.runtime")
+        if runtime is not None:
+            runtime.close_all()  # the copy's models and worker must not outlive the module
+        for key in [k for k in sys.modules if k == "lib_garment" or k.startswith("lib_garment.")]:
+            del sys.modules[key]
+        sys.modules.update(saved)
+        host.close()
+
+
 class Generating:
     """The app with each /garment-studio/v1/generate answer delayed by ``seconds`` (a WebUI's generation time),
+    held on demand (``hold``: the call waits until it is cleared, so a worker can be killed mid-job for sure),
     and switched off on demand: ``down`` drops every connection unanswered (a server that went away); the calls
-    are counted."""
+    are counted, and their bodies' ``exact_matte`` flags kept."""
 
-    def __init__(self, app: Any, seconds: float) -> None:
-        self.app, self.seconds = app, seconds
-        self.down = False
+    def __init__(self, app: Any = None, seconds: float = 0.0) -> None:
+        self.app = app
+        self.reset(seconds)
+
+    def reset(self, seconds: float) -> None:
+        """Back to a healthy server of ``seconds`` latency with nothing counted (a module shares the servers)."""
+        self.seconds = seconds
+        self.down = self.hold = False
         self.calls = self.active = 0
+        self.exact_matte: list[bool] = []
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and self.down:
@@ -179,9 +216,37 @@ class Generating:
             self.calls += 1
             self.active += 1
             try:
+                body = await _whole_body(receive)
+                self.exact_matte.append(json.loads(body).get("exact_matte") is True)
                 await asyncio.sleep(self.seconds)
-                await self.app(scope, receive, send)
+                while self.hold:
+                    await asyncio.sleep(0.01)
+                await self.app(scope, _replay(body), send)
             finally:
                 self.active -= 1
             return
         await self.app(scope, receive, send)
+
+
+async def _whole_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Any:
+    """An ASGI ``receive`` that hands the app the body read already, then waits as a client that sent it all."""
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # never a disconnect: the app answers, as to a live client
+        return {"type": "http.disconnect"}
+
+    return receive

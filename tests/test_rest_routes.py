@@ -273,6 +273,35 @@ def test_generate_keeps_every_alpha_one_pixel(host, monkeypatch) -> None:
     assert (host.shared.state.job, host.shared.state.job_count) == ("", 0)  # ended
 
 
+def test_generate_adds_the_exact_matte_and_depth_only_when_asked(any_webui, fresh_engine_modules) -> None:
+    """``exact_matte`` (opt-in, for a caller that frames the composite itself): the photo's float matte exactly
+    as the engine made it, and the depth map a drop shadow weighs (null without one); without it the answer keeps
+    its documented keys, and the other routes say they ignore it."""
+    host = any_webui.with_garment_studio(("control_v11p_sd15_canny", "control_v11f1p_sd15_depth"))
+    client = host.client()
+    photo, keep = photo_and_mask()
+    depth = np.repeat(eight_bit_plane(80, 96, 0.5, 0.2, 40.0)[..., None], 3, axis=2)
+    soft = {"mask_source": "mask", "matte": "classic", "trimap_size": 3}
+    request = {**HARD, "segment": soft, "control": [{"kind": "mask_canny"}, {"kind": "depth"}]}
+    maps = {"depth": host.b64(depth)}
+    plain = post(client, "generate", body(host, photo, keep, request, maps=maps))
+    asked = post(client, "generate", body(host, photo, keep, request, maps=maps, exact_matte=True))
+    assert set(plain) == {"images", "info", "mask", "alpha"}
+    assert set(asked) == {"images", "info", "mask", "alpha", "matte", "depth"}
+    arrays = engine("lib_garment.b64images")
+    matte = arrays.decode_array(asked["matte"], "matte")
+    assert (matte.dtype, matte.shape) == (np.float32, keep.shape)
+    assert ((matte > 0) & (matte < 1)).any()  # the classic matte's soft edge: what the PNG alpha rounds
+    assert np.array_equal(engine("lib_garment.segment.matte").alpha_to_uint8(matte), gray(host, asked["alpha"]))
+    assert np.array_equal(arrays.decode_array(asked["depth"], "depth"), depth[..., 0])
+    without_depth = post(client, "generate", body(host, photo, keep, HARD, exact_matte=True))
+    assert without_depth["depth"] is None
+    assert np.array_equal(arrays.decode_array(without_depth["matte"], "matte"), (keep == 255).astype(np.float32))
+    segmented = post(client, "segment", body(host, photo, keep, HARD, exact_matte=True))
+    assert "exact_matte is used by /generate only" in segmented["info"]["notes"][-1]
+    assert "matte" not in segmented
+
+
 # -- the queue -----------------------------------------------------------------------------------------------
 
 

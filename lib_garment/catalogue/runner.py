@@ -248,10 +248,7 @@ class Runner:
         from lib_garment.catalogue.jobs import file_sha256
         from lib_garment.segment.coarse import coarse_mask_from_image
 
-        data = job.image.read_bytes()
-        if hashlib.sha256(data).hexdigest() != job.photo_sha:
-            raise BadInput(f"{job.image} changed since the run began: run the batch again", loc=("image",))
-        photo = imageio.image_to_rgb(imageio.open_bytes(data, f"photo {job.image}"), f"photo {job.image}")
+        photo = read_photo(job)
         if job.mask is None:
             return photo, None
         if file_sha256(job.mask) != job.mask_sha:
@@ -403,6 +400,26 @@ class _DiskFull(OSError):
     pass
 
 
+def read_photo(job: Job) -> np.ndarray:
+    """The job's photo, RGB, as checked when the run began: a file changed since is the input's fault."""
+    from lib_garment import imageio
+
+    data = job.image.read_bytes()
+    if hashlib.sha256(data).hexdigest() != job.photo_sha:
+        raise BadInput(f"{job.image} changed since the run began: run the batch again", loc=("image",))
+    return imageio.image_to_rgb(imageio.open_bytes(data, f"photo {job.image}"), f"photo {job.image}")
+
+
+def delivered_report(delivered: Delivered) -> dict[str, Any]:
+    """What a job's result.json entry says of its delivery (the plain colour, the shadow, the preset's report)."""
+    return {
+        "background": delivered.background,
+        "shadow": delivered.shadow,
+        "notes": list(delivered.notes),
+        "compliance": delivered.framed.to_json() if delivered.framed is not None else None,
+    }
+
+
 def job_report(
     job: Job, prepared: Prepared, generated: Generated | None, delivered: Delivered | None
 ) -> dict[str, Any]:
@@ -425,12 +442,7 @@ def job_report(
             "server": generated.server,
         }
     if delivered is not None:
-        report["delivered"] = {
-            "background": delivered.background,
-            "shadow": delivered.shadow,
-            "notes": list(delivered.notes),
-            "compliance": delivered.framed.to_json() if delivered.framed is not None else None,
-        }
+        report["delivered"] = delivered_report(delivered)
     return report
 
 

@@ -294,6 +294,24 @@ def done_ids(folder: Path) -> set[str]:
         db.close()
 
 
+def read_counts(folder: Path) -> dict[str, int] | None:
+    """This catalogue's jobs by status (``counts``), read without writing anything; None when ``folder`` holds no
+    database (for watching a run from another process: ``status --out``)."""
+    path = folder / DB_NAME
+    if not path.is_file():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute("SELECT status, COUNT(*) FROM jobs WHERE current = 1 GROUP BY status").fetchall()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    found = dict.fromkeys(STATUSES, 0)
+    found.update(dict(rows))
+    return found
+
+
 def open_state(folder: Path) -> BatchState:
     folder.mkdir(parents=True, exist_ok=True)
     return BatchState(folder)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from lib_garment.catalogue.jobs import Job
     from lib_garment.catalogue.runner import RunSummary
     from lib_garment.catalogue.state import JobRecord
+    from lib_garment.presets.load import PresetSet
 
 DESCRIPTION = """\
 A whole catalogue: one row per SKU in a CSV or JSONL manifest (or a folder of photos), every output made once,
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     try:
         summary = run_catalogue(
-            jobs, out, servers, _environment(args), retry_failed=args.retry_failed,
+            jobs, out, servers, _environment(args), retry_failed=args.retry_failed, presets=_presets(args, jobs),
             options=RunOptions(timeout=args.timeout, max_failures=args.max_failures), events=events,
             on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
         )  # fmt: skip
@@ -178,9 +179,8 @@ def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path)
     check_timeouts(args.timeout, visibility)
     require_celery()
     from lib_garment.scale.broker import check_broker
-    from lib_garment.scale.coordinator import QueueOptions, refuse_unsupported, run_queued
+    from lib_garment.scale.coordinator import QueueOptions, run_queued
 
-    refuse_unsupported(jobs)
     check_broker(broker)
     done = done_ids(out)
     pending = [job for job in jobs if job.id not in done]
@@ -198,8 +198,8 @@ def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path)
     events = _Progress()
     try:
         summary = run_queued(
-            jobs, out, _environment(args), options, retry_failed=args.retry_failed, events=events,
-            on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
+            jobs, out, _environment(args), options, retry_failed=args.retry_failed, presets=_presets(args, jobs),
+            events=events, on_notes=lambda notes: [print(f"note: {n}", file=sys.stderr) for n in notes],
         )  # fmt: skip
     finally:
         events.close()
@@ -237,6 +237,14 @@ def _servers(args: argparse.Namespace, jobs: list[Job]) -> list[RemoteWebUI]:
     if not usable:
         raise ModelUnavailable("no usable WebUI: " + "; ".join(problems))
     return usable
+
+
+def _presets(args: argparse.Namespace, jobs: list[Job]) -> PresetSet | None:
+    """The presets the rows were checked against (``--models-dir``'s user presets included), loaded once for the
+    run: framing then finds the same ones (left to itself it would read the default models folder's, per job)."""
+    from lib_garment.presets.load import load_presets
+
+    return load_presets(args.models_dir) if any(job.request.preset is not None for job in jobs) else None
 
 
 def _environment(args: argparse.Namespace) -> Any:

@@ -1,10 +1,11 @@
-"""``python -m lib_garment status --broker URL``: the workers, their servers, the jobs queued / running / done /
-failed and an ETA (lib_garment/scale/status.py)."""
+"""``python -m lib_garment status --broker URL [--out DIR]``: the workers, their servers, the jobs queued /
+running / done / failed, the catalogue's own counts with ``--out``, and an ETA (lib_garment/scale/status.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,6 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "not), its jobs done and failed and its pace; the jobs queued and running; an ETA. Needs the scale extra.",
     )  # fmt: skip
     parser.add_argument("--broker", required=True, metavar="URL", help="the Redis URL (redis:// or rediss://)")
+    parser.add_argument(
+        "--out", metavar="DIR",
+        help="the catalogue's folder (batch --out): its done / failed / left jobs from batch.sqlite, and the ETA of "
+        "what is left there (read only; without it the ETA counts the broker's queued jobs)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="JSON for machines")
     parser.set_defaults(func=run)
 
@@ -26,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     require_celery()
     from lib_garment.scale.status import describe_status, read_status
 
-    found = read_status(broker)
+    found = read_status(broker, Path(args.out) if args.out is not None else None)
     if args.json:
         print(json.dumps(found.to_json(), indent=2))
     else:

@@ -66,6 +66,13 @@ def plain_background(request: GarmentRequest) -> bool:
     return request.output.background is not None
 
 
+def without_delivery(request: GarmentRequest) -> GarmentRequest:
+    """``request`` with no preset, background or shadow: for a generation whose composite is framed and checked
+    by the caller afterwards (a catalogue's runner), so that nothing is framed twice."""
+    output = request.output.copy(update={"background": None, "shadow": None})
+    return request.copy(update={"preset": None, "output": output})
+
+
 def _shadow_kind(request: GarmentRequest) -> str:
     return shadow_spec(request.output.shadow).kind
 

@@ -11,6 +11,8 @@ Settings, and why:
   a slow job would be made twice: :func:`check_timeouts` refuses a shorter one;
 - ``result_expires``: results (images) are kept in Redis until the coordinator has recorded them (it then deletes
   them) or, for a coordinator that never comes back, this long;
+- ``result_backend_always_retry``: a result stored while Redis restarts is stored once it is back (retried with
+  back-off for about ten minutes), instead of the finished job being reported failed;
 - JSON messages: no pickle, so a message from the broker cannot run code on a worker.
 """
 
@@ -28,6 +30,8 @@ DEFAULT_JOB_TIMEOUT_S = 3600.0  # one job's /generate call (the catalogue's own 
 VISIBILITY_MARGIN_S = 300.0
 DEFAULT_RESULT_EXPIRES_S = 7 * 24 * 3600.0
 KEY_PREFIX = "garment-studio"
+UNACKED_KEY = "unacked"  # kombu's Redis transport: the messages workers hold (its default name, left as it is)
+BACKEND_RETRIES = 60  # Celery's back-off reaches 10 s a try: about ten minutes for Redis to come back
 
 
 def default_visibility(job_timeout: float) -> float:
@@ -70,6 +74,8 @@ def make_app(broker: Broker, *, visibility: float, result_expires: float = DEFAU
         accept_content=["json"],
         result_accept_content=["json"],
         result_expires=int(result_expires),
+        result_backend_always_retry=True,
+        result_backend_max_retries=BACKEND_RETRIES,
         result_extended=True,  # the worker's name is kept with a result: which server made what
         worker_prefetch_multiplier=1,
         worker_concurrency=1,

@@ -3,7 +3,11 @@
 The catalogue's own pieces stay the one source of truth: the jobs (deterministic ids), ``DIR/batch.sqlite``, each
 job's files (written atomically), results.csv, result.json and the contact sheet. What changes is where a job
 is generated: each pending job becomes one Celery task whose id is the job's id, carrying its request, photo and
-mask; a worker's server does the job and the result comes back here.
+mask; a worker's server does the job and the result comes back here. A job framed on a preset is framed here,
+as the local runner frames it (``Runner._deliver``: the engine's ``deliver`` with the photo, the float matte and
+the depth map): its server makes the exact composite only (the request without its preset) and adds the matte
+and the depth map exactly (``/generate``'s opt-in ``exact_matte``), so the files are the local runner's, byte for
+byte, and the coordinator's own presets (``--models-dir``) are the ones checked.
 
 Exactly once, whatever is killed:
 
@@ -14,7 +18,8 @@ Exactly once, whatever is killed:
   re-attaches to ``queued`` jobs (their results are collected, nothing is queued twice) and queues the rest
   again; only a kill between queuing and marking can put one job in the queue twice, and then its result is
   still recorded once;
-- a worker lost mid-job leaves its message unacknowledged: after the visibility timeout another worker makes it.
+- a worker lost mid-job leaves its message unacknowledged: after the visibility timeout another worker makes it;
+- a message Redis lost (a restart as a worker took it) is found missing and queued again (``_find_lost``).
 
 At most ``window`` jobs are queued at a time (each message holds a photo): the broker's memory stays bounded
 however long the catalogue.
@@ -38,18 +43,22 @@ from lib_garment.catalogue.files import JobImages, remove_temporaries, write_job
 from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.runner import EXIT_FAILED, EXIT_MISSING, EXIT_OK, Events, RunOptions, RunSummary, describe
 from lib_garment.catalogue.state import BatchState, Done, open_state
-from lib_garment.errors import BadInput
-from lib_garment.scale.app import DEFAULT_RESULT_EXPIRES_S, TASK, job_key, make_app
+from lib_garment.errors import BadInput, GarmentError
+from lib_garment.scale.app import DEFAULT_RESULT_EXPIRES_S, QUEUE, TASK, UNACKED_KEY, job_key, make_app
 from lib_garment.scale.broker import Broker, check_broker
 
 if TYPE_CHECKING:
     from lib_garment.catalogue.jobs import Job
     from lib_garment.models.settings import ModelSettings
+    from lib_garment.presets.deliver import Delivered
     from lib_garment.presets.load import PresetSet
 
 DEFAULT_WINDOW = 200
 POLL_S = 0.1
 CHUNK = 500  # results read per Redis round trip
+BROKER_MODULES = ("redis.", "kombu.")  # where a failure that is the broker's, not the job's, comes from
+BROKER_LOSSES = 3
+LOST_CONFIRM_S = 1.0  # a message missing from the queue and from the workers twice this far apart is lost
 
 
 @dataclass(frozen=True)
@@ -67,18 +76,6 @@ class _BrokerGone(Exception):
     pass
 
 
-def refuse_unsupported(jobs: Sequence[Job]) -> None:
-    """Jobs that generate and then frame on a preset's canvas need the float matte and the depth map that the
-    /generate answer does not carry; they run with --webui (the local runner) for now."""
-    framed = [job for job in jobs if not job.local and job.request.preset is not None]
-    if framed:
-        rows = ", ".join(dict.fromkeys(f"row {job.row} ({job.sku})" for job in framed[:8]))
-        raise BadInput(
-            f"{len(framed)} job(s) generate and then frame on a preset ({rows}{', …' if len(framed) > 8 else ''}): "
-            "with --broker only jobs without a preset, or with a plain --background, run; run these with --webui"
-        )
-
-
 def run_queued(
     jobs: Sequence[Job],
     out: Path,
@@ -94,7 +91,6 @@ def run_queued(
     ones; returns when every pending job is recorded, the failure limit is reached or the run is stopped."""
     from lib_garment.catalogue.runner import Runner
 
-    refuse_unsupported(jobs)
     check_broker(options.broker)  # before anything in the folder is touched
     events = events or Events()
     lock = FolderLock.acquire(out)
@@ -117,7 +113,7 @@ def run_queued(
                                  options=RunOptions(max_failures=options.max_failures)).run(local)  # fmt: skip
                 if summary.stopped:
                     return summary
-            queue = _Queue(jobs, state, options, events)
+            queue = _Queue(jobs, state, options, events, presets)
             return queue.run({job.id for job in wanted if not job.local})
         finally:
             state.close()
@@ -125,16 +121,26 @@ def run_queued(
         lock.release()
 
 
+class _BrokenAnswer(Exception):
+    """A result that does not decode: the server's fault, said as such."""
+
+
 class _Queue:
-    def __init__(self, jobs: Sequence[Job], state: BatchState, options: QueueOptions, events: Events) -> None:
+    def __init__(
+        self, jobs: Sequence[Job], state: BatchState, options: QueueOptions, events: Events, presets: PresetSet | None
+    ) -> None:
         self.jobs = {job.id: job for job in jobs}
         self.state = state
+        self.presets = presets  # for framing on a preset here, as the local runner does
         self.options = options
         self.events = events
         self.app = make_app(options.broker, visibility=options.visibility, result_expires=options.result_expires)
         self.redis = options.broker.client()
         self.backend = self.app.backend
         self.outstanding: dict[str, Job] = {}
+        self.broker_losses: dict[str, int] = {}
+        self._suspects: set[str] = set()  # outstanding jobs whose message was nowhere at the last look
+        self._suspected_at = 0.0
         self.ran = self.failures = 0
         self.why: str | None = None
         self.exit: int | None = None
@@ -178,11 +184,40 @@ class _Queue:
             if recorded:
                 quiet_since = time.monotonic()
                 continue
+            lost = self._find_lost(time.monotonic())
+            if lost:
+                for job in lost:
+                    del self.outstanding[job.id]
+                    to_send.append(job)
+                self.events.note(f"{len(lost)} queued job(s) whose message the broker lost (Redis restarted as a "
+                                 "worker took it): queued again")  # fmt: skip
             if not told_no_worker and time.monotonic() - quiet_since > 30 and not self._workers():
                 self.events.note("no worker is running: start one per server with  python -m lib_garment worker "
                                  f"--broker {self.options.broker.shown} --webui URL")  # fmt: skip
                 told_no_worker = True
             time.sleep(POLL_S)
+
+    def _find_lost(self, now: float) -> list[Job]:
+        """Outstanding jobs whose message is nowhere: the queue is empty, no worker holds a message (nothing
+        unacknowledged) and no result came. Redis's queue is popped by a worker, then the message is recorded as
+        unacknowledged in a second step; a Redis restart between the two loses it (kombu's Redis transport), and
+        nothing would ever bring it back. Suspected once, then confirmed ``LOST_CONFIRM_S`` later with results
+        collected in between, so a message a worker is taking that very millisecond, or a result being stored, is
+        not taken for lost (and if one were, its result is still recorded once)."""
+        if not self.outstanding:
+            return []
+        held = self._call(lambda: self.redis.llen(QUEUE) + self.redis.hlen(UNACKED_KEY))
+        if held:
+            self._suspects = set()
+            return []
+        if not self._suspects:
+            self._suspects, self._suspected_at = set(self.outstanding), now
+            return []
+        if now - self._suspected_at < LOST_CONFIRM_S:
+            return []
+        lost = [self.outstanding[i] for i in sorted(self._suspects) if i in self.outstanding]
+        self._suspects = set()
+        return lost
 
     # -- queuing ------------------------------------------------------------------------------------------------
     def _send(self, job: Job) -> bool:
@@ -223,11 +258,28 @@ class _Queue:
                     recorded += self._record(self.outstanding[job_id], meta.get("result"), to_send)
                 elif meta.get("status") in ("FAILURE", "REVOKED"):
                     result = meta.get("result") or {}
+                    if self._lost_to_the_broker(job_id, result):
+                        job = self.outstanding.pop(job_id)
+                        self._call(lambda job_id=job_id: self.backend.forget(job_id))
+                        to_send.append(job)
+                        continue
                     text = result.get("exc_message") if isinstance(result, dict) else result
                     self._recorded(self.outstanding[job_id])
                     self._fail(self.outstanding.pop(job_id), f"the worker failed: {_text(text)}", None, None)
                     recorded += 1
         return recorded
+
+    def _lost_to_the_broker(self, job_id: str, result: Any) -> bool:
+        """A job whose worker lost the broker (Redis restarting while the task began or ended) is not at fault:
+        it is queued again, up to ``BROKER_LOSSES`` times."""
+        if not isinstance(result, dict) or not str(result.get("exc_module", "")).startswith(BROKER_MODULES):
+            return False
+        self.broker_losses[job_id] = self.broker_losses.get(job_id, 0) + 1
+        if self.broker_losses[job_id] > BROKER_LOSSES:
+            return False
+        self.events.note(f"{self.jobs[job_id].label}: its worker lost the broker ({result.get('exc_type')}): queued "
+                         "again")  # fmt: skip
+        return True
 
     def _record(self, job: Job, result: Any, to_send: list[Job]) -> int:
         if not isinstance(result, dict) or result.get("skipped"):  # a worker saw an old "recorded" mark
@@ -248,8 +300,13 @@ class _Queue:
             self.state.start(job.id, server)
             try:
                 self._write(job, result, server)
-            except BadInput as err:
+            except _BrokenAnswer as err:
                 self._fail(job, f"{server} sent back a broken answer: {err}", None, server)
+            except BadInput as err:  # the job's own fault (framing refused it, its photo changed), as locally
+                where = ".".join(str(part) for part in err.loc if part != "request") or None
+                self._fail(job, f"row {job.row}: {where + ': ' if where else ''}{err}", where, server)
+            except GarmentError as err:
+                self._fail(job, str(err), None, server)
         self._recorded(job)
         return 1
 
@@ -263,11 +320,18 @@ class _Queue:
     def _write(self, job: Job, result: dict[str, Any], server: str | None) -> None:
         from lib_garment import imageio
         from lib_garment.b64images import decode_image
+        from lib_garment.catalogue.runner import delivered_report
 
-        composite = imageio.image_to_rgb(decode_image(result["images"][0], "images[0]"), "images[0]")
-        mask = np.asarray(decode_image(result["mask"], "mask").convert("L"))
-        alpha = np.asarray(decode_image(result["alpha"], "alpha").convert("L"))
-        outputs = write_job_files(self.state.folder, job.sku, job.variant, JobImages(mask, alpha, composite, None))
+        try:
+            composite = imageio.image_to_rgb(decode_image(result["images"][0], "images[0]"), "images[0]")
+            mask = np.asarray(decode_image(result["mask"], "mask").convert("L"))
+            alpha = np.asarray(decode_image(result["alpha"], "alpha").convert("L"))
+            framing = self._framing_inputs(job, result, composite.shape[:2])
+        except (BadInput, KeyError, TypeError) as err:
+            raise _BrokenAnswer(str(err) if isinstance(err, BadInput) else f"{type(err).__name__}: {err}") from None
+        delivered = self._deliver(job, composite, framing)
+        images = JobImages(mask, alpha, composite, delivered)
+        outputs = write_job_files(self.state.folder, job.sku, job.variant, images)
         info = result.get("info") or {}
         kept = (info.get("kept") or [None])[0]
         report = {
@@ -286,9 +350,47 @@ class _Queue:
                 "server": {"url": server, "worker": result.get("worker"), "controlnet": info.get("controlnet")},
             },
         }
+        if delivered is not None:
+            report["delivered"] = delivered_report(delivered)
+        checked = delivered.report if delivered is not None else None
+        verdict = checked.verdict if checked is not None else None
+        failing = [r.rule.id for r in checked.results if r.status == "fail"] if checked is not None else []
         exact = kept.get("exact") if isinstance(kept, dict) else None
-        self.state.finish(job.id, Done(outputs, server, float(result.get("seconds") or 0.0), exact, None, [], report))
+        seconds = float(result.get("seconds") or 0.0)
+        self.state.finish(job.id, Done(outputs, server, seconds, exact, verdict, failing, report))
         self._ended(job)
+
+    @staticmethod
+    def _framing_inputs(
+        job: Job, result: dict[str, Any], size: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """A job framed on a preset: the float matte and the depth map its server sent (``exact_matte``), each
+        at the composite's size."""
+        from lib_garment.b64images import decode_array
+
+        if job.request.preset is None:
+            return None
+        if result.get("matte") is None:
+            raise BadInput("no matte in the answer (its server's Garment Studio predates exact_matte: update it)")
+        matte = decode_array(result["matte"], "matte")
+        depth = decode_array(result["depth"], "depth") if result.get("depth") is not None else None
+        for name, array in (("matte", matte), ("depth", depth)):
+            if array is not None and array.shape[:2] != tuple(size):
+                raise BadInput(f"{name} of shape {array.shape} for a composite of {size[1]}x{size[0]}")
+        return matte, depth
+
+    def _deliver(
+        self, job: Job, composite: np.ndarray, framing: tuple[np.ndarray, np.ndarray | None] | None
+    ) -> Delivered | None:
+        """The composite framed on the job's preset and checked, here, with the engine's own call and the
+        inputs the local runner gives it (the photo, the float matte, the depth map): byte for byte its files."""
+        from lib_garment.catalogue.runner import read_photo
+        from lib_garment.presets.deliver import deliver
+
+        if framing is None:
+            return None
+        matte, depth = framing
+        return deliver(read_photo(job), composite, matte, job.request, presets=self.presets, depth=depth)
 
     def _fail(self, job: Job, error: str, error_field: str | None, server: str | None) -> None:
         self.state.fail(job.id, error, error_field, server, 0.0)
@@ -364,6 +466,7 @@ def _body(job: Job) -> dict[str, Any]:
     the catalogue reads it (non-zero pixels kept), 0/255."""
     from lib_garment import imageio
     from lib_garment.b64images import encode_png
+    from lib_garment.presets.deliver import without_delivery
     from lib_garment.segment.coarse import coarse_mask_from_image
 
     data = job.image.read_bytes()
@@ -376,5 +479,12 @@ def _body(job: Job) -> dict[str, Any]:
             raise BadInput(f"{job.mask} changed since the run began: run the batch again", loc=("mask",))
         photo = imageio.open_bytes(data, f"photo {job.image}")
         mask = encode_png(coarse_mask_from_image(imageio.open_bytes(mask_data, "mask"), (photo.height, photo.width)))
-    request = json.loads(job.request.json())
-    return {"request": request, "image": base64.b64encode(data).decode("ascii"), "mask": mask}
+    body: dict[str, Any] = {"image": base64.b64encode(data).decode("ascii"), "mask": mask}
+    if job.request.preset is None:
+        body["request"] = json.loads(job.request.json())
+        return body
+    # Framed here, after the result comes back: the server makes the exact composite only and sends the float
+    # matte and the depth map that framing takes (a PNG matte would round it and move the framed pixels).
+    body["request"] = json.loads(without_delivery(job.request).json())
+    body["exact_matte"] = True
+    return body

@@ -1,13 +1,17 @@
-"""What ``python -m lib_garment status --broker …`` shows: the workers (each with its server, whether it takes
-jobs and why not, its jobs done and failed), the queue (queued / running / done / failed) and an ETA from the
-workers' own pace."""
+"""What ``python -m lib_garment status --broker … [--out DIR]`` shows: the workers (each with its server, whether it
+takes jobs and why not, its jobs done and failed), the queue (queued / running / done / failed) and an ETA from the
+workers' own pace. With ``--out`` the catalogue's own database says what is done, failed and left (the broker
+holds only the coordinator's window of queued jobs, so the ETA counts what is left there)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from lib_garment.catalogue.state import read_counts
+from lib_garment.errors import BadInput
 from lib_garment.scale.app import KEY_PREFIX, QUEUE
 from lib_garment.scale.broker import Broker, check_broker
 
@@ -36,28 +40,44 @@ class QueueState:
     running: int = 0
     done: int = 0
     failed: int = 0
+    catalogue: dict[str, int] | None = None  # DIR's jobs by status (--out), else None
+    folder: str | None = None
+
+    @property
+    def left(self) -> int:
+        """Jobs still to make: the catalogue's pending and running ones when it is read, else the broker's."""
+        if self.catalogue is not None:
+            return self.catalogue["pending"] + self.catalogue["running"]
+        return self.queued + self.running
 
     @property
     def eta_s(self) -> float | None:
         """Jobs left ÷ the taking workers' combined pace (jobs per second); None before any worker has a pace."""
         rate = sum(1 / w.seconds_per_job for w in self.workers if w.state == "taking jobs" and w.seconds_per_job)
-        left = self.queued + self.running
-        if not left:
+        if not self.left:
             return 0.0
-        return left / rate if rate else None
+        return self.left / rate if rate else None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "workers": [w.__dict__ | {"seconds_per_job": w.seconds_per_job} for w in self.workers],
             "queued": self.queued, "running": self.running, "done": self.done, "failed": self.failed,
-            "eta_s": self.eta_s,
+            "catalogue": None if self.catalogue is None else {"folder": self.folder, **self.catalogue},
+            "left": self.left, "eta_s": self.eta_s,
         }  # fmt: skip
 
 
-def read_status(broker: Broker) -> QueueState:
+def read_status(broker: Broker, out: Path | None = None) -> QueueState:
+    """What the broker's workers and queue say, and with ``out`` what that catalogue's database says (BadInput
+    when it holds none: the folder of a ``batch … --out`` run is wanted)."""
+    found = QueueState()
+    if out is not None:
+        found.catalogue = read_counts(out)
+        found.folder = str(out)
+        if found.catalogue is None:
+            raise BadInput(f"--out {out}: no catalogue there (no readable batch.sqlite): give the --out of a batch run")
     check_broker(broker)
     client = broker.client()
-    found = QueueState()
     now = time.time()
     for key in sorted(client.scan_iter(f"{KEY_PREFIX}:worker:*", count=500)):
         raw = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
@@ -96,8 +116,15 @@ def describe_status(found: QueueState, shown: str) -> list[str]:
     eta_text = "unknown (no worker has finished a job yet)" if eta is None else _duration(eta)
     lines.append(
         f"jobs: {found.queued} queued, {found.running} running, {found.done} done, {found.failed} failed "
-        f"(done and failed: by the workers now registered); ETA {eta_text}"
+        f"(done and failed: by the workers now registered)"
+        + ("" if found.catalogue is not None else f"; ETA {eta_text}")
     )
+    if found.catalogue is not None:
+        counts = found.catalogue
+        lines.append(
+            f"catalogue {found.folder}: {counts['done']} done, {counts['failed']} failed, {found.left} left "
+            f"(of {sum(counts.values())}); ETA {eta_text}"
+        )
     return lines
 
 

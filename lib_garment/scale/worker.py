@@ -182,10 +182,13 @@ class _Serving:
             raise Reject("no image in the answer", requeue=True)
         self._count(failed=False, seconds=seconds)
         say(f"{label} made on {self.server} in {seconds:.2f} s")
-        return {
+        made = {
             "images": answer["images"], "mask": answer.get("mask"), "alpha": answer.get("alpha"),
             "info": answer.get("info") or {}, "server": self.server, "worker": self.options.name, "seconds": seconds,
         }  # fmt: skip
+        # A job framed on a preset asked for the exact matte and depth map (exact_matte): they go back with it.
+        made.update({key: answer[key] for key in ("matte", "depth") if key in answer})
+        return made
 
     def _count(self, *, failed: bool, seconds: float) -> None:
         with self._lock:

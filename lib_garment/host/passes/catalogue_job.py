@@ -21,19 +21,13 @@ from lib_garment.errors import GarmentError
 from lib_garment.host.passes.checks import JobChecks, check_generation
 from lib_garment.host.passes.generation import run_plan
 from lib_garment.host.webui.queue import queued
+from lib_garment.presets.deliver import without_delivery
 
 if TYPE_CHECKING:
     from lib_garment.generate.prepare import Prepared
     from lib_garment.request import GarmentRequest
 
 NAME = "this WebUI"
-
-
-def without_delivery(request: GarmentRequest) -> GarmentRequest:
-    """``request`` with no preset, background or shadow: what the runner does after the composite is not done
-    by the generation too."""
-    output = request.output.copy(update={"background": None, "shadow": None})
-    return request.copy(update={"preset": None, "output": output})
 
 
 class WebUIGenerator:

@@ -1,9 +1,9 @@
 """The body of the POST routes, checked and decoded in one go.
 
-``{"request": {...}, "image": b64, "mask": b64|null, "maps": {kind: b64}|null, "save_images": false}``. The body
-is parsed here, not by FastAPI, and validated with the pydantic-v1-API models (``lib_garment.pydantic_compat``), so
-a request behaves the same on AUTOMATIC1111 (pydantic 1) and Forge (pydantic 2). Every bad field and every image
-that does not decode are reported in one 422.
+``{"request": {...}, "image": b64, "mask": b64|null, "maps": {kind: b64}|null, "save_images": false,
+"exact_matte": false}``. The body is parsed here, not by FastAPI, and validated with the pydantic-v1-API models
+(``lib_garment.pydantic_compat``), so a request behaves the same on AUTOMATIC1111 (pydantic 1) and Forge
+(pydantic 2). Every bad field and every image that does not decode are reported in one 422.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ class RouteBody(StrictModel):
         None, description="Control maps you made yourself, by kind, same size as the photo; used instead of ours."
     )
     save_images: StrictBool = Field(False, description="generate: the WebUI saves the outputs as for img2img.")
+    exact_matte: StrictBool = Field(
+        False,
+        description="generate: also answer `matte` (the photo's float matte, exact) and `depth` (the depth map a "
+        "drop shadow is weighted by, or null), for a caller that frames the composite itself.",
+    )
 
 
 @dataclass
@@ -46,6 +51,7 @@ class RouteJob:
     mask: np.ndarray | None
     maps: dict[str, np.ndarray]
     save_images: bool
+    exact_matte: bool = False
 
 
 REFERENCE_ONLY = (
@@ -108,7 +114,7 @@ def parse_body(raw: bytes) -> RouteJob:
     if problems or body is None:
         raise invalid(problems)
     maps = {kind: decoded[f"maps.{kind}"] for kind in body.maps or {}}
-    return RouteJob(body.request, decoded["image"], decoded.get("mask"), maps, body.save_images)
+    return RouteJob(body.request, decoded["image"], decoded.get("mask"), maps, body.save_images, body.exact_matte)
 
 
 def unused_notes(job: RouteJob, route: str) -> list[str]:
@@ -118,4 +124,6 @@ def unused_notes(job: RouteJob, route: str) -> list[str]:
         notes.append("maps are used by /maps and /generate only")
     if job.save_images:
         notes.append(f"save_images is used by /generate only; /{route} saved nothing")
+    if job.exact_matte:
+        notes.append(f"exact_matte is used by /generate only; /{route} answers its own fields")
     return notes

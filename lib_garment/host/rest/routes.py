@@ -14,7 +14,11 @@
   ``info.compliance`` holds its report (one per image: verdict, every rule, measurements, framing, file) and
   ``info.framing`` its placement; with ``request.output.background`` ("white", "#RRGGBB") the product is put on
   that colour and nothing is generated (no diffusion: segmentation, matte, colour). ``mask`` and ``alpha`` are
-  the photo's. An unknown preset is a 422 at ``["body", "request", "preset"]`` naming the valid ones.
+  the photo's. An unknown preset is a 422 at ``["body", "request", "preset"]`` naming the valid ones. With the
+  body's ``exact_matte`` (opt-in, off by default) the answer adds ``matte`` (the photo's float32 matte) and
+  ``depth`` (the depth map the drop shadow weighs; null without a depth unit) as exact arrays
+  (``lib_garment.b64images.encode_array``): what a caller needs to frame the composite on a preset itself, as
+  the catalogue's ``--broker`` coordinator does, byte for byte as the local runner.
 - ``POST restore``  → the image with its faces and hands restored (``request.restore``; ``mask`` keeps pixels
   exact), and how (:mod:`.restore_route`)
 - ``POST batch``, ``GET batch/{id}``, ``POST batch/{id}/stop``: catalogue runs (:mod:`.batch_routes`)
@@ -45,11 +49,11 @@ from modules import scripts, shared
 from starlette.concurrency import run_in_threadpool
 
 from lib_garment import __version__
-from lib_garment.b64images import encode_png
+from lib_garment.b64images import encode_array, encode_png
 from lib_garment.errors import BadInput
 from lib_garment.generate.composite import check_kept
 from lib_garment.generate.plan import UnitPlan
-from lib_garment.generate.prepare import check_inputs, prepare, reference_units, segmentation_backends
+from lib_garment.generate.prepare import Prepared, check_inputs, prepare, reference_units, segmentation_backends
 from lib_garment.generate.tasks import control_units, map_kinds, unit_map
 from lib_garment.host.passes.checks import JobChecks, check_generation
 from lib_garment.host.passes.generation import delivery_info, run_plan
@@ -63,7 +67,7 @@ from lib_garment.host.rest.restore_route import restore_job
 from lib_garment.host.webui.progress import webui_progress
 from lib_garment.host.webui.queue import queued
 from lib_garment.host.webui.settings import current_settings, model_settings
-from lib_garment.presets.deliver import Delivered, deliver_without_generation, plain_background
+from lib_garment.presets.deliver import Delivered, deliver_without_generation, map_depth, plain_background
 from lib_garment.presets.load import load_presets, user_dir
 from lib_garment.request import REQUEST_VERSION, request_json_schema
 from lib_garment.segment.backends.assemble import run_segmentation
@@ -145,6 +149,18 @@ def _image_b64(delivered: Delivered | None, composite: Any) -> str:
     return base64.b64encode(delivered.encoded.data).decode("ascii") if delivered is not None else encode_png(composite)
 
 
+def exact_matte(job: RouteJob, prepared: Prepared) -> dict[str, Any]:
+    """The body's ``exact_matte`` asked: the float matte and the depth map that framing takes, exactly (a PNG of
+    the matte rounds it to 1/255, which moves the framed pixels); nothing otherwise, so the answer is unchanged."""
+    if not job.exact_matte:
+        return {}
+    depth = map_depth(prepared.maps)
+    return {
+        "matte": encode_array(prepared.segmentation.alpha),
+        "depth": encode_array(depth) if depth is not None else None,
+    }
+
+
 def plain_job(job: RouteJob, photo: Any, checks: JobChecks) -> dict[str, Any]:
     """``output.background`` set: the product on that colour, no diffusion (the engine's
     ``deliver_without_generation``: segmentation or the body's mask, matte, colour, the preset's frame)."""
@@ -179,6 +195,7 @@ def plain_job(job: RouteJob, photo: Any, checks: JobChecks) -> dict[str, Any]:
         "info": info,
         "mask": encode_png(seg.mask),
         "alpha": encode_png(alpha_to_uint8(seg.alpha)),
+        **exact_matte(job, prepared),
     }
 
 
@@ -207,6 +224,7 @@ def generate_job(job: RouteJob) -> dict[str, Any]:
         "info": info,
         "mask": encode_png(seg.mask),
         "alpha": encode_png(alpha_to_uint8(seg.alpha)),
+        **exact_matte(job, prepared),
     }
 
 
@@ -277,7 +295,8 @@ def presets() -> Response:
 
 BODY_DOC = (
     'JSON body: {"request": {...} (see GET schema), "image": base64 photo, "mask": base64 keep mask (white = keep) '
-    'or null, "maps": {kind: base64} or null, "save_images": false}'
+    'or null, "maps": {kind: base64} or null, "save_images": false, "exact_matte": false (generate: also the '
+    "float matte and the depth map, exactly)}"
 )
 ROUTES: tuple[tuple[str, str, Callable[..., Any], str], ...] = (
     ("GET", "version", version, "Garment Studio's version and the request model's version"),
