@@ -83,7 +83,7 @@ def check_queue_run(work: Path, broker: str, password: str, common: list[str]) -
         problems.append("the broker password was printed")
     print("status:\n" + lib_garment("status", "--broker", broker).stdout.strip())
     rows = results(work / "out-queue")
-    by_server = Counter((r["server"], r["status"], r["kept_exact"]) for r in rows)
+    by_server = Counter((r["server"], r["status"], r["kept_exact"], r["compliance"]) for r in rows)
     print(f"results.csv: {len(rows)} rows; " + "; ".join(f"{n} × {k}" for k, n in by_server.items()))
     keys = Counter((r["sku"], r["variant"]) for r in rows)
     if any(n != 1 for n in keys.values()) or any(r["status"] != "done" for r in rows):
@@ -126,12 +126,14 @@ def main() -> int:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=1)
     parser.add_argument("--side", type=int, default=128)
+    parser.add_argument("--preset", help="frame every generated picture on this marketplace preset (e.g. amazon-main)")
     args = parser.parse_args()
     work = args.work
     make_photos(work / "photos")
     (work / "base.json").write_text(json.dumps({
         "prompt": "a studio photo", "control": [{"kind": "mask_canny"}],
         "generation": {"steps": args.steps, "width": args.side, "height": args.side},
+        **({"preset": args.preset} if args.preset else {}),
     }))  # fmt: skip
     password, port = secrets.token_hex(8), free_port()
     broker = f"redis://:{password}@127.0.0.1:{port}/0"
