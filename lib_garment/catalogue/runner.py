@@ -479,22 +479,13 @@ def run_catalogue(
     """Record ``jobs`` in ``out``'s database (resuming what is there) and run the pending ones. ``lock``: the
     folder's lock when the caller holds it already (else it is taken here, before anything in the folder is
     touched, and released at the end)."""
-    from lib_garment.catalogue.files import remove_temporaries
     from lib_garment.catalogue.state import open_state
 
     held = lock if lock is not None else FolderLock.acquire(out)
     try:
         state = open_state(out)
         try:
-            notes = state.sync(jobs)
-            if removed := remove_temporaries(out):
-                notes.append(f"{removed} half-written file(s) a stopped run left were removed")
-            only = None
-            if retry_failed:
-                only = state.retry_failed()
-                notes.append(f"{len(only)} failed job(s) queued again (only these run)")
-            if on_notes is not None:
-                on_notes(notes)
+            only = begin_run(state, jobs, retry_failed=retry_failed, on_notes=on_notes)
             runner = Runner(jobs, state, generators, env, presets=presets, options=options, events=events, stop=stop)
             return runner.run(only)
         finally:
@@ -502,3 +493,27 @@ def run_catalogue(
     finally:
         if lock is None:
             held.release()
+
+
+def begin_run(
+    state: BatchState,
+    jobs: Sequence[Job],
+    *,
+    retry_failed: bool = False,
+    on_notes: Callable[[list[str]], None] | None = None,
+) -> set[str] | None:
+    """A run's start, whoever runs it (this runner, the queue's coordinator): ``jobs`` recorded (resuming what is
+    there), a stopped run's half-written files removed, with ``retry_failed`` the failed jobs queued again — their
+    ids returned, the only ones to run (None: every pending job) — and what was found told to ``on_notes``."""
+    from lib_garment.catalogue.files import remove_temporaries
+
+    notes = state.sync(jobs)
+    if removed := remove_temporaries(state.folder):
+        notes.append(f"{removed} half-written file(s) a stopped run left were removed")
+    only = None
+    if retry_failed:
+        only = state.retry_failed()
+        notes.append(f"{len(only)} failed job(s) queued again (only these run)")
+    if on_notes is not None:
+        on_notes(notes)
+    return only

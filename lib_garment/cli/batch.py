@@ -21,6 +21,7 @@ from lib_garment.errors import BadInput, ModelUnavailable
 if TYPE_CHECKING:
     from lib_garment.catalogue.generators import RemoteWebUI
     from lib_garment.catalogue.jobs import Job
+    from lib_garment.catalogue.manifest import Manifest
     from lib_garment.catalogue.runner import RunSummary
     from lib_garment.catalogue.state import JobRecord
     from lib_garment.presets.load import PresetSet
@@ -116,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
     from lib_garment.catalogue.jobs import needs_server, plan_jobs
     from lib_garment.catalogue.manifest import read_manifest
     from lib_garment.catalogue.runner import RunOptions, run_catalogue
-    from lib_garment.catalogue.state import done_ids
 
     if args.max_failures is not None and args.max_failures < 1:
         raise BadInput(f"--max-failures must be 1 or more, got {args.max_failures}")
@@ -139,18 +139,8 @@ def run(args: argparse.Namespace) -> int:
             "frame the photographed products with nothing generated"
         )
     servers = _servers(args, generating) if generating else []
-    done = done_ids(out)
-    pending = [job for job in jobs if job.id not in done]
-    print(
-        f"{manifest.source}: {len(manifest.rows)} SKU(s), {len(jobs)} job(s): {len(jobs) - len(pending)} done "
-        f"already, {len(pending)} to run ({sum(job.local for job in pending)} here, "
-        f"{sum(not job.local for job in pending)} on {len(servers)} server(s))",
-        file=sys.stderr,
-    )
-    if args.dry_run:
-        for job in pending:
-            print(f"would run: {job.label} (row {job.row}, seed {job.seed}){' here' if job.local else ''}")
-        return 0
+    if _announce(args, manifest, jobs, out, f"on {len(servers)} server(s)"):
+        return 0  # --dry-run
     events = _Progress()
     _stop_on_sigterm()
     try:
@@ -167,7 +157,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path) -> int:
     """--broker: the generating jobs queued for the workers (lib_garment/scale), the rest made here."""
-    from lib_garment.catalogue.state import done_ids
     from lib_garment.scale.app import check_timeouts, default_visibility
     from lib_garment.scale.broker import parse_broker
     from lib_garment.scale.extra import require_celery
@@ -182,18 +171,8 @@ def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path)
     from lib_garment.scale.coordinator import QueueOptions, run_queued
 
     check_broker(broker)
-    done = done_ids(out)
-    pending = [job for job in jobs if job.id not in done]
-    print(
-        f"{manifest.source}: {len(manifest.rows)} SKU(s), {len(jobs)} job(s): {len(jobs) - len(pending)} done "
-        f"already, {len(pending)} to run ({sum(job.local for job in pending)} here, "
-        f"{sum(not job.local for job in pending)} through the broker {broker.shown})",
-        file=sys.stderr,
-    )
-    if args.dry_run:
-        for job in pending:
-            print(f"would run: {job.label} (row {job.row}, seed {job.seed}){' here' if job.local else ''}")
-        return 0
+    if _announce(args, manifest, jobs, out, f"through the broker {broker.shown}"):
+        return 0  # --dry-run
     options = QueueOptions(broker, args.timeout, visibility, max_failures=args.max_failures)
     events = _Progress()
     try:
@@ -262,6 +241,25 @@ def _environment(args: argparse.Namespace) -> Any:
         offline=True if args.offline else None,
         progress=TqdmProgress(min_bytes=1 << 20),
     )
+
+
+def _announce(args: argparse.Namespace, manifest: Manifest, jobs: list[Job], out: Path, where: str) -> bool:
+    """Say what the run will do (done already, to run here and ``where``); with --dry-run list each job to run
+    and return True: nothing more is to be done."""
+    from lib_garment.catalogue.state import done_ids
+
+    done = done_ids(out)
+    pending = [job for job in jobs if job.id not in done]
+    print(
+        f"{manifest.source}: {len(manifest.rows)} SKU(s), {len(jobs)} job(s): {len(jobs) - len(pending)} done "
+        f"already, {len(pending)} to run ({sum(job.local for job in pending)} here, "
+        f"{sum(not job.local for job in pending)} {where})",
+        file=sys.stderr,
+    )
+    if args.dry_run:
+        for job in pending:
+            print(f"would run: {job.label} (row {job.row}, seed {job.seed}){' here' if job.local else ''}")
+    return bool(args.dry_run)
 
 
 def _stop_on_sigterm() -> None:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lib_garment.catalogue import reports
-from lib_garment.catalogue.files import JobImages, remove_temporaries, write_job_files
+from lib_garment.catalogue.files import JobImages, write_job_files
 from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.runner import EXIT_FAILED, EXIT_MISSING, EXIT_OK, Events, RunOptions, RunSummary, describe
 from lib_garment.catalogue.state import BatchState, Done, open_state
@@ -89,7 +89,7 @@ def run_queued(
 ) -> RunSummary:
     """Record ``jobs`` in ``out`` (resuming what is there), run the local ones here and queue the generating
     ones; returns when every pending job is recorded, the failure limit is reached or the run is stopped."""
-    from lib_garment.catalogue.runner import Runner
+    from lib_garment.catalogue.runner import Runner, begin_run
 
     check_broker(options.broker)  # before anything in the folder is touched
     events = events or Events()
@@ -97,15 +97,7 @@ def run_queued(
     try:
         state = open_state(out)
         try:
-            notes = state.sync(jobs)
-            if removed := remove_temporaries(out):
-                notes.append(f"{removed} half-written file(s) a stopped run left were removed")
-            only = None
-            if retry_failed:
-                only = state.retry_failed()
-                notes.append(f"{len(only)} failed job(s) queued again (only these run)")
-            if on_notes is not None:
-                on_notes(notes)
+            only = begin_run(state, jobs, retry_failed=retry_failed, on_notes=on_notes)
             wanted = [job for job in jobs if only is None or job.id in only]
             local = {job.id for job in wanted if job.local}
             if local & set(state.pending_ids()):  # nothing to generate: made here, as the local runner does

@@ -87,3 +87,14 @@ def answer(work: Callable[[], dict[str, Any]]) -> Response:
         message = f"internal error: {type(err).__name__}: {err} (the traceback is in the WebUI console)"
         warn(f"REST: {_one_line(message)}")
         return json_response({"error": type(err).__name__, "detail": _one_line(message)}, 500)
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A route's body as a JSON object, or Refused(422) saying it is not JSON, or not an object."""
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError as err:
+        raise invalid([problem(["body"], f"the body is not valid JSON: {err}", "value_error.jsondecode")]) from None
+    if not isinstance(data, dict):
+        raise invalid([problem(["body"], "the body must be a JSON object", "type_error.dict")])
+    return data

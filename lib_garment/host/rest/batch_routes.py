@@ -31,7 +31,7 @@ from lib_garment.b64images import decode_base64
 from lib_garment.catalogue.manifest import ManifestProblems
 from lib_garment.errors import BadInput
 from lib_garment.host.passes.catalogue_runs import RUNS, CatalogueStart, RunConflict, UnknownRun
-from lib_garment.host.rest.answers import Refused, answer, body_problems, invalid, problem
+from lib_garment.host.rest.answers import Refused, answer, body_problems, invalid, json_object, problem
 from lib_garment.pydantic_compat import Field, StrictBool, StrictStr, ValidationError
 from lib_garment.request import GarmentRequest, StrictModel
 
@@ -93,12 +93,7 @@ def _source_problems(data: dict[str, Any]) -> list[dict[str, Any]]:
 def parse_batch_body(raw: bytes) -> tuple[BatchBody, dict[str, Any], dict[str, bytes]]:
     """The body checked (Refused 422 naming every problem): the model, the raw base request (what the rows are
     laid over, as written) and the photos' bytes by name."""
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError as err:
-        raise invalid([problem(["body"], f"the body is not valid JSON: {err}", "value_error.jsondecode")]) from None
-    if not isinstance(data, dict):
-        raise invalid([problem(["body"], "the body must be a JSON object", "type_error.dict")])
+    data = json_object(raw)
     problems: list[dict[str, Any]] = []
     body = None
     try:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -17,7 +16,7 @@ import numpy as np
 
 from lib_garment.b64images import decode_image
 from lib_garment.errors import BadInput
-from lib_garment.host.rest.answers import body_problems, invalid, problem
+from lib_garment.host.rest.answers import body_problems, invalid, json_object, problem
 from lib_garment.imageio import image_to_mask, image_to_rgb
 from lib_garment.pydantic_compat import Field, StrictBool, StrictStr, ValidationError
 from lib_garment.request import GarmentRequest, MapKind, StrictModel
@@ -92,12 +91,7 @@ def _decode_all(data: dict[str, Any], flagged: set[tuple[Any, ...]]) -> tuple[di
 
 def parse_body(raw: bytes) -> RouteJob:
     """The request body checked and decoded, or Refused(422) naming every bad field and every bad image at once."""
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError as err:
-        raise invalid([problem(["body"], f"the body is not valid JSON: {err}", "value_error.jsondecode")]) from None
-    if not isinstance(data, dict):
-        raise invalid([problem(["body"], "the body must be a JSON object", "type_error.dict")])
+    data = json_object(raw)
     problems: list[dict[str, Any]] = []
     body = None
     try:

@@ -15,7 +15,6 @@ WebUI's queue lock (as the other model-running routes), never in the event loop.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -25,7 +24,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from lib_garment.errors import BadInput
-from lib_garment.host.rest.answers import answer, body_problems, invalid, problem
+from lib_garment.host.rest.answers import answer, body_problems, invalid, json_object
 from lib_garment.pydantic_compat import Field, StrictStr, ValidationError
 from lib_garment.request import StrictModel
 
@@ -47,12 +46,7 @@ class EvaluateBody(StrictModel):
 
 
 def parse_evaluate_body(raw: bytes) -> EvaluateBody:
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError as err:
-        raise invalid([problem(["body"], f"the body is not valid JSON: {err}", "value_error.jsondecode")]) from None
-    if not isinstance(data, dict):
-        raise invalid([problem(["body"], "the body must be a JSON object", "type_error.dict")])
+    data = json_object(raw)
     try:
         return EvaluateBody.parse_obj(data)
     except ValidationError as err:
