@@ -22,7 +22,7 @@ PACKAGE = "lib_garment"
 ENGINE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("lib_garment",),  # the package: its version
     ("errors",),  # what every room raises
-    ("pydantic_compat", "paths", "deps", "samples", "arrays"),  # foundations
+    ("pydantic_compat", "paths", "deps", "samples", "arrays", "request_data"),  # foundations
     ("imageio", "request"),
     ("b64images",),
     ("install_plan",),

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from lib_garment.catalogue.manifest import MAX_VARIANTS, Manifest, ManifestProblems, Row
 from lib_garment.errors import BadInput
+from lib_garment.models.verify import sha256_file
+from lib_garment.request_data import lay_over, set_field
 
 if TYPE_CHECKING:
     from lib_garment.presets.load import PresetSet
@@ -117,7 +119,7 @@ def _row_request_data(row: Row, base: dict[str, Any], problems: list[str]) -> di
     if extra is not None and not isinstance(extra, dict):
         problems.append(f"{row.where}: request must be a JSON object (fields of the Garment Studio request)")
         extra = None
-    _merge(data, extra or {})
+    lay_over(data, extra or {})
     for column, path in _COLUMN_FIELDS.items():
         if column in row.fields:
             value = row.fields[column]
@@ -125,12 +127,12 @@ def _row_request_data(row: Row, base: dict[str, Any], problems: list[str]) -> di
                 value = _integer(value, row, "seed", problems)
                 if value is None:
                     continue
-            _set(data, path, value)
+            set_field(data, path, value)
     if row.mask is not None:
-        _set(data, "segment.mask_source", "mask")
+        set_field(data, "segment.mask_source", "mask")
     elif "keep" in row.fields:
-        _set(data, "segment.phrases", str(row.fields["keep"]))
-        _set(data, "segment.mask_source", "phrase")
+        set_field(data, "segment.phrases", str(row.fields["keep"]))
+        set_field(data, "segment.mask_source", "phrase")
     return data
 
 
@@ -221,7 +223,7 @@ def _check_photo(path: Path) -> _FileCheck:
             shape = (picture.height, picture.width)
     except BadInput as err:
         return _FileCheck(error=str(err))
-    return _FileCheck(file_sha256(path), shape)
+    return _FileCheck(sha256_file(path), shape)
 
 
 def _check_mask(path: Path) -> _FileCheck:
@@ -231,7 +233,7 @@ def _check_mask(path: Path) -> _FileCheck:
         mask = read_coarse_mask(path, None)
     except BadInput as err:
         return _FileCheck(error=str(err))
-    return _FileCheck(file_sha256(path), mask.shape, empty=not mask.any())
+    return _FileCheck(sha256_file(path), mask.shape, empty=not mask.any())
 
 
 def _file_problems(row: Row, files: _RowFiles, problems: list[str]) -> tuple[str | None, str | None]:
@@ -294,34 +296,6 @@ def job_hash(photo_sha: str, mask_sha: str | None, request: GarmentRequest, vari
     for part in (photo_sha.encode(), (mask_sha or "-").encode(), str(variant).encode(), canonical(request)):
         digest.update(b"\0" + part)
     return digest.hexdigest()[:32]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
-    """``extra`` laid over ``target``, objects merged key by key (a row sets one field, the base keeps the rest)."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
-
-
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    node = data
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[last] = value
 
 
 def _integer(value: Any, row: Row, column: str, problems: list[str]) -> int | None:

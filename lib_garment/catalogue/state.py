@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib_garment.catalogue.jobs import Job, file_sha256
+from lib_garment.catalogue.jobs import Job
+from lib_garment.models.verify import sha256_file
 
 DB_NAME = "batch.sqlite"
 STATUSES = ("pending", "running", "done", "failed")
@@ -153,7 +154,7 @@ class BatchState:
     def _files_intact(self, outputs: list[dict[str, Any]]) -> bool:
         for output in outputs:
             path = self.folder / output["file"]
-            if not path.is_file() or file_sha256(path) != output["sha256"]:
+            if not path.is_file() or sha256_file(path) != output["sha256"]:
                 return False
         return True
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lib_garment.cli.flags import out_folder, positive_seconds
 from lib_garment.errors import BadInput
 
 DESCRIPTION = """\
@@ -58,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _base(args: argparse.Namespace) -> dict[str, Any]:
-    from lib_garment.cli.request_file import read_request_file, set_field
+    from lib_garment.cli.request_file import read_request_file
+    from lib_garment.request_data import set_field
 
     data = read_request_file(args.request) if args.request else {}
     if args.keep is not None:  # mask source stays auto: a photo's own mask wins, else the phrase
@@ -77,12 +79,8 @@ def _check_flags(args: argparse.Namespace) -> Path:
         raise BadInput(f"--seed must be 0 or more (fixed seeds are the point), got {args.seed}")
     if args.kid_subsets < 1:
         raise BadInput(f"--kid-subsets must be at least 1, got {args.kid_subsets}")
-    if not args.timeout > 0:
-        raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
-    return out
+    positive_seconds(args.timeout)
+    return out_folder(args.out)
 
 
 def _real_set(args: argparse.Namespace, photos: dict[str, Path], per_stage: int) -> tuple[Any, str]:

@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lib_garment.cli.request_file import read_request_file, set_field
+from lib_garment.cli.flags import out_folder, positive_seconds
+from lib_garment.cli.request_file import read_request_file
 from lib_garment.cli.run_inputs import CHECK_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from lib_garment.errors import BadInput, ModelUnavailable
+from lib_garment.request_data import set_field
 
 if TYPE_CHECKING:
     from lib_garment.catalogue.generators import RemoteWebUI
@@ -120,11 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_failures is not None and args.max_failures < 1:
         raise BadInput(f"--max-failures must be 1 or more, got {args.max_failures}")
-    if not args.timeout > 0:
-        raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
+    positive_seconds(args.timeout)
+    out = out_folder(args.out)
     base = base_request(args)
     manifest = read_manifest(args.manifest)
     jobs = plan_jobs(manifest, base, models_dir=args.models_dir)

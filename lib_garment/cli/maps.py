@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lib_garment.cli.flags import out_folder
 from lib_garment.errors import BadInput, ModelUnavailable
 from lib_garment.request import MAP_KINDS
 
@@ -118,9 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if mask is None and ("mask_canny" in kinds or ("normal" in kinds and settings.normal_uses_mask)):
         what = "mask_canny" if "mask_canny" in kinds else "--normal-background mask"
         raise BadInput(f"{what} needs --mask MASK.png")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
+    out = out_folder(args.out)
     sources = MapSources(image, mask, pose, depth)
     pose_estimator, depth_estimator, progress = _estimators(kinds, sources, args)
     try:

@@ -19,6 +19,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from lib_garment.cli.flags import out_folder
 from lib_garment.errors import BadInput
 
 SHADOW_KINDS = ("none", "contact", "drop")
@@ -201,9 +202,7 @@ def run_frame(args: argparse.Namespace) -> int:
     preset = load_presets(args.models_dir).get(args.preset, "--preset")
     if args.background is not None:
         parse_colour(args.background, "--background")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
+    out = out_folder(args.out)
     image = imageio.read_image(args.image)
     matte = _read_matte(args)
     imageio.check_same_size(image, matte, "--mask" if args.mask else "--alpha")

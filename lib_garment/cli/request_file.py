@@ -1,4 +1,5 @@
-"""A request from a JSON file with command-line flags laid over it: what ``run`` and ``restore`` share."""
+"""A request from a JSON file with command-line flags laid over it: what ``run`` and ``restore`` share (the
+dotted-path setters are lib_garment/request_data.py's)."""
 
 from __future__ import annotations
 
@@ -23,30 +24,6 @@ def read_request_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadInput(f"--request {path}: must hold a JSON object (the Garment Studio request)")
     return data
-
-
-def set_field(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set the dotted ``path`` (``segment.phrases``) in ``data``, making the objects above it as needed."""
-    *parents, last = path.split(".")
-    node = data
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {} if child is None else child
-        if not isinstance(child, dict):  # the file has a non-object here: let validation name it
-            return
-        node = child
-    node[last] = value
-
-
-def get_field(data: dict[str, Any], path: str) -> Any:
-    """The value at the dotted ``path`` in ``data`` (None where it is missing)."""
-    node: Any = data
-    for key in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
 
 
 def flag_for(flags: dict[str, str], path: str) -> str | None:

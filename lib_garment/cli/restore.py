@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from lib_garment.cli.flags import positive_seconds
 from lib_garment.cli.restore_request import add_flags, build_restore_request
-from lib_garment.errors import BadInput, GarmentError
+from lib_garment.errors import GarmentError
 from lib_garment.request import GarmentRequest
 from lib_garment.restore.options import describe_result
 
@@ -67,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     request = build_restore_request(args)
     options = request.restore
     check_options(options)
-    if not args.timeout > 0:
-        raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
+    positive_seconds(args.timeout)
     image = imageio.read_image(args.image)
     keep = _keep_alpha(args.keep_mask, image)
     # 2. The server (and the ControlNet model of the crop unit, if any).

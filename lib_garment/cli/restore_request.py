@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from lib_garment.cli.request_file import flag_for, read_request_file, set_field
+from lib_garment.cli.request_file import flag_for, read_request_file
 from lib_garment.errors import BadInput
 from lib_garment.request import RESTORE_MAP_KINDS, GarmentRequest, describe_problems, validation_problems
+from lib_garment.request_data import set_field
 
 # flag attribute → dotted request field; the flags that need a conversion are handled in build_restore_request
 FLAG_FIELDS = {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lib_garment.cli.flags import out_folder, positive_seconds
 from lib_garment.cli.run_request import build_request, field_label
 from lib_garment.errors import BadInput
 from lib_garment.request import MAP_KINDS
@@ -57,9 +58,7 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
     photo, label = _photo(args)
     mask = _mask(args, photo)
     maps = _maps(args, request)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
+    out_folder(args.out)
     keeps_by_phrase = request.segment.mask_source not in ("mask", "none")  # none: nothing kept, on purpose
     if mask is None and keeps_by_phrase and not parse_phrases(request.segment.phrases):
         raise BadInput('say what to keep: --keep "white t-shirt" (several: "dress . belt"), or --mask KEEP.png')
@@ -69,8 +68,7 @@ def read_inputs(args: argparse.Namespace) -> Inputs:
         if err.loc[:1] != ("maps",):
             raise
         raise BadInput(f"--maps {err.loc[1]}: {err}") from None
-    if not args.timeout > 0:
-        raise BadInput(f"--timeout must be more than 0 seconds, got {args.timeout:g}")
+    positive_seconds(args.timeout)
     server = _server(args)
     generate = needs_generation(request)
     if request.preset is not None and generate and server is None:

@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lib_garment.cli.request_file import flag_for, get_field, read_request_file, set_field
+from lib_garment.cli.request_file import flag_for, read_request_file
 from lib_garment.errors import BadInput
 from lib_garment.request import MAP_KINDS
+from lib_garment.request_data import get_field, set_field
 
 if TYPE_CHECKING:
     from lib_garment.request import GarmentRequest

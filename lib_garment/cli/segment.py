@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lib_garment.cli.flags import out_folder
 from lib_garment.errors import BadInput
 
 # Repeated from lib_garment.segment.backends.assemble so that parsing arguments imports no model code.
@@ -89,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(
             '--prompt: say what to keep, e.g. --prompt "white t-shirt" (several: "dress . belt"), or give --mask'
         )
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out} exists and is not a folder")
+    out = out_folder(args.out)
     if args.sam_checkpoint is not None and not Path(args.sam_checkpoint).is_file():
         raise BadInput(f"--sam-checkpoint {args.sam_checkpoint} does not exist")
     image = imageio.read_image(args.image)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from lib_garment.errors import BadInput
+from lib_garment.cli.flags import positive_seconds
 
 DESCRIPTION = """\
 One worker per WebUI server: it takes one catalogue job at a time from the broker and asks its server to make it
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
     auth = parse_auth(args.api_auth)
     visibility = args.visibility_timeout if args.visibility_timeout is not None else default_visibility(args.timeout)
     check_timeouts(args.timeout, visibility)
-    if not args.health_interval > 0:
-        raise BadInput(f"--health-interval must be more than 0 seconds, got {args.health_interval:g}")
+    positive_seconds(args.health_interval, "--health-interval")
     require_celery()
     from lib_garment.scale.worker import WorkerOptions, default_name, serve
 

@@ -243,11 +243,11 @@ def _features_key(files: Sequence[Path], net: InceptionNet) -> str:
     its path by SHA-256) and the layer."""
     import hashlib
 
-    from lib_garment.catalogue.jobs import file_sha256
+    from lib_garment.models.verify import sha256_file
 
     digest = hashlib.sha256(f"{net.path}\0{net.basis}\0{net.layer}".encode())
     for path in files:
-        digest.update(f"\0{path.name}\0{file_sha256(path)}".encode())
+        digest.update(f"\0{path.name}\0{sha256_file(path)}".encode())
     return digest.hexdigest()
 
 

@@ -20,7 +20,7 @@ The rules (they move FID by several points, so they are fixed and reported):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,28 +73,24 @@ class ImageSet:
 
 def read_set(paths: Sequence[Path], what: str) -> ImageSet:
     """Decode every file to 8-bit RGB; every file that fails is named in one BadInput."""
-    images, problems = [], []
-    for path in paths:
-        try:
-            images.append(image_to_rgb(open_image(path, what), f"{what} {path}"))
-        except BadInput as err:  # noqa: PERF203 - every bad file is named, not only the first
-            problems.append(str(err))
-    if problems:
-        raise BadInput(f"{what}: {len(problems)} file(s) cannot be read:\n  " + "\n  ".join(problems))
-    return ImageSet(what, tuple(paths), tuple(images))
+    return ImageSet(what, tuple(paths), tuple(_decode_all(paths, what, image_to_rgb)))
 
 
 def read_masks(paths: Sequence[Path], what: str) -> list[np.ndarray]:
     """Masks as 8-bit planes (an alpha channel, where it is not all opaque, is the mask); problems named at once."""
-    planes, problems = [], []
+    return _decode_all(paths, what, image_to_mask)
+
+
+def _decode_all(paths: Sequence[Path], what: str, convert: Callable[..., np.ndarray]) -> list[np.ndarray]:
+    decoded, problems = [], []
     for path in paths:
         try:
-            planes.append(image_to_mask(open_image(path, what), f"{what} {path}"))
+            decoded.append(convert(open_image(path, what), f"{what} {path}"))
         except BadInput as err:  # noqa: PERF203 - every bad file is named, not only the first
             problems.append(str(err))
     if problems:
         raise BadInput(f"{what}: {len(problems)} file(s) cannot be read:\n  " + "\n  ".join(problems))
-    return planes
+    return decoded
 
 
 def format_note(real: ImageSet, generated: ImageSet) -> str | None:
