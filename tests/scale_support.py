@@ -73,6 +73,7 @@ class Redis:
     def __init__(self, folder: Path) -> None:
         self.folder, self.port = folder, free_port()
         self.proc: subprocess.Popen | None = None
+        self.started = False  # once it has run, a restart keeps its port (the tests' clients point there)
         folder.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -82,19 +83,37 @@ class Redis:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is missing: tools/run_tests.sh installs it (apt-get install redis-server)"
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--requirepass", PASSWORD, "--protected-mode", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as sock:
+        log = self.folder / "redis.log"
+        for _ in range(3):
+            self.proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+                 "--appendonly", "yes", "--appendfsync", "always", "--requirepass", PASSWORD, "--protected-mode", "no",
+                 "--logfile", str(log)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            if self._answers(deadline=time.monotonic() + 30):
+                self.started = True
+                return
+            # Exited at once: another process took the port between free_port() and here (the two package sets
+            # and the WebUI checks run side by side). A first start may move to another port; a restart may not.
+            if self.started:
+                break
+            self.port = free_port()
+        tail = log.read_text(errors="replace")[-2000:] if log.is_file() else "(no log)"
+        raise AssertionError(f"redis-server did not start on port {self.port}; its log ends:\n{tail}")
+
+    def _answers(self, deadline: float) -> bool:
+        """True once the server answers PING; False when it exited or the deadline passed."""
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.5) as sock:
                 sock.sendall(f"AUTH {PASSWORD}\r\nPING\r\n".encode())
                 if b"PONG" in sock.recv(100):
-                    return
-            assert time.monotonic() < deadline, "redis-server did not start"
+                    return True
+            if self.proc is not None and self.proc.poll() is not None:
+                return False
             time.sleep(0.02)
+        self.stop()
+        return False
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

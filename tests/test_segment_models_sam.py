@@ -98,3 +98,31 @@ def test_weights_that_are_not_sam_are_refused_with_the_file_named(tmp_path: Path
     sam = SamSegmenter(explicit_file(path, trust=True), runtime, device="cpu")
     with pytest.raises(ModelUnavailable, match="not_sam.pth is not a SAM checkpoint"):
         sam(garment_photo(), BOXES[:1])
+
+
+def test_global_attention_runs_head_by_head_and_gives_the_packages_embedding(tiny_sam_vit, tmp_path: Path) -> None:
+    """The loader swaps the global blocks' attention for the head-by-head one (lean_global_attention); the
+    embedding must stay bit for bit the package's, relative positions included (random here, zero in the file)."""
+    torch = pytest.importorskip("torch")
+    from segment_anything.build_sam import _build_sam
+
+    from lib_garment.segment.backends import sam as sam_backend
+    from lib_garment.segment.backends.sam_arch import infer_arch
+    from lib_garment.segment.backends.sam_attention import _head_by_head
+
+    state = torch.load(tiny_sam_vit.path, map_location="cpu")
+    generator = torch.Generator().manual_seed(3)
+    for key in [k for k in state if ".rel_pos_" in k]:
+        state[key] = torch.randn(state[key].shape, generator=generator) * 0.5
+    path = tmp_path / "sam_rel_pos.pth"
+    torch.save(state, path)
+
+    built = sam_backend._build(TrustedFile(path, "test"), "cpu").model
+    reference = _build_sam(**infer_arch(state, str(path)).build_kwargs()).eval()
+    reference.load_state_dict(state)
+    lean = [i for i, block in enumerate(built.image_encoder.blocks) if block.attn.forward.__func__ is _head_by_head]
+    assert lean == list(tiny_sam_vit.encoder_global_attn_indexes)
+
+    image = torch.randn(1, 3, 1024, 1024, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(built.image_encoder(image), reference.image_encoder(image))

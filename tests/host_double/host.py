@@ -247,13 +247,18 @@ class WebUIDouble:
             target.symlink_to(source, target_is_directory=True)
         else:
             # Like a fresh clone: no VCS data or caches anywhere, no downloaded weights or outputs at the top.
-            caches = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".pytest_cache", ".ruff_cache")
+            caches = shutil.ignore_patterns(
+                "__pycache__", "*.pyc", ".git", ".pytest_cache", ".ruff_cache", ".hypothesis"
+            )
 
             def ignore(directory: str, names: list[str]) -> set[str]:
                 skipped = set(caches(directory, names))
                 if Path(directory) == source:
-                    # mutants/: the copy mutmut (tools/mutation.sh) makes of the tree
+                    # mutants/: the copy mutmut (tools/mutation.sh) makes of the tree. The developer folders
+                    # (tests, bench, tools, docs) are never loaded by a WebUI, and every test that starts a
+                    # double copies the extension: leaving them out halves that copy.
                     skipped |= {"models", "outputs", ".worker_packages", "mutants"} & set(names)
+                    skipped |= {"tests", "bench", "tools", "docs"} & set(names)
                 return skipped
 
             shutil.copytree(source, target, ignore=ignore)
