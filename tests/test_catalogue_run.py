@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,8 @@ def test_a_folder_runs_on_two_servers_exactly_once_and_resumes_without_work(webu
     sheet = (out / "index.html").read_text()
     assert all(f'data-sku="{sku}" data-status="done"' in sheet for sku in skus)
     assert sheet.count("kept: exact") == 6
+    assert "Product kept: 100.000 % of α=1 pixels identical (6/6 results exact) · seam " in err
+    assert json.loads((out / "fidelity.json").read_text())["overall"]["exact_results"] == 6
 
 
 def test_an_edited_row_runs_again_and_only_it(webui, tmp_path: Path, capsys) -> None:
@@ -267,6 +270,10 @@ def test_a_plain_background_runs_here_with_no_server(tmp_path: Path, capsys) -> 
     picture = Image.open(out / rows[0]["file"])
     assert np.all(np.asarray(picture.convert("RGB"))[0, 0] == 255)  # on white
     assert (out / skus[0] / f"{skus[0]}-1-alpha.png").is_file()
+    passed = sum(r["compliance"] == "pass" for r in rows)  # nothing generated: compliance is the figure
+    assert (
+        f"{len(skus)} photo(s) framed as photographed, nothing generated · compliance {passed}/{len(skus)} pass" in err
+    )
 
 
 def test_a_full_disk_stops_the_run_with_a_clear_error_and_a_consistent_database(

@@ -1,11 +1,13 @@
 """Catalogues in the WebUI (the host double, both flavours): REST start → watch → done, resume, stop, 404, a bad
 manifest's 422 listing every problem, paths confined to the catalogue folder (``..``, an absolute path elsewhere,
-a symlink out; the rows' photos too), rows and photos in the body, and the queue lock taken per job so other
-users' generations interleave with a catalogue."""
+a symlink out; the rows' photos too), rows and photos in the body, the queue lock taken per job so other
+users' generations interleave with a catalogue, and the product fidelity each run's end measures (the report,
+REST and the tab's view: exact, a changed kept pixel, a photo gone)."""
 
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import sys
 import threading
@@ -40,6 +42,11 @@ def runs() -> Any:
 
 def root_of(host: Any) -> Path:
     return host.root / "outputs" / "garment_studio" / "catalogues"
+
+
+def tab_view(report: dict) -> Any:
+    """The report as the tab's Catalogue section shows it (the installed copy's)."""
+    return importlib.import_module("lib_garment.host.ui.tab_catalogue").describe(report)
 
 
 def start(client: Any, status: int = 202, **body: Any) -> dict:
@@ -78,12 +85,24 @@ def test_a_folder_runs_to_the_end_and_a_second_start_resumes_without_work(host) 
     assert (folder / "results.csv").is_file()
     assert (folder / "index.html").is_file()
     done_before = {j["id"]: j["files"] for j in report["jobs"]}
+    overall = report["fidelity"]["overall"]  # measured once, at the run's end, into fidelity.json
+    assert (overall["results"], overall["exact_results"], overall["kept_share"]) == (3, 3, 1.0)
+    assert overall["compliance_checked"] == 0
+    assert json.loads((folder / "fidelity.json").read_text()) == report["fidelity"]
+    view = tab_view(report)
+    assert "\n\nProduct kept: 100.000 % of α=1 pixels identical (3/3 results exact) · seam " in view.summary
+    assert view.errors == []
 
+    (folder / "fidelity.json").unlink()  # as a folder finished before runs measured themselves
+    older = client.get(f"{API}/batch/first").json()
+    assert older["fidelity"] is None  # a look measures nothing
+    assert "product fidelity not measured yet" in tab_view(older).notes[-1]
     start(client, manifest=str(root / "shoot"), output="first")  # absolute inside the root: the same folder
     again = finished(client, "first")
     assert again["counts"]["done"] == 3
     assert {j["id"]: j["files"] for j in again["jobs"]} == done_before
     assert again["log"] == []  # no job ran again
+    assert again["fidelity"]["overall"] == overall  # the run with nothing to make measured the folder
 
 
 def test_rows_and_photos_in_the_body(host) -> None:
@@ -186,6 +205,8 @@ def test_unknown_ids_are_404_and_stop_ends_a_run_after_its_running_job(host, mon
         calls.append(1)
         result = real(*args, **kwargs)
         if len(calls) == 1:
+            result.images[0] = result.images[0].copy()
+            result.images[0][30, 40, 1] ^= 1  # one kept pixel of SKU-000 (its box: rows 10-49, columns 15-64)
             first_generated.set()
             assert stopped.wait(WAIT_S)  # Stop is pressed while the first job is running
         return result
@@ -203,13 +224,23 @@ def test_unknown_ids_are_404_and_stop_ends_a_run_after_its_running_job(host, mon
     assert report["counts"]["done"] == 1
     assert report["counts"]["pending"] == 3
     assert len(calls) == 1
+    # A stopped run measures what it made: the changed pixel, which the job's own check did not see, is loud.
+    assert report["jobs"][0]["kept_exact"] is True
+    assert (report["fidelity"]["overall"]["results"], report["fidelity"]["overall"]["exact_results"]) == (1, 0)
+    view = tab_view(report)
+    assert "Product kept: 99.9" in view.summary
+    assert "(0/1 results exact)" in view.summary
+    assert len(view.errors) == 1
+    assert view.errors[0].startswith("KEPT PIXELS CHANGED in 1 of 1 result(s): SKU-000 #1 (99.9")
 
     start(client, manifest="shoot", output="stopping")  # resume
-    assert finished(client, "stopping")["counts"]["done"] == 4
+    resumed = finished(client, "stopping")
+    assert resumed["counts"]["done"] == 4
     assert len(calls) == 4  # the done job was not generated again
+    assert (resumed["fidelity"]["overall"]["results"], resumed["fidelity"]["overall"]["exact_results"]) == (4, 3)
 
 
-def test_a_second_start_on_a_running_folder_is_409(host, monkeypatch) -> None:
+def test_a_second_start_on_a_running_folder_is_409_and_a_photo_gone_is_a_fidelity_note(host, monkeypatch) -> None:
     client = host.client()
     write_shoot(root_of(host) / "shoot", 1)
     job = sys.modules["lib_garment.host.passes.catalogue_job"]
@@ -218,6 +249,7 @@ def test_a_second_start_on_a_running_folder_is_409(host, monkeypatch) -> None:
     def held(*args: Any, **kwargs: Any) -> Any:
         inside.set()
         assert release.wait(WAIT_S)
+        (root_of(host) / "shoot" / "SKU-000.png").unlink()  # moved away after it was read: nothing to measure against
         return real(*args, **kwargs)
 
     monkeypatch.setattr(job, "run_plan", held)
@@ -227,7 +259,13 @@ def test_a_second_start_on_a_running_folder_is_409(host, monkeypatch) -> None:
     assert answer["error"] == "Conflict"
     assert "busy" in answer["detail"]
     release.set()
-    assert finished(client, "busy")["status"] == "finished"
+    report = finished(client, "busy")
+    assert report["status"] == "finished"  # the measurement failing does not fail the run
+    assert report["counts"]["done"] == 1
+    assert "SKU-000.png" in report["fidelity"]["error"]
+    view = tab_view(report)
+    assert view.errors == []
+    assert view.notes[-1].startswith("Product fidelity not measured: ")
 
 
 def test_each_job_takes_the_queue_lock_on_its_own(host, monkeypatch) -> None:

@@ -162,6 +162,7 @@ def test_evaluate_fidelity_passes_a_catalogue_and_fails_on_one_changed_kept_pixe
     assert report["overall"]["kept_share"] == 1.0
     assert report["overall"]["exact_results"] == 2
     assert all(o["seam_result"] is not None for o in report["outputs"])
+    assert json.loads((out / "fidelity.json").read_text())["overall"] == report["overall"]  # batch's own, the same
 
     result_file = out / skus[1] / f"{skus[1]}-1.png"
     result = imageio.read_image(result_file).copy()

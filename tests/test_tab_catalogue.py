@@ -1,6 +1,6 @@
 """The tab's Catalogue section in the host double: a zip of photos started with the tab's own settings as the
-base request, its table and thumbnails, the output as a zip; unsafe uploads and paths outside the catalogue
-folder are messages, nothing started (host/ui/tab_catalogue.py)."""
+base request, its summary with the product fidelity, its table and thumbnails, the output as a zip; unsafe
+uploads and paths outside the catalogue folder are messages, nothing started (host/ui/tab_catalogue.py)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def test_a_zip_of_photos_runs_with_the_tabs_settings_and_comes_back_as_a_zip(pai
     assert runs.wait("tabrun", WAIT_S)
     summary, rows, thumbnails, message = section.refresh_clicked("tabrun")
     assert "**tabrun**: finished · 2 done, 0 failed" in summary
+    assert "\n\nProduct kept: 100.000 % of α=1 pixels identical (2/2 results exact) · seam " in summary
     assert [row[:3] + row[4:5] for row in rows] == [["done", "SKU-000", 1, "yes"], ["done", "SKU-001", 1, "yes"]]
     assert [caption for _image, caption in thumbnails] == ["SKU-000 #1", "SKU-001 #1"]
     report = runs.report("tabrun")

@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from lib_garment.catalogue.jobs import needs_server, plan_jobs
     from lib_garment.catalogue.manifest import read_manifest
     from lib_garment.catalogue.runner import RunOptions, run_catalogue
+    from lib_garment.evaluate.fidelity import record_fidelity
 
     if args.max_failures is not None and args.max_failures < 1:
         raise BadInput(f"--max-failures must be 1 or more, got {args.max_failures}")
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     finally:
         events.close()
-    _print_summary(summary, out)
+    _print_summary(summary, out, record_fidelity(out, jobs))
     return summary.exit_code
 
 
@@ -166,6 +167,7 @@ def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path)
     visibility = args.visibility_timeout if args.visibility_timeout is not None else default_visibility(args.timeout)
     check_timeouts(args.timeout, visibility)
     require_celery()
+    from lib_garment.evaluate.fidelity import record_fidelity
     from lib_garment.scale.broker import check_broker
     from lib_garment.scale.coordinator import QueueOptions, run_queued
 
@@ -181,7 +183,7 @@ def _queued(args: argparse.Namespace, manifest: Any, jobs: list[Job], out: Path)
         )  # fmt: skip
     finally:
         events.close()
-    _print_summary(summary, out)
+    _print_summary(summary, out, record_fidelity(out, jobs))
     return summary.exit_code
 
 
@@ -309,7 +311,11 @@ class _Progress:
             self._bar.close()
 
 
-def _print_summary(summary: RunSummary, out: Path) -> None:
+def _print_summary(summary: RunSummary, out: Path, fidelity: dict[str, Any] | None) -> None:
+    """The counts, why the run stopped, each failure, the product fidelity the run's end measured (None: nothing
+    done to measure), then the files to open."""
+    from lib_garment.evaluate.fidelity import FIDELITY_FILE, fidelity_alarm, fidelity_line
+
     counts = summary.counts
     print(
         f"{counts['done']} done, {counts['failed']} failed, {counts['pending'] + counts['running']} pending "
@@ -320,5 +326,11 @@ def _print_summary(summary: RunSummary, out: Path) -> None:
         print(f"stopped early: {summary.stopped}", file=sys.stderr)
     for record in summary.failed:
         print(f"failed: {record.sku} #{record.variant} (row {record.row}): {record.error}", file=sys.stderr)
+    if fidelity is not None:
+        print(fidelity_line(fidelity), file=sys.stderr)
+        if alarm := fidelity_alarm(fidelity):
+            print(f"error: {alarm}", file=sys.stderr)
     print(out / "results.csv")
     print(out / "index.html")
+    if (out / FIDELITY_FILE).is_file():
+        print(out / FIDELITY_FILE)

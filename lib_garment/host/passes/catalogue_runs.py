@@ -33,6 +33,7 @@ from lib_garment.catalogue.paths import confine_rows, confined, output_folder, p
 from lib_garment.catalogue.runner import Events, RunOptions, RunSummary, run_catalogue
 from lib_garment.catalogue.state import DB_NAME, BatchState, JobRecord
 from lib_garment.errors import BadInput, GarmentError
+from lib_garment.evaluate.fidelity import read_fidelity, record_fidelity
 from lib_garment.host.passes.catalogue_job import WebUIGenerator
 from lib_garment.host.webui.messages import warn
 from lib_garment.host.webui.queue import queued
@@ -252,6 +253,7 @@ class Catalogues:
                 on_notes=run.recorder.add_notes,
                 lock=lock,
             )
+            record_fidelity(run.folder, jobs)  # still under the folder's lock: no other run changes it meanwhile
         except GarmentError as err:
             run.error = str(err)
         except Exception as err:  # noqa: BLE001 - a thread's failure must be reported, not lost
@@ -315,7 +317,8 @@ class Catalogues:
         return run.start if run is not None else None
 
     def report(self, run_id: str) -> dict[str, Any]:
-        """The run's status, counts, every job's record (files relative to its folder) and what it said."""
+        """The run's status, counts, every job's record (files relative to its folder), what it said, and the
+        product fidelity measured when the last run on its folder ended (``fidelity.json``; None when none)."""
         run, folder = self._find(run_id)
         records: list[JobRecord] = []
         counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
@@ -348,6 +351,7 @@ class Catalogues:
             "jobs": [job_json(record) for record in records],
             "results_csv": "results.csv" if (folder / "results.csv").is_file() else None,
             "contact_sheet": "index.html" if (folder / "index.html").is_file() else None,
+            "fidelity": read_fidelity(folder),
         }
 
     def zip_output(self, run_id: str, into: Path | None = None) -> Path:

@@ -3,7 +3,8 @@ the base request every row starts from.
 
 Widgets: the manifest (a CSV/JSONL upload, or a path on the server), the photos (a zip, or a folder on the
 server), the output folder's name (the run's id: the same name resumes), retry-failed and a failure limit;
-Start / Stop / Resume / Refresh; a summary, a table of the jobs (status, sku, variant, file, kept exact,
+Start / Stop / Resume / Refresh; a summary (with the product fidelity measured when the run ended: a loud message
+when a result's kept pixels differ from the photo), a table of the jobs (status, sku, variant, file, kept exact,
 compliance, error), their thumbnails, and the output folder as a zip. On gradio 4 a timer refreshes the table
 while the tab is open.
 
@@ -24,6 +25,7 @@ from PIL import Image
 
 from lib_garment.catalogue.manifest import ManifestProblems
 from lib_garment.errors import GarmentError
+from lib_garment.evaluate.fidelity import fidelity_alarm, fidelity_line
 from lib_garment.host.passes.catalogue_runs import RUNS, CatalogueStart, UnknownRun
 from lib_garment.host.ui.tab_handlers import message_html
 from lib_garment.host.ui.tab_inputs import TabInputs, build_request
@@ -98,8 +100,22 @@ def describe(report: dict[str, Any]) -> CatalogueView:
         line += f"\n\nstopped: {report['stopped']}"
     if report.get("error"):
         view.errors.append(report["error"])
-    view.summary = line
     view.notes = list(report.get("notes") or [])
+    fidelity = report.get("fidelity")
+    if fidelity is not None and "error" in fidelity:  # a note, escaped: a path's underscores are not Markdown
+        view.notes.append(fidelity_line(fidelity))
+    elif fidelity is not None:
+        going = report["status"] in ("running", "stopping")
+        line += f"\n\n{fidelity_line(fidelity)}" + (" (measured when the previous run ended)" if going else "")
+        if alarm := fidelity_alarm(fidelity):
+            view.errors.append(alarm)
+    elif counts["done"] and report["status"] in ("finished", "stopped"):
+        # A folder finished before runs measured themselves: a run with nothing left to make costs no generation.
+        view.notes.append(
+            "product fidelity not measured yet for this folder: Start it again with the same manifest and output "
+            "name (done jobs are not made again) and it is measured when that run ends"
+        )
+    view.summary = line
     folder = report["folder"]
     for job in report["jobs"]:
         exact = "" if job["kept_exact"] is None else ("yes" if job["kept_exact"] else "NO")
