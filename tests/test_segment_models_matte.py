@@ -70,3 +70,15 @@ def test_tiled_vitmatte_matches_the_whole_photo_matte_and_keeps_sure_pixels(sens
     assert difference <= TOLERANCE
     assert misplaced > 2 * TOLERANCE  # the check has power: a 2-px slip would fail it
     assert float(whole.alpha[band].std()) > 0.01  # the alpha varies across the band (not a constant 0.5)
+
+
+def test_the_loaders_vitmatte_attends_head_by_head_with_the_packages_alpha(sensitive_vitmatte, hf_runner) -> None:
+    """Its global blocks are swapped for the head-by-head attention (lean_attention), and the alpha stays bit for
+    bit the one transformers' own code makes from the same folder."""
+    found = hf_runner.call(
+        "tests.factories.matting:lean_against_stock", VITMATTE_HF_CLASSES, model_dir=str(sensitive_vitmatte)
+    ).value
+    assert found["global"] >= 1
+    assert found["swapped"] == found["global"]
+    assert found["shape"] == [1, 1, 320, 320]
+    assert found["equal"]

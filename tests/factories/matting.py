@@ -106,3 +106,22 @@ def run_vitmatte(model_dir: str, height: int = 200, width: int = 260) -> dict[st
         "alpha_min": float(alphas.min()),
         "alpha_max": float(alphas.max()),
     }
+
+
+def lean_against_stock(model_dir: str, side: int = 320) -> dict[str, Any]:
+    """The production loader's ViTMatte (global attention head by head) against the same folder loaded by
+    transformers alone, on one random 4-channel input: how many blocks were swapped, how many are global, and
+    whether the alphas are identical. Runs where transformers has ViTMatte (the model worker on 4.30)."""
+    import torch
+    from transformers import VitMatteForImageMatting
+
+    from lib_garment.segment.backends import lean_attention, vitmatte
+
+    _, lean = vitmatte._build(model_dir, "cpu")
+    stock = VitMatteForImageMatting.from_pretrained(model_dir).eval()
+    swapped = sum(getattr(m.forward, "__func__", None) is lean_attention._vitdet_forward for m in lean.modules())
+    global_blocks = sum(getattr(m, "window_size", None) == 0 for m in stock.modules())
+    pixels = torch.randn(1, 4, side, side, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        a, b = lean(pixel_values=pixels).alphas, stock(pixel_values=pixels).alphas
+    return {"swapped": swapped, "global": global_blocks, "equal": bool(torch.equal(a, b)), "shape": list(a.shape)}

@@ -18,6 +18,7 @@ from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.runtime import ModelRuntime
 from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
+from lib_garment.segment.backends.lean_attention import lean_global_attention
 
 REQUIREMENT = "transformers>=4.34"
 _MODULE = "lib_garment.segment.backends.vitmatte"
@@ -29,9 +30,11 @@ LOAD = f"{_MODULE}:load"
 
 
 def _build(model_dir: str, device: str) -> tuple[Any, Any]:
-    return load_transformers_folder(
+    processor, model = load_transformers_folder(
         model_dir, "VitMatteForImageMatting", "VitMatteImageProcessor", device, minimum="4.34"
     )
+    lean_global_attention(model)  # the same alpha with one head's attention scores in memory at a time
+    return processor, model
 
 
 def _model(model_dir: str, device: str, timer: Timer) -> tuple[Any, Any]:
