@@ -17,6 +17,15 @@ The photos are synthetic: a T-shirt on a grey dress form against a studio sweep,
 (``<stem>.mask.png``), so no segmentation model is needed. The random pose model finds nobody in them, so the
 model task's pose unit gets an empty map (each stage says so once; see the README's ablation section).
 
+The WebUI needs a ControlNet per map kind of the stages: canny and normal (background), openpose and depth (model).
+The harness (/work/hosts/a1111) has no normal one; as its others are random too, a random SD 1.5 ControlNet under
+the normal model's name stands in, through the ControlNet extension's own extra folder (nothing in the harness
+changes)::
+
+    mkdir -p /tmp/cn && ln -s $A1111_HOME/webui/models/ControlNet/control_v11p_sd15_canny.safetensors \\
+        /tmp/cn/control_v11p_sd15_normalbae.safetensors
+    A1111_HOME=... launch_server.sh --controlnet-dir /tmp/cn
+
 Checks per task: the command exits 0; the four stage folders hold one done result per photo; ablation.md, .csv,
 .json and .png are written; the CSV's rows carry the paper's FIDs for the task (Tables 3–4) and every result's
 kept pixels are exact (stages 2–4 keep the whole mask); the WebUI applied each stage's ControlNet units (read from
