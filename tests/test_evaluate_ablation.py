@@ -1,16 +1,20 @@
 """``ablation``: the paper's four background stages run as catalogue runs on the host double served over HTTP,
 evaluated with the random-weight Inception (tests/factories/inception.py, through the production loader), and the
 table's files; a second run resumes without generating; ``evaluate-fidelity`` over a stage; the model task's
-stage requests (planned, not generated: its pose and depth units need the YOLO pose and Depth Anything models).
+four stages likewise, with its pose and depth maps made by the random YOLOv8n-pose and Depth Anything
+(tests/factories, found and verified through a test registry and loaded by the production loaders), and its stage
+requests as planned.
 
-The normal map of stage 4 needs a depth model: a plane stands in for Depth Anything here (the normal map itself is
-the production code's, made from that depth), so the test needs no model file and no worker process.
+In the background test the normal map of stage 4 needs a depth model: a plane stands in for Depth Anything there
+(the normal map itself is the production code's, made from that depth), so that test needs no model file and no
+worker process.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +27,21 @@ from lib_garment.catalogue.manifest import read_manifest
 from lib_garment.cli import main as cli
 from lib_garment.errors import BadInput
 from lib_garment.evaluate.ablation import STAGES, plan_stages
+from lib_garment.generate.prepare import EMPTY_POSE
 from lib_garment.maps.depth import RawDepth
+from lib_garment.models import registry
 from lib_garment.pydantic_compat import ValidationError
 from lib_garment.request import GarmentRequest
 from tests.catalogue_support import write_shoot
+from tests.factories.registry import place_models
 from tests.test_catalogue_run import Counting
 from tests.test_evaluate_sets import _models
 from tests.test_run_cli import launch, serve_app
 
 CN_MODELS = ("control_v11p_sd15_canny", "control_v11p_sd15_normalbae")
 FOLDERS = ("1-no-seg", "2-seg", "3-seg-canny", "4-seg-canny-normal")
+MODEL_CN_MODELS = ("control_v11p_sd15_openpose", "control_v11f1p_sd15_depth")
+MODEL_FOLDERS = ("1-no-seg", "2-seg", "3-seg-pose", "4-seg-pose-depth")
 
 
 class PlaneDepth:
@@ -173,6 +182,86 @@ def test_evaluate_fidelity_passes_a_catalogue_and_fails_on_one_changed_kept_pixe
     captured = capsys.readouterr()
     assert f"kept pixels differ from the photo in {skus[1]} #1" in captured.err
     assert "1/2 results exact" in captured.out
+
+
+def depth_of_order_one(source: Path, target: Path) -> Path:
+    """A copy of the tiny Depth Anything whose output convolution is scaled up: its random depth comes out near
+    1e-7, which the depth map rightly takes for flat (black); a trained model's relative depth is of order one.
+    A positive scale passes the head's final ReLU unchanged, so the depth keeps its shape."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, target)
+    weights = target / "model.safetensors"
+    tensors = load_file(str(weights))
+    for key in ("head.conv3.weight", "head.conv3.bias"):
+        tensors[key] = tensors[key] * 1e7
+    save_file(tensors, str(weights), metadata={"format": "pt"})  # what save_pretrained writes
+    return target
+
+
+@pytest.fixture
+def pose_and_depth_models(
+    inception, tiny_yolo_pose, tiny_depth_anything, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A models folder holding the random Inception, YOLOv8n-pose and Depth Anything under the registry's names,
+    and a registry that knows their hashes: the production loaders find, verify and load them."""
+    root = tmp_path / "models"
+    depth = depth_of_order_one(tiny_depth_anything.path, tmp_path / "depth-anything")
+    sources = {"inception-2015-12-05": inception[0], "yolov8n-pose": tiny_yolo_pose.path,
+               "Depth-Anything-V2-Small-hf": depth}  # fmt: skip
+    monkeypatch.setattr(registry, "MODELS", place_models(root, sources))
+    monkeypatch.setenv("GARMENT_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # a real copy in this machine's cache must not count
+    return root
+
+
+def test_the_model_ablation_generates_every_stage_with_pose_and_depth_from_the_models(
+    webui, pose_and_depth_models: Path, tmp_path: Path, capsys
+) -> None:
+    shoot, out = tmp_path / "shoot", tmp_path / "out"
+    skus = write_shoot(shoot, 2)
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"generation": {"steps": 2}, "prompt": "a woman in a park"}))
+    with serve_app(counter := Counting(launch(webui, MODEL_CN_MODELS))) as url:
+        code = ablation(shoot, "--webui", url, "--task", "model", "--out", out, "--request", base, "--models-dir",
+                        pose_and_depth_models, "--offline", "--features", "64", "--kid-subsets", "5", "--device",
+                        "cpu")  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert counter.calls == 8  # 4 stages × 2 photos
+    assert sorted(p.name for p in (out / "stages").iterdir()) == list(MODEL_FOLDERS)
+
+    # What the WebUI's ControlNet applied, generation by generation (stage by stage, photo by photo).
+    history = webui.controlnet_script("img2img").history
+    pose, depth = ("control_v11p_sd15_openpose", 1.0), ("control_v11f1p_sd15_depth", 0.6)
+    assert [[(u.model.split(" [")[0], u.weight) for u in units] for units in history] == [
+        [], [], [], [], [pose], [pose], [pose, depth], [pose, depth]
+    ]  # fmt: skip
+    # The random YOLO finds nobody: the pose unit gets a black map and each job says so, but still generates.
+    assert all(not units[0].control_map.any() for units in history[4:])
+    assert all(units[1].control_map.std() > 10 for units in history[6:])  # Depth Anything's, not flat
+    assert err.count(f"SKU-000 #1: {EMPTY_POSE} (told once") == 2  # in stages 3 and 4; then in result.json only
+    assert EMPTY_POSE not in err.replace(f"SKU-000 #1: {EMPTY_POSE}", "")
+    for sku in skus:
+        notes = [json.loads((out / "stages" / f / sku / "result.json").read_text())["outputs"][0]["notes"]
+                 for f in MODEL_FOLDERS]  # fmt: skip
+        assert [EMPTY_POSE in n for n in notes] == [False, False, True, True]
+
+    with (out / "ablation.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["paper_fid"], r["paper_kid"]) for r in rows] == [
+        ("478.2", "5.332"), ("361.5", "3.041"), ("45.9", "0.801"), ("13.6", "0.379")
+    ]  # fmt: skip
+    assert [r["stage"] for r in rows] == ["1", "2", "3", "4"]
+    # IS is at least 1 (up to rounding)
+    assert all(r["images"] == "2" and float(r["fid"]) >= 0 and float(r["is_mean"]) > 0.999 for r in rows)
+    assert [r["kept_share"] for r in rows] == ["", "1.0", "1.0", "1.0"]
+    assert [r["exact_results"] for r in rows] == ["2"] * 4
+    md = (out / "ablation.md").read_text()
+    assert "Table 4 (model task)" in md
+    assert "| 3. + pose |" in md
+    assert "| 4. + pose and depth |" in md
+    assert "| 478.2 | 5.332 | 1.12 |" in md
 
 
 def test_the_model_task_stages_ask_for_what_the_paper_ablated(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from lib_garment.generate.composite import check_kept, composite_kept, fit_to
 from lib_garment.generate.controlnet_models import base_of, resolve_model, strip_hash
 from lib_garment.generate.describe import compose_prompt, describe_model, request_prompt
 from lib_garment.generate.outputs import write_preview
-from lib_garment.generate.prepare import check_inputs, choose_mask_source, prepare, reference_units
+from lib_garment.generate.prepare import EMPTY_POSE, check_inputs, choose_mask_source, prepare, reference_units
 from lib_garment.generate.tasks import build_plan, control_units, generation_size, inpaint_mask, map_kinds
 from lib_garment.models.settings import ModelSettings
 from lib_garment.request import parse_request
@@ -240,6 +240,37 @@ def test_without_units_no_map_is_made_and_no_model_is_asked_for(tmp_path) -> Non
     assert prepared.maps == {}
     assert "no control maps made" in prepared.notes[-1]
     assert prepared.request.control[0].kind == "normal"  # the request itself is reported as it was
+
+
+class FixedPose:
+    """A pose model's stand-in finding the given people ((people, 17, 3) COCO keypoints)."""
+
+    def __init__(self, people: np.ndarray) -> None:
+        self.people = people
+        self.name = f"fixed-pose-{len(people)}"
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return self.people
+
+
+@pytest.mark.parametrize("found", [0, 1])
+def test_a_pose_model_that_finds_nobody_leaves_an_empty_map_and_says_so(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, found: int
+) -> None:
+    from lib_garment.generate import prepare as prepare_module
+
+    person = np.zeros((found, 17, 3), np.float32)
+    person[..., 0], person[..., 1], person[..., 2] = np.linspace(20, 60, 17), np.linspace(10, 50, 17), 0.9
+    monkeypatch.setattr(prepare_module, "map_estimators", lambda kinds, request, env: (FixedPose(person), None))
+    request = parse_request({"task": "model", "segment": {"matte": "none"}, "control": [{"kind": "pose"}]})
+    env = ModelSettings(models_root=tmp_path, offline=True)
+    prepared = prepare(request, photo(), env, mask=keep_mask())
+    assert prepared.maps["pose"].any() == bool(found)
+    assert (EMPTY_POSE in prepared.notes) == (not found)
+    assert prepared.plan.notes == prepared.notes  # the plan (the tab's summary, plan.json) says it too
+    # A black pose map of the caller's own is their choice: nothing to say.
+    supplied = prepare(request, photo(), env, mask=keep_mask(), supplied_maps={"pose": np.zeros((60, 80, 3), np.uint8)})
+    assert EMPTY_POSE not in supplied.notes
 
 
 def test_a_later_preview_leaves_no_map_of_an_earlier_one(tmp_path) -> None:

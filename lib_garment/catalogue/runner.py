@@ -158,6 +158,7 @@ class Runner:
         self._why: str | None = None
         self._exit: int | None = None
         self._count_lock = threading.Lock()
+        self._said: set[str] = set()  # the notes of prepared jobs told so far (only the preparing thread)
 
     # -- the run ------------------------------------------------------------------------------------------------
     def run(self, only: set[str] | None = None) -> RunSummary:
@@ -233,10 +234,17 @@ class Runner:
         try:
             photo, mask = self._inputs(job)
             with self._guard():
-                return prepare(job.request, photo, self.env, mask=mask)
+                prepared = prepare(job.request, photo, self.env, mask=mask)
         except Exception as err:  # noqa: BLE001 - each error is sorted by _job_error
             self._job_error(job, err, None, time.perf_counter() - started)
             return None
+        # Each job's result.json keeps its notes, but nobody reads those while a batch runs; each kind is told once
+        # (the first job that has it), so a note every job shares does not bury the job lines.
+        for note in prepared.notes:
+            if note not in self._said:
+                self._said.add(note)
+                self.events.note(f"{job.label}: {note} (told once; each job's result.json lists its own notes)")
+        return prepared
 
     def _guard(self) -> contextlib.AbstractContextManager[Any]:
         guard = self.options.local_guard

@@ -32,6 +32,13 @@ from lib_garment.segment.pipeline import Segmentation, nothing_kept
 _shared_cache = MapCache(max_entries=32)  # maps of recent photos: preview then generate computes them once
 PHRASES = ("request", "segment", "phrases")  # where a REST body says what to keep (BadInput.loc)
 NO_CONTROLNET = "ControlNet is not installed: generated without control units (no control maps made)"
+# Said, not raised: a garment on a table or a mannequin the model does not take for a person is a photo the task
+# can still generate from, so the job goes on; the seller learns why the pose did not follow the photo.
+EMPTY_POSE = (
+    "the pose map is empty: the pose model found no person (no keypoint over maps.pose_threshold) in the photo, so "
+    "the pose unit steers nothing; photograph the garment worn or on a mannequin, supply the pose yourself, or "
+    "leave the pose unit out"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -283,6 +290,8 @@ def prepare(
     maps_start = time.perf_counter()
     maps = _make_maps(request, photo, segmentation.mask, supplied, needed, (pose_model, depth_model), cache, own_depth)
     maps_s = time.perf_counter() - maps_start
+    if "pose" in needed and not maps["pose"].any():  # the model's map (a supplied one is the caller's choice)
+        notes.append(EMPTY_POSE)
     plan = build_plan(plan_request, photo, segmentation.alpha, maps, tuple(notes))
     timings = {
         "setup_s": setup_s,
