@@ -110,3 +110,31 @@ def test_transformers_groundingdino_matches_its_post_processing(tiny_groundingdi
     ours = np.array([d.box.as_tuple() for d in found])
     np.testing.assert_allclose(_sorted_boxes(ours), _sorted_boxes(reference["boxes"].astype(np.float64)), atol=1e-2)
     np.testing.assert_allclose(sorted(d.score for d in found), sorted(reference["scores"].tolist()), atol=1e-5)
+
+
+def test_deformable_attention_sampled_in_slices_is_the_packages(
+    gd_files: GroundingDinoPyFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the detector swaps groundingdino's CPU deformable attention for the query-sliced one
+    (lean_attention), once; sliced, its output is bit for bit the package's."""
+    pytest.importorskip("groundingdino")
+    import torch
+    from groundingdino.models.GroundingDINO import ms_deform_attn
+
+    from lib_garment.segment.backends import lean_attention
+
+    GroundingDinoPy(gd_files, InProcessRuntime(), device="cpu").load()
+    swapped = ms_deform_attn.multi_scale_deformable_attn_pytorch
+    original = swapped.garment_original
+    assert lean_attention.lean_deformable_attention() is False  # already swapped: never wrapped twice
+
+    generator = torch.Generator().manual_seed(11)
+    shapes = torch.tensor([[8, 10], [4, 5], [2, 3]])
+    heads, dims, levels, points, queries = 4, 8, 3, 2, 30
+    value = torch.randn(2, int((shapes[:, 0] * shapes[:, 1]).sum()), heads, dims, generator=generator)
+    locations = torch.rand(2, queries, heads, levels, points, 2, generator=generator)
+    weights = torch.rand(2, queries, heads, levels, points, generator=generator).softmax(-1)
+    monkeypatch.setattr(lean_attention, "DEFORMABLE_QUERIES", 7)  # 30 queries: five slices, the last short
+    sliced = swapped(value, shapes, locations, weights)
+    assert sliced.shape == (2, queries, heads * dims)
+    assert torch.equal(sliced, original(value, shapes, locations, weights))

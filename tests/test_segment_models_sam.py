@@ -107,8 +107,8 @@ def test_global_attention_runs_head_by_head_and_gives_the_packages_embedding(tin
     from segment_anything.build_sam import _build_sam
 
     from lib_garment.segment.backends import sam as sam_backend
-    from lib_garment.segment.backends.sam_arch import infer_arch
     from lib_garment.segment.backends.lean_attention import _sam_forward
+    from lib_garment.segment.backends.sam_arch import infer_arch
 
     state = torch.load(tiny_sam_vit.path, map_location="cpu")
     generator = torch.Generator().manual_seed(3)
@@ -126,21 +126,3 @@ def test_global_attention_runs_head_by_head_and_gives_the_packages_embedding(tin
     image = torch.randn(1, 3, 1024, 1024, generator=generator)
     with torch.no_grad():
         assert torch.equal(built.image_encoder(image), reference.image_encoder(image))
-
-
-def test_a_large_photo_is_decoded_a_box_at_a_time_with_the_same_masks(
-    tiny_sam_vit, runtime: InProcessRuntime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The decoder's full-size logits set the peak for a large photo: boxes per pass shrink with the photo's
-    pixels (at least one), and chunking does not change any box's mask."""
-    from lib_garment.segment.backends import sam as sam_backend
-
-    assert sam_backend.boxes_per_pass(1024, 1024) == 4  # 15 MB a box within 64 MB
-    assert sam_backend.boxes_per_pass(3072, 4096) == 1
-    assert sam_backend.boxes_per_pass(64, 64) == sam_backend.BOX_CHUNK
-    image = garment_photo()
-    sam = SamSegmenter(explicit_file(tiny_sam_vit.path, trust=True), runtime, device="cpu")
-    together = sam(image, BOXES)
-    monkeypatch.setattr(sam_backend, "MASK_BYTES", 1)  # one box per pass whatever the size
-    assert sam_backend.boxes_per_pass(*image.shape[:2]) == 1
-    assert np.array_equal(sam(image, BOXES), together)

@@ -26,6 +26,7 @@ from lib_garment.runtime import ModelRuntime
 from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer, stdout_to_stderr
 from lib_garment.segment.backends.grounding import detections_from_scores, phrase_token_spans, to_detections
+from lib_garment.segment.backends.lean_attention import lean_deformable_attention
 from lib_garment.segment.boxes import PhraseDetection
 from lib_garment.segment.phrases import caption
 
@@ -100,6 +101,7 @@ def _build(files: GroundingDinoPyFiles, device: str) -> Any:
     args.use_transformer_ckpt = False
     with stdout_to_stderr():
         model = build_model(args)
+    lean_deformable_attention()  # the same boxes, without a 1 GB peak in the encoder's sampling
     state = load_torch_state(files.checkpoint)
     result = model.load_state_dict(state, strict=False)
     # position_ids is a buffer some transformers versions save and others do not: not a weight.

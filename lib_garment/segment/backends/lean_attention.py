@@ -74,3 +74,43 @@ def lean_global_attention(model: Any) -> int:
                 attn.forward = types.MethodType(forward, attn)
                 swapped += 1
     return swapped
+
+
+# -- GroundingDINO's deformable attention -------------------------------------------------------------------------
+
+DEFORMABLE_QUERIES = 2048  # queries sampled at a time: ~50 MB of samples instead of ~1 GB for 18k image tokens
+
+
+def _chunked_deformable(original: Any) -> Any:
+    """``original`` (groundingdino's ``multi_scale_deformable_attn_pytorch``) over the queries a slice at a time.
+
+    Each query samples its own points and sums them with its own weights, so slicing the queries gives the same
+    output. The package's CPU code samples every query's points of every level at once and stacks them: for the
+    photo's ~18k image tokens in the encoder that is about 1 GB, which set the whole segmentation's peak and grew
+    with the photo's aspect ratio (GroundingDINO's input is 800 px on the short side, up to 1333 on the long)."""
+    import torch
+
+    def sampled_in_slices(value: Any, shapes: Any, locations: Any, weights: Any) -> Any:
+        queries = locations.shape[1]
+        if queries <= DEFORMABLE_QUERIES:
+            return original(value, shapes, locations, weights)
+        parts = [
+            original(value, shapes, locations[:, s : s + DEFORMABLE_QUERIES], weights[:, s : s + DEFORMABLE_QUERIES])
+            for s in range(0, queries, DEFORMABLE_QUERIES)
+        ]
+        return torch.cat(parts, dim=1)
+
+    sampled_in_slices.garment_original = original  # type: ignore[attr-defined]
+    return sampled_in_slices
+
+
+def lean_deformable_attention() -> bool:
+    """Make groundingdino's CPU deformable attention sample its queries in slices (module-wide, once); True when
+    it was swapped now. The CUDA kernel, where the package built it, is not touched."""
+    from groundingdino.models.GroundingDINO import ms_deform_attn
+
+    current = ms_deform_attn.multi_scale_deformable_attn_pytorch
+    if hasattr(current, "garment_original"):
+        return False
+    ms_deform_attn.multi_scale_deformable_attn_pytorch = _chunked_deformable(current)
+    return True

@@ -30,24 +30,14 @@ from lib_garment.models.weights import TrustedFile, load_torch_state
 from lib_garment.runtime import ModelRuntime
 from lib_garment.runtime.devices import resolve_device
 from lib_garment.segment.backends.base import RuntimeBackend, Timer
-from lib_garment.segment.backends.sam_arch import SamArch, infer_arch
 from lib_garment.segment.backends.lean_attention import lean_global_attention
+from lib_garment.segment.backends.sam_arch import SamArch, infer_arch
 
 _MODULE = "lib_garment.segment.backends.sam"
 SEGMENT = f"{_MODULE}:segment_boxes"
 LOAD = f"{_MODULE}:load"
-BOX_CHUNK = 16  # boxes per decoder pass at most ...
-# ... and no more than fit this: the decoder hands back three float32 mask logits per box at the photo's full
-# size (151 MB a box for a 12 MP photo) and the masks thresholded from them, so a fixed chunk would make the
-# peak grow with the photo (issue 13).
-MASK_BYTES = 64 * 2**20
+BOX_CHUNK = 16  # boxes per decoder pass: three mask logits per box at the working size (≤ 1024 px), 4 MB each
 _MODEL_NAMES = {"mobile_sam": "MobileSAM", "sam_hq": "SAM-HQ", "sam_hq_tiny": "Light HQ-SAM"}  # by family
-
-
-def boxes_per_pass(height: int, width: int) -> int:
-    """How many boxes one decoder pass takes for a photo of this size: at least 1, at most BOX_CHUNK."""
-    per_box = 3 * height * width * (4 + 1)  # the float32 logits and the thresholded masks beside them
-    return max(1, min(BOX_CHUNK, MASK_BYTES // per_box))
 
 
 def image_key(image: np.ndarray) -> str:
@@ -174,17 +164,15 @@ def segment_boxes(
             state.image_key, encoded = key, True
         prompts = torch.as_tensor(boxes, dtype=torch.float32, device=predictor.device)
         prompts = predictor.transform.apply_boxes_torch(prompts, predictor.original_size)
-        chunk = boxes_per_pass(height, width)
-        for start in range(0, len(boxes), chunk):
+        for start in range(0, len(boxes), BOX_CHUNK):
             with timer.model(device), torch.no_grad():
                 proposals, scores, _ = predictor.predict_torch(
-                    None, None, boxes=prompts[start : start + chunk], multimask_output=multimask, **extra
+                    None, None, boxes=prompts[start : start + BOX_CHUNK], multimask_output=multimask, **extra
                 )
             best = scores.argmax(dim=1)
             rows = torch.arange(len(best), device=best.device)
             masks[start : start + len(best)] = proposals[rows, best].cpu().numpy()
             ious[start : start + len(best)] = scores[rows, best].float().cpu().numpy()
-            del proposals  # before the next pass makes its own
     return {
         "masks": masks,
         "iou": ious,
