@@ -1,4 +1,7 @@
-"""Global attention one head at a time in SAM's and ViTMatte's ViT encoders: the same numbers, a tenth of the memory.
+"""The segmentation models' largest activations made in pieces: the same numbers, a fraction of the memory.
+
+Global attention one head at a time in SAM's and ViTMatte's ViT encoders (below), and GroundingDINO's deformable
+attention a slice of queries at a time (:func:`lean_deformable_attention`, at the end).
 
 SAM's image encoder (segment-anything, SAM-HQ) and ViTMatte's backbone (transformers' ViTDet, built after SAM's)
 attend over the whole token grid in some of their blocks. Both packages compute that for all heads at once: a
