@@ -255,10 +255,10 @@ def main() -> int:
         if (out / "ablation.md").is_file():
             print((out / "ablation.md").read_text())
     print(f"work folder: {args.work}; {time.perf_counter() - started:.0f} s in all")
-    for problem in problems:
-        print(f"PROBLEM: {problem}")
-    print("ALL OK" if not problems else f"{len(problems)} problem(s)")
-    return 0 if not problems else 1
+    sys.path.insert(0, str(ROOT / "tools"))
+    from check_webui_catalogue import verdict  # the sibling tools' verdict line
+
+    return verdict(problems)
 
 
 if __name__ == "__main__":

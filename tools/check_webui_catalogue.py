@@ -196,7 +196,7 @@ def main() -> int:
         writer.writerows(rows)
     problems = check_rest(args.url, photos, args.steps, args.side)
     if args.rest_only:
-        return _verdict(problems)
+        return verdict(problems)
 
     out = work / "out-csv"
     started = time.perf_counter()
@@ -231,10 +231,11 @@ def main() -> int:
         problems.append(f"the folder run exited {folder.returncode}: {folder.stderr[-2000:]}")
     problems += check_results(folder_out, photos, SKUS)
     screenshot(out / "index.html", work / "contact-sheet.png")
-    return _verdict(problems)
+    return verdict(problems)
 
 
-def _verdict(problems: list[str]) -> int:
+def verdict(problems: list[str]) -> int:
+    """Each problem, then ALL OK or their count; the exit code (the WebUI check tools share it)."""
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print("ALL OK" if not problems else f"{len(problems)} problem(s)")

@@ -119,7 +119,7 @@ def compare_with_each_server(work: Path, urls: list[str], rows: list[dict], comm
 
 def main() -> int:
     sys.path.insert(0, str(ROOT / "tools"))
-    from check_webui_catalogue import make_photos  # the sibling tool's photos
+    from check_webui_catalogue import make_photos, verdict  # the sibling tool's photos and verdict
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("urls", nargs=2)
@@ -144,10 +144,7 @@ def main() -> int:
         problems += compare_with_each_server(work, args.urls, rows, common)
     finally:
         stop(started)
-    for problem in problems:
-        print(f"PROBLEM: {problem}")
-    print("ALL OK" if not problems else f"{len(problems)} problem(s)")
-    return 0 if not problems else 1
+    return verdict(problems)
 
 
 if __name__ == "__main__":
