@@ -66,6 +66,23 @@ def test_cache_forgets_the_least_recently_used() -> None:
     assert cache.misses == 4
 
 
+def test_cache_holds_at_most_its_bytes_of_maps_and_always_the_newest() -> None:
+    """Maps are made at the photo's size: the byte bound, not the count, keeps a run of 12 MP photos in memory."""
+    mib = 2**20
+    cache = MapCache(max_entries=32, max_bytes=3 * mib)
+    for key in "abcd":
+        cache.get_or_compute(key, lambda: np.zeros(mib, np.uint8))
+    assert len(cache) == 3 and cache.nbytes == 3 * mib  # "a" went: four would be 4 MiB
+    cache.get_or_compute("b", lambda: pytest.fail("b is held"))
+    pose = {"keypoints": np.zeros((mib // 8,), np.float64), "boxes": (np.zeros(mib // 2, np.uint8),), "n": 2}
+    cache.get_or_compute("pose", lambda: pose)  # arrays inside a dict and a tuple count too: 1.5 MiB
+    assert cache.nbytes == 2.5 * mib and len(cache) == 2  # "c" and "d" went, "b" (used last) stayed
+    cache.get_or_compute("huge", lambda: np.zeros(5 * mib, np.uint8))
+    assert len(cache) == 1 and cache.nbytes == 5 * mib  # larger than the bound: kept alone, not refused
+    cache.clear()
+    assert cache.nbytes == 0
+
+
 def test_digest_follows_content_not_identity() -> None:
     image = photo()
     assert array_digest(image) == array_digest(image.copy())

@@ -223,3 +223,32 @@ def test_cuda_where_there_is_none_is_a_missing_component() -> None:
     with pytest.raises(BadInput, match="cpu, cuda or cuda:N"):
         DepthAnythingEstimator(Path("x"), "gpu")
     assert resolve_device(None) == "cpu"
+
+
+class _Recording:
+    """A runtime that notes the size of each image it is handed, then runs the call where ``inner`` would."""
+
+    def __init__(self, inner: ModelRuntime) -> None:
+        self.inner, self.sizes = inner, []
+
+    def call(self, target: str, image: np.ndarray, *args: object, **kwargs: object) -> object:
+        self.sizes.append(image.shape[:2])
+        return self.inner.call(target, image, *args, **kwargs)
+
+
+def test_a_large_photo_crosses_to_the_model_as_a_bounded_copy(tiny_depth_anything) -> None:
+    from lib_garment.maps.scale import MODEL_COPY_MAX_SIDE, model_copy
+
+    width, height = MODEL_COPY_MAX_SIDE * 2, MODEL_COPY_MAX_SIDE + 100
+    image = cv2.resize(_rgb(90, 160, seed=7), (width, height), interpolation=cv2.INTER_LINEAR)
+    runtime = _Recording(get_runtime(DEPTH_REQUIREMENT))
+    estimated = DepthAnythingEstimator(tiny_depth_anything.path, "cpu", runtime)(image)
+    assert runtime.sizes == [(round((MODEL_COPY_MAX_SIDE + 100) / 2), MODEL_COPY_MAX_SIDE)]
+    assert estimated.values.shape == (height, width)  # still the photo's size for the maps
+    small, to_x, to_y = model_copy(image)
+    assert (to_x, to_y) == (2.0, (MODEL_COPY_MAX_SIDE + 100) / small.shape[0])
+    raw = get_runtime(DEPTH_REQUIREMENT).call(
+        "lib_garment.maps.depth_models:predict_depth_anything", small, str(tiny_depth_anything.path), "cpu"
+    )
+    assert np.array_equal(estimated.values, to_photo_size(raw, width, height).values)
+    assert model_copy(small)[0] is small  # within the bound: the image itself, no copy

@@ -269,3 +269,28 @@ def test_fp16_is_asked_for_the_way_the_installed_ultralytics_understands(yolo_en
 
     assert precision_arguments(False) == {}  # FP32 is both versions' default: no argument, no deprecation warning
     assert precision_arguments(True) == ({"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True})
+
+
+def test_a_photo_past_the_copy_bound_is_detected_on_a_bounded_copy_and_mapped_back(
+    tiny_yolo_pose, yolo_environment: Path
+) -> None:
+    """The model gets an area-averaged copy at most MODEL_COPY_MAX_SIDE long (never the photo through the worker's
+    pipe); keypoints and boxes come back in the photo's pixels."""
+    from lib_garment.maps.scale import MODEL_COPY_MAX_SIDE
+
+    small = _rgb(720, MODEL_COPY_MAX_SIDE, seed=4)
+    large = np.repeat(np.repeat(small, 2, axis=0), 2, axis=1)  # its copy at the bound is ``small`` exactly
+    seen: list[tuple[int, ...]] = []
+
+    class Recording(InProcessRuntime):
+        def call(self, target: str, image: np.ndarray, *args: object, **kwargs: object) -> object:
+            seen.append(image.shape[:2])
+            return super().call(target, image, *args, **kwargs)
+
+    estimator = YoloPoseEstimator(tiny_yolo_pose.path, "cpu", LOW, runtime=Recording())
+    a, b = estimator.detect(small), estimator.detect(large)
+    assert seen == [(720, MODEL_COPY_MAX_SIDE)] * 2
+    assert len(a.scores) == len(b.scores) > 0
+    assert np.allclose(b.keypoints[..., :2], 2 * a.keypoints[..., :2], atol=1e-3)
+    assert np.array_equal(b.keypoints[..., 2], a.keypoints[..., 2])
+    assert np.allclose(b.boxes, 2 * a.boxes, atol=1e-3)

@@ -6,6 +6,7 @@ hits, an edited copy misses. Cached arrays are made read-only, so one consumer c
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
@@ -21,6 +22,7 @@ T = TypeVar("T")
 DIGEST_CHUNK = 1 << 20  # 1 MiB: large arrays are hashed in pieces of this size, several at once
 PARALLEL_DIGEST_MIN = 2 * DIGEST_CHUNK  # smaller (an RGB photo under about 836 px square): one piece
 _MAX_DIGEST_THREADS = 8
+DEFAULT_MAX_BYTES = 512 * 2**20  # a cache's arrays at most: about 14 RGB maps of a 12 MP photo, 170 of a 1 MP one
 
 
 def _digest_threads() -> int:
@@ -84,19 +86,33 @@ def array_digest(array: np.ndarray) -> str:
 
 
 class MapCache:
-    """Least-recently-used store of computed maps, at most ``max_entries`` of them; thread-safe."""
+    """Least-recently-used store of computed maps, at most ``max_entries`` of them and ``max_bytes`` of arrays
+    (the newest entry always stays, however large); thread-safe.
 
-    def __init__(self, max_entries: int = 16) -> None:
+    The byte bound is what keeps memory following the work rather than the photos: maps are made at the photo's
+    size, so 32 maps of 12 MP phone photos would hold over a gigabyte by count alone (issue 13)."""
+
+    def __init__(self, max_entries: int = 16, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1")
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of the arrays held now."""
+        return self._bytes
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value stored under ``key``, computing and storing it first if absent.
@@ -114,13 +130,32 @@ class MapCache:
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
         with self._lock:
+            self._bytes -= self._sizes.pop(key, 0)  # another thread stored it meanwhile: replaced
             self._entries[key] = value
             self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._sizes[key] = array_bytes(value)
+            self._bytes += self._sizes[key]
+            while len(self._entries) > 1 and (len(self._entries) > self.max_entries or self._bytes > self.max_bytes):
+                oldest, _ = self._entries.popitem(last=False)
+                self._bytes -= self._sizes.pop(oldest)
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self._bytes = 0
             self.hits = self.misses = 0
+
+
+def array_bytes(value: object) -> int:
+    """The bytes of the numpy arrays in ``value``: an array, or a dataclass, tuple, list or dict holding them."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(array_bytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, tuple | list):
+        return sum(array_bytes(item) for item in value)
+    if isinstance(value, dict):
+        return sum(array_bytes(item) for item in value.values())
+    return 0

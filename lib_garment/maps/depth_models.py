@@ -26,6 +26,7 @@ import numpy as np
 from lib_garment.errors import BadInput
 from lib_garment.maps.depth import RawDepth, to_photo_size
 from lib_garment.maps.depth_fm import DEFAULT_DEPTH_FM, DepthFmEstimator, DepthFmParams, depth_fm_estimator
+from lib_garment.maps.scale import model_copy
 from lib_garment.models.hf_folder import load_transformers_folder
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.runtime import ModelRuntime, cached_model, get_runtime
@@ -106,8 +107,9 @@ class DepthAnythingEstimator:
 
     def __call__(self, image: np.ndarray) -> RawDepth:
         runtime = self.runtime if self.runtime is not None else get_runtime(DEPTH_REQUIREMENT)
+        small, _, _ = model_copy(image)  # the model sees 518 px: a bounded copy crosses to it, never the photo
         raw = runtime.call(
-            "lib_garment.maps.depth_models:predict_depth_anything", image, str(self.model_dir), self.device
+            "lib_garment.maps.depth_models:predict_depth_anything", small, str(self.model_dir), self.device
         )
         height, width = image.shape[:2]
         return to_photo_size(raw, width, height)  # here: the worker returns the model's own small prediction

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from lib_garment.errors import BadInput
+from lib_garment.maps.scale import model_copy
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.yolo import (
     CONFIG_SUBDIR,
@@ -168,14 +169,22 @@ class YoloPoseEstimator:
 
     def detect(self, image: np.ndarray) -> PeopleFound:
         runtime = self.runtime if self.runtime is not None else get_runtime(POSE_REQUIREMENT)
-        return runtime.call(
+        small, to_x, to_y = model_copy(image)  # YOLO sees 640 px: a bounded copy crosses to it, never the photo
+        found: PeopleFound = runtime.call(
             "lib_garment.maps.pose_model:detect_people",
-            image,
+            small,
             str(self.model_path),
             self.device,
             self.params,
             str(self.config_dir) if self.config_dir is not None else None,
         )
+        if small is image:
+            return found
+        keypoints = found.keypoints.copy()
+        keypoints[..., 0] *= to_x
+        keypoints[..., 1] *= to_y
+        boxes = found.boxes * np.array([to_x, to_y, to_x, to_y], np.float32)
+        return PeopleFound(keypoints, boxes.astype(np.float32), found.scores)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         return self.detect(image).keypoints
