@@ -72,13 +72,16 @@ def test_cache_holds_at_most_its_bytes_of_maps_and_always_the_newest() -> None:
     cache = MapCache(max_entries=32, max_bytes=3 * mib)
     for key in "abcd":
         cache.get_or_compute(key, lambda: np.zeros(mib, np.uint8))
-    assert len(cache) == 3 and cache.nbytes == 3 * mib  # "a" went: four would be 4 MiB
+    assert len(cache) == 3  # "a" went: four would be 4 MiB
+    assert cache.nbytes == 3 * mib
     cache.get_or_compute("b", lambda: pytest.fail("b is held"))
     pose = {"keypoints": np.zeros((mib // 8,), np.float64), "boxes": (np.zeros(mib // 2, np.uint8),), "n": 2}
     cache.get_or_compute("pose", lambda: pose)  # arrays inside a dict and a tuple count too: 1.5 MiB
-    assert cache.nbytes == 2.5 * mib and len(cache) == 2  # "c" and "d" went, "b" (used last) stayed
+    assert len(cache) == 2  # "c" and "d" went, "b" (used last) stayed
+    assert cache.nbytes == 2.5 * mib
     cache.get_or_compute("huge", lambda: np.zeros(5 * mib, np.uint8))
-    assert len(cache) == 1 and cache.nbytes == 5 * mib  # larger than the bound: kept alone, not refused
+    assert len(cache) == 1  # larger than the bound: kept alone, not refused
+    assert cache.nbytes == 5 * mib
     cache.clear()
     assert cache.nbytes == 0
 
