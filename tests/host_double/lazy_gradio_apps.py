@@ -4,6 +4,10 @@ serves only the one it launches; the host double makes them again for every test
 than the test itself (about 0.1 s each on gradio 4, a dozen per started double).
 
 :func:`install` makes them lazy: the app a closing Blocks would build is built the first time anything uses it.
+Likewise its ``config`` (on gradio 4 the costlier part: every component's API schema, about 0.35 s per started
+double): computed when ``Blocks.__exit__`` or ``queue`` would compute it, it is now computed on first read.
+``launch`` (and mounting) still compute it on the spot, so a served UI is built from the config of that moment,
+as before.
 ``Blocks.launch`` builds its own app through ``gradio.routes.App`` directly, so launched servers (the browser
 tests) are untouched, and every Blocks behaves as before for whoever looks at its ``app``.
 """
@@ -50,8 +54,44 @@ def install() -> None:
         def create_app(blocks: Any, **kwargs: Any) -> Any:
             return _LazyApp(real.create_app, blocks, kwargs)
 
+    _lazy_config(gradio.blocks.Blocks)
     proxy = types.ModuleType("gradio.routes")
     proxy.__dict__.update(gradio.routes.__dict__)
     proxy.App = LazyCreate  # type: ignore[attr-defined]
     proxy._garment_lazy = True  # type: ignore[attr-defined]
     gradio.blocks.routes = proxy  # type: ignore[attr-defined]
+
+
+_PENDING = object()  # a config that __exit__ or queue() asked for and nobody has read yet
+
+
+def _lazy_config(blocks_class: Any) -> None:
+    """``Blocks.config`` as a property: set to _PENDING inside ``__exit__`` and ``queue``, computed on first read."""
+    real_get = blocks_class.get_config_file
+
+    def get_config(self: Any) -> Any:
+        value = self.__dict__.get("_garment_config")
+        if value is _PENDING:
+            value = self.__dict__["_garment_config"] = real_get(self)
+        return value
+
+    def set_config(self: Any, value: Any) -> None:
+        self.__dict__["_garment_config"] = value
+
+    def deferred(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.__dict__["_garment_defer_config"] = True
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.__dict__.pop("_garment_defer_config", None)
+
+        return call
+
+    def get_config_file(self: Any) -> Any:
+        return _PENDING if self.__dict__.get("_garment_defer_config") else real_get(self)
+
+    blocks_class.config = property(get_config, set_config)
+    blocks_class.get_config_file = get_config_file
+    blocks_class.__exit__ = deferred(blocks_class.__exit__)
+    blocks_class.queue = deferred(blocks_class.queue)
