@@ -71,9 +71,14 @@ def lean_global_attention(model: Any) -> int:
     for block in model.modules():
         if getattr(block, "window_size", None) != 0:
             continue  # a windowed block (or no ViT block at all)
-        for name, forward in (("attn", _sam_forward), ("attention", _vitdet_forward)):
+        # Each package's attention by its own switch for relative positions: another ViT's attention of the
+        # same attribute names (TinyViT's, whose windows are never 0) is not taken for it.
+        for name, switch, forward in (
+            ("attn", "use_rel_pos", _sam_forward),
+            ("attention", "use_relative_position_embeddings", _vitdet_forward),
+        ):
             attn = getattr(block, name, None)
-            if attn is not None and all(hasattr(attn, n) for n in ("qkv", "proj", "num_heads", "scale")):
+            if attn is not None and all(hasattr(attn, n) for n in ("qkv", "proj", "num_heads", "scale", switch)):
                 attn.forward = types.MethodType(forward, attn)
                 swapped += 1
     return swapped
