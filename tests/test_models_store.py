@@ -271,6 +271,20 @@ def test_trusting_unverified_files_allows_them(
     assert path.read_bytes() == WEIGHTS
 
 
+def test_a_file_without_a_published_hash_is_not_reported_as_verified(server: LoopbackServer, root: Path) -> None:
+    """The basis a loaded model reports (segment/maps model info) says how it was trusted: a SHA-256 check, or
+    the user's trust in unverified files where no hash is published."""
+    from lib_garment.models.weights import registry_file
+
+    unknown = single(server, "pose.pt", WEIGHTS, folder="yolo", reuse=(), known=False)
+    loaded = registry_file(unknown, root, offline=False, trust_unverified=True)
+    assert loaded.path.read_bytes() == WEIGHTS
+    assert "SHA-256 verified" not in loaded.basis
+    assert "unverified files are trusted" in loaded.basis
+    known = single(server, "other.pt", WEIGHTS, folder="yolo", reuse=())
+    assert registry_file(known, root, offline=False).basis.endswith("(SHA-256 verified)")
+
+
 def test_the_registry_model_without_a_hash_is_refused_with_instructions(root: Path) -> None:
     with pytest.raises(UnverifiedFile, match="yolov8s-pose.pt.*GARMENT_TRUST_UNVERIFIED=1"):
         ensure_model("yolov8s-pose", root, offline=True)

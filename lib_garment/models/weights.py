@@ -25,7 +25,7 @@ from typing import Any
 
 from lib_garment.errors import ModelUnavailable
 from lib_garment.models.progress import ProgressCallback
-from lib_garment.models.registry import MODELS, ModelSpec
+from lib_garment.models.registry import MODELS, ModelSpec, get_spec
 from lib_garment.models.store import ensure_model, hash_cache_for
 from lib_garment.models.verify import TRUST_ENV, UnverifiedFile, is_data_only
 from lib_garment.models.verify import trust_unverified as unverified_trusted
@@ -54,8 +54,12 @@ def registry_file(
 ) -> TrustedFile:
     """The registry model's verified file (or folder), found on disk or downloaded (see ``ensure_model``)."""
     path = ensure_model(spec, models_root, offline=offline, progress=progress, trust_unverified=trust_unverified)
-    name = spec if isinstance(spec, str) else spec.name
-    return TrustedFile(path, f"registry model {name} (SHA-256 verified)")
+    entry = get_spec(spec) if isinstance(spec, str) else spec  # the lookup ensure_model made
+    # A file with no published hash (e.g. yolov8s-pose) was loaded only because unverified files are trusted:
+    # the basis a report shows must say so, not claim a check that never happened.
+    checked = all(f.sha256 for f in entry.files)
+    how = "SHA-256 verified" if checked else "no published SHA-256; loaded because unverified files are trusted"
+    return TrustedFile(path, f"registry model {entry.name} ({how})")
 
 
 def explicit_file(path: str | Path, *, trust: bool) -> TrustedFile:
