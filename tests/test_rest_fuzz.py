@@ -14,12 +14,13 @@ from tests.host_double.fixtures import flavours_of_this_set
 
 CN_MODELS = ("control_v11p_sd15_canny",)
 # Generated calls per operation; hypothesis stops earlier for an operation with fewer distinct calls (a GET
-# without parameters has one): 4 POST routes x 130 + the catalogue's 90 + 3 GET ≈ 613 calls in each package set.
+# without parameters has one): 4 POST routes x 105 + the catalogue's 130 + 3 GET ≈ 553 calls in each package set,
+# about 1,100 in a CI run against the floor of 1,000.
 # The issue's floor is for one CI run, which fuzzes both sets (their schemas differ: pydantic 1 and 2): each set
 # must reach half of it here, and the test command (tools/run_tests.sh) adds the two sets' counts, recorded in
 # the JUnit report as the property "fuzz_calls", and fails the run below MIN_CALLS. GARMENT_FUZZ_EXAMPLES
 # changes the per-operation count.
-EXAMPLES = int(os.environ.get("GARMENT_FUZZ_EXAMPLES", "130"))
+EXAMPLES = int(os.environ.get("GARMENT_FUZZ_EXAMPLES", "105"))
 TIME_CAP_S = 240  # a safety net against a hang, never a timing assertion: the run reports where it stopped
 MIN_CALLS = 1000  # the issue's floor for one CI run (both package sets)
 MIN_CALLS_PER_SET = MIN_CALLS // 2
