@@ -314,3 +314,14 @@ def _integer(value: Any, row: Row, column: str, problems: list[str]) -> int | No
 def needs_server(jobs: Sequence[Job]) -> list[Job]:
     """The jobs that generate (need a WebUI)."""
     return [job for job in jobs if not job.local]
+
+
+def seedless_key(request: GarmentRequest) -> str:
+    """A request's identity apart from its seed: the up-front checks (ControlNet, unit models) do not depend on
+    the seed, so jobs that differ only there share one."""
+    return request.copy(update={"seed": 0}).json()
+
+
+def distinct_requests(jobs: Sequence[Job]) -> list[GarmentRequest]:
+    """One request per :func:`seedless_key`, in the jobs' order: what a run checks before it starts."""
+    return list({seedless_key(job.request): job.request for job in jobs}.values())

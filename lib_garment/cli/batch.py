@@ -191,12 +191,13 @@ def _servers(args: argparse.Namespace, jobs: list[Job]) -> list[RemoteWebUI]:
     """Every --webui checked for what the jobs need; the unusable ones named and left out (exit 3 when none is
     left)."""
     from lib_garment.catalogue.generators import RemoteWebUI
+    from lib_garment.catalogue.jobs import distinct_requests
     from lib_garment.client.http import parse_auth
     from lib_garment.client.webui import WebUI
     from lib_garment.errors import GarmentError
 
     auth = parse_auth(args.api_auth)
-    requests = list({job.request.copy(update={"seed": 0}).json(): job.request for job in jobs}.values())
+    requests = distinct_requests(jobs)
     usable, problems = [], []
     for url in dict.fromkeys(args.webui):
         server = WebUI.connect(url, auth, timeout=CHECK_TIMEOUT_S)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from modules import scripts, shared
 
 from lib_garment.catalogue.generators import Generated
+from lib_garment.catalogue.jobs import seedless_key
 from lib_garment.errors import GarmentError
 from lib_garment.host.passes.checks import JobChecks, check_generation
 from lib_garment.host.passes.generation import run_plan
@@ -45,7 +46,7 @@ class WebUIGenerator:
         """The job's check (ControlNetMissing / ModelUnavailable naming what to install, BadInput for options);
         made before a run starts for every request it will generate, so a missing model is said at Start."""
         bare = without_delivery(request)
-        key = bare.copy(update={"seed": 0}).json()
+        key = seedless_key(bare)
         with self._lock:
             if key not in self._checks:
                 self._checks[key] = check_generation(bare, scripts.scripts_img2img)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib_garment.catalogue.jobs import Job, needs_server, plan_jobs
+from lib_garment.catalogue.jobs import Job, distinct_requests, needs_server, plan_jobs
 from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.manifest import read_manifest
 from lib_garment.catalogue.paths import confine_rows, confined, output_folder, photo_root, unpack_zip
@@ -216,8 +216,7 @@ class Catalogues:
         manifest = confine_rows(read_manifest(source), root)
         jobs = plan_jobs(manifest, start.base, models_dir=str(current_settings().models_root()))
         generator = WebUIGenerator()
-        distinct = {job.request.copy(update={"seed": 0}).json(): job.request for job in needs_server(jobs)}
-        for request in distinct.values():
+        for request in distinct_requests(needs_server(jobs)):
             generator.check(request)  # ControlNet and every unit's model, before anything is written
         with self._lock:
             self._refuse_running(start.output)
