@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from lib_garment import imageio
+from lib_garment.presets import encode
 
 if TYPE_CHECKING:
     from lib_garment.presets.deliver import Delivered
@@ -85,9 +86,7 @@ def remove_temporaries(out: Path) -> int:
 
 
 def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode.png(array).data  # the one lossless encoder results without a preset's format use
 
 
 def thumbnail(image: np.ndarray) -> bytes:

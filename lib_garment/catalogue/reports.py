@@ -129,13 +129,3 @@ def _card(r: JobRecord) -> str:
         f"<div><b>{html.escape(r.sku)}</b> #{r.variant} (row {r.row})</div><div>{''.join(badges)}</div>"
         f"{rules}{error}</div>"
     )
-
-
-def summary_lines(records: Sequence[JobRecord]) -> list[str]:
-    """The closing summary: counts, then each failed job with its error."""
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    lines = [", ".join(f"{v} {k}" for k, v in counts.items()) or "no jobs"]
-    lines += [f"failed: {r.sku} #{r.variant} (row {r.row}): {r.error}" for r in records if r.status == "failed"]
-    return lines

@@ -252,16 +252,15 @@ class Runner:
 
     def _inputs(self, job: Job) -> tuple[np.ndarray, np.ndarray | None]:
         """The photo (and mask) as checked when the run began: a file changed since is the input's fault."""
-        from lib_garment import imageio
         from lib_garment.models.verify import sha256_file
-        from lib_garment.segment.coarse import coarse_mask_from_image
+        from lib_garment.segment.coarse import read_coarse_mask
 
         photo = read_photo(job)
         if job.mask is None:
             return photo, None
         if sha256_file(job.mask) != job.mask_sha:
             raise BadInput(f"{job.mask} changed since the run began: run the batch again", loc=("mask",))
-        return photo, coarse_mask_from_image(imageio.open_image(job.mask, "mask"), photo.shape[:2])
+        return photo, read_coarse_mask(job.mask, photo.shape[:2])
 
     def _run_local(self, job: Job) -> None:
         from lib_garment.presets.deliver import deliver_without_generation

@@ -251,13 +251,6 @@ class BatchState:
         found.update({row[0]: row[1] for row in rows})
         return found
 
-    def attempts(self, job_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT attempt, server, error, at FROM attempts WHERE job_id = ? ORDER BY at", (job_id,)
-            ).fetchall()
-        return [dict(row) for row in rows]
-
 
 def _record(row: sqlite3.Row) -> JobRecord:
     return JobRecord(

@@ -150,6 +150,7 @@ def catalogue_fidelity(out: Path, photos: Mapping[str, Path], skus: Collection[s
         if photo_path is None:
             problems.append(f"{sku}: no photo given for this SKU")
             continue
+        photo: np.ndarray | None = None  # decoded once for all the SKU's variants, and only if one is measured
         for item in report.get("outputs", []):
             if item.get("status") != "done":
                 continue
@@ -164,9 +165,9 @@ def catalogue_fidelity(out: Path, photos: Mapping[str, Path], skus: Collection[s
             if not exact_file or not str(exact_file).endswith(".png") or "photo_alpha" not in files:
                 problems.append(f"{sku} #{item.get('variant')}: no exact PNG composite and matte recorded")
                 continue
-            measured = product_fidelity(
-                read_image(photo_path), read_image(out / exact_file), read_mask(out / files["photo_alpha"])
-            )
+            if photo is None:
+                photo = read_image(photo_path)
+            measured = product_fidelity(photo, read_image(out / exact_file), read_mask(out / files["photo_alpha"]))
             summary.outputs.append(
                 {"sku": sku, "variant": item.get("variant"), "file": exact_file, **measured.to_json()}
             )

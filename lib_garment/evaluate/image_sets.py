@@ -15,6 +15,7 @@ size, see ``images`` for the file and resize rules), so the exact features can b
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from lib_garment.errors import BadInput
 from lib_garment.evaluate.images import ImageSet, format_note
 from lib_garment.evaluate.inception import LOGITS, POOL, POOL_LAYERS, InceptionNet
+from lib_garment.imageio import write_bytes
 
 DEFAULT_KID_SUBSET_SIZE = 1000  # the KID paper's and torch-fidelity's default
 DEFAULT_KID_SUBSETS = 100
@@ -221,9 +223,9 @@ def save_features(
     """The features the metrics were computed from, with the files they came from, written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
+    buffer = io.BytesIO()
     np.savez(
-        tmp,
+        buffer,
         real_pool=real_features[layer],
         real_logits=real_features[LOGITS],
         generated_pool=gen_features[layer],
@@ -231,5 +233,4 @@ def save_features(
         real_files=np.array([str(p) for p in real.paths]),
         generated_files=np.array([str(p) for p in generated.paths]),
     )
-    tmp.replace(path)
-    return path
+    return write_bytes(path, buffer.getvalue())

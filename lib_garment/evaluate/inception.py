@@ -16,6 +16,8 @@ from lib_garment.errors import ModelUnavailable
 from lib_garment.models import registry
 from lib_garment.models.progress import ProgressCallback
 from lib_garment.models.weights import registry_file
+from lib_garment.runtime.cache import cached_model
+from lib_garment.runtime.devices import resolve_device
 
 SPEC_NAME = "inception-2015-12-05"
 POOL = "2048"  # FID and KID by default: the 2048-wide pool3 features (what papers, the paper here included, report)
@@ -38,15 +40,6 @@ class InceptionNet:
     layer: str = POOL  # the pool layer FID and KID use
 
 
-def pick_device(device: str | None) -> str:
-    """``None``/"auto": CUDA when torch sees a GPU, else the CPU."""
-    import torch
-
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def load_inception(
     models_root: Path,
     *,
@@ -65,12 +58,20 @@ def load_inception(
         raise ModelUnavailable(
             f"torch-fidelity is not installed ({err}); install.py installs it, or: pip install torch-fidelity==0.4.0"
         ) from err
-    chosen = pick_device(device)
-    try:
-        # The file passed the registry's size and SHA-256 check above, so torch-fidelity may unpickle it.
-        module = FeatureExtractorInceptionV3(
-            EXTRACTOR_NAME, [layer, LOGITS], feature_extractor_weights_path=str(weights.path)
-        )
-    except (RuntimeError, OSError, EOFError) as err:
-        raise ModelUnavailable(f"cannot load the FID Inception weights {weights.path}: {err}") from err
-    return InceptionNet(module.to(chosen), weights.path, weights.basis, chosen, layer)
+    # "auto" (the command line's word) is the runtime's None: CUDA when torch sees a GPU; a bad name is BadInput.
+    chosen = resolve_device(None if device in (None, "", "auto") else device)
+
+    def build() -> Any:
+        try:
+            # The file passed the registry's size and SHA-256 check above, so torch-fidelity may unpickle it.
+            module = FeatureExtractorInceptionV3(
+                EXTRACTOR_NAME, [layer, LOGITS], feature_extractor_weights_path=str(weights.path)
+            )
+        except (RuntimeError, OSError, EOFError) as err:
+            raise ModelUnavailable(f"cannot load the FID Inception weights {weights.path}: {err}") from err
+        return module.to(chosen)
+
+    # Resident like every model in the WebUI's process (the REST route evaluates again and again; the WebUI's
+    # unload and offload settings reach it), loaded once per file, device and layer.
+    module = cached_model(("fid-inception", str(weights.path), chosen, layer), build, device=chosen)
+    return InceptionNet(module, weights.path, weights.basis, chosen, layer)

@@ -26,7 +26,6 @@ from lib_garment.scale.broker import CHECK_TIMEOUT_S, Broker
 
 QUEUE = "garment-studio"
 TASK = "garment_studio.generate"
-DEFAULT_JOB_TIMEOUT_S = 3600.0  # one job's /generate call (the catalogue's own --timeout default)
 VISIBILITY_MARGIN_S = 300.0
 DEFAULT_RESULT_EXPIRES_S = 7 * 24 * 3600.0
 KEY_PREFIX = "garment-studio"

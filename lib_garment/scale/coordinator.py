@@ -44,7 +44,7 @@ from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.runner import EXIT_FAILED, EXIT_MISSING, EXIT_OK, Events, RunOptions, RunSummary, describe
 from lib_garment.catalogue.state import BatchState, Done, open_state
 from lib_garment.errors import BadInput, GarmentError
-from lib_garment.scale.app import DEFAULT_RESULT_EXPIRES_S, QUEUE, TASK, UNACKED_KEY, job_key, make_app
+from lib_garment.scale.app import DEFAULT_RESULT_EXPIRES_S, QUEUE, TASK, UNACKED_KEY, job_key, make_app, worker_key
 from lib_garment.scale.broker import Broker, check_broker
 
 if TYPE_CHECKING:
@@ -227,10 +227,8 @@ class _Queue:
         return True
 
     def _workers(self) -> bool:
-        from lib_garment.scale.app import KEY_PREFIX
-
         try:
-            return bool(next(iter(self.redis.scan_iter(f"{KEY_PREFIX}:worker:*", count=100)), None))
+            return bool(next(iter(self.redis.scan_iter(worker_key("*"), count=100)), None))
         except Exception:  # noqa: BLE001 - only for a hint
             return True
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from lib_garment.catalogue.state import read_counts
 from lib_garment.errors import BadInput
-from lib_garment.scale.app import KEY_PREFIX, QUEUE
+from lib_garment.scale.app import QUEUE, UNACKED_KEY, worker_key
 from lib_garment.scale.broker import Broker, check_broker
 
 
@@ -79,7 +79,7 @@ def read_status(broker: Broker, out: Path | None = None) -> QueueState:
     check_broker(broker)
     client = broker.client()
     now = time.time()
-    for key in sorted(client.scan_iter(f"{KEY_PREFIX}:worker:*", count=500)):
+    for key in sorted(client.scan_iter(worker_key("*"), count=500)):
         raw = {k.decode(): v.decode() for k, v in client.hgetall(key).items()}
         if not raw:
             continue
@@ -97,7 +97,7 @@ def read_status(broker: Broker, out: Path | None = None) -> QueueState:
         )
     found.queued = int(client.llen(QUEUE))
     # Messages a worker holds (unacknowledged) are the running jobs: one per busy worker.
-    found.running = int(client.hlen("unacked"))
+    found.running = int(client.hlen(UNACKED_KEY))
     found.done = sum(w.done for w in found.workers)
     found.failed = sum(w.failed for w in found.workers)
     return found

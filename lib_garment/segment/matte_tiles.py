@@ -19,7 +19,7 @@ whole 2048² photo (at 1536²) it took 4.8× its 1024² time and most of an 8 Gi
    instead of stepping.
 
 Everything here is plain numpy on integers and index windows, so it is exact and cheap to test; resizing
-and the model calls are the caller's (:func:`lib_garment.segment.matte.model_alpha`).
+and the model calls are the caller's (:func:`lib_garment.segment.matte.tiled_alpha`).
 """
 
 from __future__ import annotations

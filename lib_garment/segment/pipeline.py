@@ -281,15 +281,17 @@ def _matte(
     note = ""
     if method == "vitmatte" and model is None:
         method, note = "classic", "ViTMatte is not available: the classic guided-filter matte was used"
-    if not (trimap == UNKNOWN).any():
+    band = trimap == UNKNOWN
+    if not band.any():
         return Matte(finish_alpha(mask_alpha(mask), trimap), method, note or "no unknown band: alpha is the trimap")
 
     # The matte runs on the band's box plus context only (never on the whole photo), scaled to a bounded
     # working size; the crop is a view, the only copies are at the working size. ``matte_crop`` False is the
     # whole photo (the reference the bench and tests compare with).
     height, width = image.shape[:2]
-    crop = band_window(trimap == UNKNOWN, context_margin(k)) if settings.matte_crop else Window(0, 0, height, width)
+    crop = band_window(band, context_margin(k)) if settings.matte_crop else Window(0, 0, height, width)
     assert crop is not None  # the band is not empty (checked above)
+    del band  # a full-size mask: not kept through the model's run
     resize = fit_within(crop.width, crop.height, settings.matte_max_side)
     work_w, work_h = resize.canvas_size
     working_image = resize.image_to_working(image[crop.slices])

@@ -24,6 +24,9 @@ from lib_garment.host.webui.messages import warn
 from lib_garment.pydantic_compat import ValidationError
 from lib_garment.request import validation_problems
 
+# The OpenAPI body of every POST route: one JSON object (its fields are documented in each route's description).
+JSON_OBJECT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
 
 def _plain(value: Any) -> Any:
     """JSON for what ``json.dumps`` does not know: numpy scalars and arrays, paths, tuples of those."""

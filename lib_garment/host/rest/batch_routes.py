@@ -31,7 +31,15 @@ from lib_garment.b64images import decode_base64
 from lib_garment.catalogue.manifest import ManifestProblems
 from lib_garment.errors import BadInput
 from lib_garment.host.passes.catalogue_runs import RUNS, CatalogueStart, RunConflict, UnknownRun
-from lib_garment.host.rest.answers import Refused, answer, body_problems, invalid, json_object, problem
+from lib_garment.host.rest.answers import (
+    JSON_OBJECT_BODY,
+    Refused,
+    answer,
+    body_problems,
+    invalid,
+    json_object,
+    problem,
+)
 from lib_garment.pydantic_compat import Field, StrictBool, StrictStr, ValidationError
 from lib_garment.request import GarmentRequest, StrictModel
 
@@ -170,10 +178,16 @@ BATCH_BODY_DOC = (
     '[{"sku", "image", ...}] with "photos": {name: base64}, "request": {...} (the base request), "output": "name", '
     '"retry_failed": false, "max_failures": null}'
 )
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 # (method, name under the prefix, endpoint, summary, description, openapi_extra)
 BATCH_ROUTES: tuple[tuple[str, str, Callable[..., Any], str, str, dict[str, Any] | None], ...] = (
-    ("POST", "batch", start_batch, "Start (or resume) a catalogue run in the background", BATCH_BODY_DOC, _BODY),
+    (
+        "POST",
+        "batch",
+        start_batch,
+        "Start (or resume) a catalogue run in the background",
+        BATCH_BODY_DOC,
+        JSON_OBJECT_BODY,
+    ),
     ("GET", "batch/{run_id}", batch_status, "A catalogue run: status, counts, every job's record", "", None),
     ("POST", "batch/{run_id}/stop", stop_batch, "Stop a catalogue run after its running job", "", None),
 )

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from lib_garment.errors import BadInput
-from lib_garment.host.rest.answers import answer, body_problems, invalid, json_object
+from lib_garment.host.rest.answers import JSON_OBJECT_BODY, answer, body_problems, invalid, json_object
 from lib_garment.pydantic_compat import Field, StrictStr, ValidationError
 from lib_garment.request import StrictModel
 
@@ -106,12 +106,11 @@ EVALUATE_BODY_DOC = (
     'JSON body: {"real": "shoot" (a folder under the catalogue folder), "generated": "out/SKU-1" (likewise), '
     '"features": "2048", "kid_subset_size": null, "kid_subsets": 100, "is_splits": null, "seed": 2020}'
 )
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 EVALUATE_ROUTE = (
     "POST",
     "evaluate",
     evaluate,
     "FID, KID and IS of a generated image folder against a real one (folders on the server)",
     EVALUATE_BODY_DOC,
-    _BODY,
+    JSON_OBJECT_BODY,
 )

@@ -59,7 +59,7 @@ from lib_garment.host.passes.checks import JobChecks, check_generation
 from lib_garment.host.passes.generation import delivery_info, run_plan
 from lib_garment.host.passes.infotext import INFOTEXT_KEY, delivery_params, request_infotext, with_params
 from lib_garment.host.passes.outputs import output_folder, save_delivered
-from lib_garment.host.rest.answers import answer, json_response
+from lib_garment.host.rest.answers import JSON_OBJECT_BODY, answer, json_response
 from lib_garment.host.rest.batch_routes import BATCH_ROUTES
 from lib_garment.host.rest.body import RouteJob, parse_body, unused_notes
 from lib_garment.host.rest.evaluate_route import EVALUATE_ROUTE
@@ -312,13 +312,12 @@ ROUTES: tuple[tuple[str, str, Callable[..., Any], str], ...] = (
     ),
     ("POST", "restore", _post(restore_job), "Restore the faces and hands of an image (request.restore options)"),
 )
-_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
 
 
 def register_routes(demo: Any, app: FastAPI) -> None:
     """``on_app_started(demo, app)``: add the routes (again after a reload: the old ones are replaced)."""
     table = [
-        (method, name, endpoint, summary, *((BODY_DOC, _BODY) if method == "POST" else (summary, None)))
+        (method, name, endpoint, summary, *((BODY_DOC, JSON_OBJECT_BODY) if method == "POST" else (summary, None)))
         for method, name, endpoint, summary in ROUTES
     ]
     table += list(BATCH_ROUTES)  # the catalogue routes (batch_routes.py)
