@@ -288,6 +288,23 @@ def done_ids(folder: Path) -> set[str]:
         db.close()
 
 
+def read_records(folder: Path) -> list[JobRecord] | None:
+    """This catalogue's jobs (``records``), read without writing anything; None when ``folder`` holds no database.
+    For looking at a run while its runner writes: a 2-second refresh must not open a writer's connection."""
+    path = folder / DB_NAME
+    if not path.is_file():
+        return None
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute("SELECT * FROM jobs WHERE current = 1 ORDER BY row, variant").fetchall()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    return [_record(row) for row in rows]
+
+
 def read_counts(folder: Path) -> dict[str, int] | None:
     """This catalogue's jobs by status (``counts``), read without writing anything; None when ``folder`` holds no
     database (for watching a run from another process: ``status --out``)."""

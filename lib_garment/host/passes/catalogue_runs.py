@@ -31,7 +31,7 @@ from lib_garment.catalogue.lock import FolderLock
 from lib_garment.catalogue.manifest import read_manifest
 from lib_garment.catalogue.paths import confine_rows, confined, output_folder, photo_root, unpack_zip
 from lib_garment.catalogue.runner import Events, RunOptions, RunSummary, run_catalogue
-from lib_garment.catalogue.state import DB_NAME, BatchState, JobRecord
+from lib_garment.catalogue.state import DB_NAME, STATUSES, JobRecord, read_records
 from lib_garment.errors import BadInput, GarmentError
 from lib_garment.evaluate.fidelity import read_fidelity, record_fidelity
 from lib_garment.host.passes.catalogue_job import WebUIGenerator
@@ -319,14 +319,10 @@ class Catalogues:
         """The run's status, counts, every job's record (files relative to its folder), what it said, and the
         product fidelity measured when the last run on its folder ended (``fidelity.json``; None when none)."""
         run, folder = self._find(run_id)
-        records: list[JobRecord] = []
-        counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
-        if (folder / DB_NAME).is_file():
-            state = BatchState(folder)
-            try:
-                records, counts = state.records(), state.counts()
-            finally:
-                state.close()
+        records = read_records(folder) or []
+        counts = dict.fromkeys(STATUSES, 0)
+        for record in records:
+            counts[record.status] += 1
         if run is not None:
             lines, notes = run.recorder.snapshot()
             status = run.status
